@@ -1,0 +1,74 @@
+#pragma once
+/// Configuration of a registry node, its defaults, and its validation.
+
+#include <muster/core/types.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace muster {
+
+using namespace std::chrono_literals;
+
+/// Settings of one node. Every duration is on the host's monotonic clock.
+struct registry_config {
+    node_id self;                           ///< this node's name and incarnation (≥ 1)
+    std::uint64_t seed = 0;                 ///< seeds the machine's only random choices
+    duration heartbeat_interval = 1s;       ///< time between heartbeats to each member
+    duration failure_timeout = 5s;          ///< silence after which a member is declared failed
+    duration connect_timeout = 3s;          ///< a connection attempt not answered by then is dropped
+    duration sync_interval = 2s;            ///< anti-entropy: one digest to one member per interval
+    duration flush_interval = 5ms;          ///< registry updates are batched for this long
+    duration request_timeout = 5s;          ///< deadline of a register or unregister request
+    duration handoff_retry = 1s;            ///< an unanswered handoff offer is sent again after this
+    duration rebalance_delay = 50ms;        ///< membership changes within this window move names once
+    duration stop_grace = 5s;               ///< a worker asked to stop is killed after this
+    duration leave_deadline = 25s;          ///< a leaving node stops waiting for handoffs after this
+    duration tombstone_ttl = 5min;          ///< removed names are remembered this long
+    std::uint32_t sync_buckets = 256;       ///< anti-entropy buckets, a power of two in [1, 65536]
+};
+
+/// Why a configuration is invalid.
+enum class config_error : std::uint8_t {
+    empty_node_name = 1,           ///< `self.name` is empty
+    node_name_too_long,            ///< `self.name` is longer than 255 bytes
+    zero_incarnation,              ///< `self.incarnation` is 0; incarnations start at 1
+    nonpositive_duration,          ///< a duration setting is zero or negative
+    failure_timeout_too_short,     ///< `failure_timeout` is under twice `heartbeat_interval`
+    invalid_sync_buckets,          ///< `sync_buckets` is not a power of two in [1, 65536]
+};
+
+/// An English message for a configuration error, naming the setting and the accepted range.
+constexpr std::string_view to_string(config_error e) noexcept {
+    switch (e) {
+    case config_error::empty_node_name: return "self.name is empty; set it to a name like app@10.0.0.5";
+    case config_error::node_name_too_long: return "self.name is longer than 255 bytes";
+    case config_error::zero_incarnation: return "self.incarnation is 0; use a value of at least 1 that grows on every restart";
+    case config_error::nonpositive_duration: return "a duration setting is zero or negative; every interval and timeout must be positive";
+    case config_error::failure_timeout_too_short: return "failure_timeout is shorter than twice heartbeat_interval";
+    case config_error::invalid_sync_buckets: return "sync_buckets must be a power of two between 1 and 65536";
+    }
+    return "unknown configuration error";
+}
+
+/// Checks a configuration; returns the first problem found.
+constexpr std::optional<config_error> validate(const registry_config& c) noexcept {
+    if (c.self.name.empty()) return config_error::empty_node_name;
+    if (c.self.name.size() > name_size_max) return config_error::node_name_too_long;
+    if (c.self.incarnation == 0) return config_error::zero_incarnation;
+    for (const duration d : {c.heartbeat_interval, c.failure_timeout, c.connect_timeout,
+                             c.sync_interval, c.flush_interval, c.request_timeout,
+                             c.handoff_retry, c.stop_grace, c.leave_deadline, c.tombstone_ttl}) {
+        if (d <= duration::zero()) return config_error::nonpositive_duration;
+    }
+    if (c.rebalance_delay < duration::zero()) return config_error::nonpositive_duration;
+    if (c.failure_timeout < 2 * c.heartbeat_interval) return config_error::failure_timeout_too_short;
+    if (c.sync_buckets == 0 || c.sync_buckets > 65536 || (c.sync_buckets & (c.sync_buckets - 1)) != 0)
+        return config_error::invalid_sync_buckets;
+    return std::nullopt;
+}
+
+}  // namespace muster

@@ -1,0 +1,275 @@
+#pragma once
+// The registry replica's storage: a compact open-addressing table of name entries with names in
+// one arena, node identities interned in a small table, a per-owner linked list of entries (so a
+// failed node's names are found without scanning everything), and per-bucket digests kept up to
+// date for anti-entropy.
+
+#include <muster/core/hash.hpp>
+#include <muster/core/types.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace muster::detail {
+
+inline constexpr std::uint32_t npos32 = std::numeric_limits<std::uint32_t>::max();
+
+/// One replicated name: 40 bytes plus the name's own bytes in the arena.
+struct name_entry {
+    std::uint64_t hash = 0;
+    std::uint64_t version = 0;
+    std::uint32_t name_offset = 0;
+    std::uint32_t owner = npos32;       ///< index into the node table
+    std::uint32_t owner_prev = npos32;  ///< neighbours in the owner's list of entries
+    std::uint32_t owner_next = npos32;
+    std::uint16_t spec = 0;             ///< index into the spec table
+    std::uint8_t name_size = 0;
+    bool removed = false;
+};
+static_assert(sizeof(name_entry) == 40);
+
+/// An interned node identity with the entries it owns.
+struct node_slot {
+    node_id id;
+    std::uint64_t name_hash = 0;
+    std::uint32_t head = npos32;  ///< first entry owned by this node
+    std::uint32_t count = 0;      ///< entries owned by this node
+};
+
+class name_table {
+public:
+    explicit name_table(std::uint32_t buckets_count) : digests_(buckets_count, 0) {
+        unsigned shift = 64;
+        for (std::uint32_t b = buckets_count; b > 1; b >>= 1) --shift;
+        bucket_shift_ = shift;
+    }
+
+    std::size_t size() const { return entries_.size(); }
+    const name_entry& at(std::uint32_t index) const { return entries_[index]; }
+    std::string_view name(std::uint32_t index) const {
+        const auto& e = entries_[index];
+        return {arena_.data() + e.name_offset, e.name_size};
+    }
+    const node_id& owner(std::uint32_t index) const { return nodes_[entries_[index].owner].id; }
+    const worker_spec& spec(std::uint32_t index) const { return specs_[entries_[index].spec]; }
+
+    std::uint32_t find(std::string_view name) const { return find(name, hash64(name)); }
+
+    std::uint32_t find(std::string_view name, std::uint64_t h) const {
+        if (slots_.empty()) return npos32;
+        const std::size_t mask = slots_.size() - 1;
+        for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+            const std::uint32_t s = slots_[i];
+            if (s == 0) return npos32;
+            const auto& e = entries_[s - 1];
+            if (e.hash == h && this->name(s - 1) == name) return s - 1;
+        }
+    }
+
+    /// Inserts or replaces the entry for `name`. Returns its index.
+    std::uint32_t upsert(std::string_view name, const node_id& owner, std::uint64_t version,
+                         const worker_spec& spec, bool removed) {
+        const std::uint64_t h = hash64(name);
+        std::uint32_t index = find(name, h);
+        if (index == npos32) {
+            grow_if_needed();
+            name_entry e;
+            e.hash = h;
+            e.name_offset = static_cast<std::uint32_t>(arena_.size());
+            e.name_size = static_cast<std::uint8_t>(name.size());
+            arena_.append(name);
+            index = static_cast<std::uint32_t>(entries_.size());
+            entries_.push_back(e);
+            place_slot(index);
+        } else {
+            digest_toggle(index);
+            unlink_owner(index);
+        }
+        auto& e = entries_[index];
+        e.version = version;
+        e.removed = removed;
+        e.spec = intern_spec(spec);
+        e.owner = intern_node(owner);
+        link_owner(index);
+        digest_toggle(index);
+        return index;
+    }
+
+    /// Removes an entry entirely (tombstone expiry). Indices of other entries may change.
+    void erase(std::uint32_t index) {
+        digest_toggle(index);
+        unlink_owner(index);
+        remove_slot(index);
+        garbage_ += entries_[index].name_size;
+        const auto last = static_cast<std::uint32_t>(entries_.size() - 1);
+        if (index != last) move_entry(last, index);
+        entries_.pop_back();
+        if (garbage_ > 4096 && garbage_ * 2 > arena_.size()) compact_arena();
+    }
+
+    /// Calls `f(index)` for every entry owned by `owner`. `f` must not change the table.
+    template <class F>
+    void for_each_owned_by(const node_id& owner, F&& f) const {
+        const auto it = node_index_.find(owner);
+        if (it == node_index_.end()) return;
+        for (std::uint32_t i = nodes_[it->second].head; i != npos32; i = entries_[i].owner_next) f(i);
+    }
+
+    /// Node identities that own at least one entry, in identity order.
+    std::vector<node_id> owners() const {
+        std::vector<node_id> out;
+        for (const auto& [id, slot] : node_index_)
+            if (nodes_[slot].count > 0) out.push_back(id);
+        return out;
+    }
+
+    std::uint32_t bucket_of(std::uint64_t h) const {
+        return bucket_shift_ >= 64 ? 0 : static_cast<std::uint32_t>(h >> bucket_shift_);
+    }
+    const std::vector<std::uint64_t>& digests() const { return digests_; }
+
+    /// Bytes held by the table, the arena and the interned node and spec tables.
+    std::size_t memory_bytes() const {
+        std::size_t bytes = entries_.capacity() * sizeof(name_entry) +
+                            slots_.capacity() * sizeof(std::uint32_t) + arena_.capacity() +
+                            digests_.capacity() * sizeof(std::uint64_t);
+        for (const auto& n : nodes_) bytes += sizeof(node_slot) + n.id.name.capacity() + 64;
+        for (const auto& s : specs_) bytes += sizeof(worker_spec) + s.kind.capacity();
+        return bytes;
+    }
+
+private:
+    std::uint16_t intern_spec(const worker_spec& spec) {
+        for (std::size_t i = 0; i < specs_.size(); ++i)
+            if (specs_[i] == spec) return static_cast<std::uint16_t>(i);
+        // NOTE: up to 65536 distinct specs per replica; applications have a handful of kinds.
+        specs_.push_back(spec);
+        return static_cast<std::uint16_t>(specs_.size() - 1);
+    }
+
+    std::uint32_t intern_node(const node_id& id) {
+        const auto it = node_index_.find(id);
+        if (it != node_index_.end()) return it->second;
+        std::uint32_t slot;
+        if (!free_nodes_.empty()) {
+            slot = free_nodes_.back();
+            free_nodes_.pop_back();
+        } else {
+            slot = static_cast<std::uint32_t>(nodes_.size());
+            nodes_.emplace_back();
+        }
+        nodes_[slot] = node_slot{id, hash64(id.name, id.incarnation), npos32, 0};
+        node_index_.emplace(id, slot);
+        return slot;
+    }
+
+    void link_owner(std::uint32_t index) {
+        auto& e = entries_[index];
+        auto& n = nodes_[e.owner];
+        e.owner_prev = npos32;
+        e.owner_next = n.head;
+        if (n.head != npos32) entries_[n.head].owner_prev = index;
+        n.head = index;
+        ++n.count;
+    }
+
+    void unlink_owner(std::uint32_t index) {
+        auto& e = entries_[index];
+        auto& n = nodes_[e.owner];
+        if (e.owner_prev != npos32) entries_[e.owner_prev].owner_next = e.owner_next;
+        else n.head = e.owner_next;
+        if (e.owner_next != npos32) entries_[e.owner_next].owner_prev = e.owner_prev;
+        --n.count;
+        if (n.count == 0) {
+            node_index_.erase(n.id);
+            free_nodes_.push_back(e.owner);
+        }
+        e.owner = npos32;
+    }
+
+    void digest_toggle(std::uint32_t index) {
+        const auto& e = entries_[index];
+        const auto& n = nodes_[e.owner];
+        std::uint64_t d = hash_combine(e.hash, n.name_hash);
+        d = hash_combine(d, e.version * 2 + (e.removed ? 1 : 0));
+        d = hash_combine(d, hash64(specs_[e.spec].kind, static_cast<std::uint64_t>(specs_[e.spec].restart)));
+        digests_[bucket_of(e.hash)] ^= d;
+    }
+
+    void grow_if_needed() {
+        if ((entries_.size() + 1) * 2 <= slots_.size()) return;
+        std::vector<std::uint32_t> old;
+        old.swap(slots_);
+        slots_.assign(old.empty() ? 16 : old.size() * 2, 0);
+        for (std::uint32_t i = 0; i < entries_.size(); ++i) place_slot(i);
+    }
+
+    void place_slot(std::uint32_t index) {
+        const std::size_t mask = slots_.size() - 1;
+        std::size_t i = entries_[index].hash & mask;
+        while (slots_[i] != 0) i = (i + 1) & mask;
+        slots_[i] = index + 1;
+    }
+
+    std::size_t slot_of(std::uint32_t index) const {
+        const std::size_t mask = slots_.size() - 1;
+        std::size_t i = entries_[index].hash & mask;
+        while (slots_[i] != index + 1) i = (i + 1) & mask;
+        return i;
+    }
+
+    // Backward-shift deletion keeps every probe chain unbroken without tombstone slots.
+    void remove_slot(std::uint32_t index) {
+        const std::size_t mask = slots_.size() - 1;
+        std::size_t hole = slot_of(index);
+        slots_[hole] = 0;
+        for (std::size_t i = (hole + 1) & mask; slots_[i] != 0; i = (i + 1) & mask) {
+            const std::size_t home = entries_[slots_[i] - 1].hash & mask;
+            const bool movable = ((i - home) & mask) >= ((i - hole) & mask);
+            if (movable) {
+                slots_[hole] = slots_[i];
+                slots_[i] = 0;
+                hole = i;
+            }
+        }
+    }
+
+    // Moves entry `from` into position `to`, repairing its slot and its owner-list neighbours.
+    void move_entry(std::uint32_t from, std::uint32_t to) {
+        slots_[slot_of(from)] = to + 1;
+        entries_[to] = entries_[from];
+        auto& e = entries_[to];
+        if (e.owner_prev != npos32) entries_[e.owner_prev].owner_next = to;
+        else nodes_[e.owner].head = to;
+        if (e.owner_next != npos32) entries_[e.owner_next].owner_prev = to;
+    }
+
+    void compact_arena() {
+        std::string fresh;
+        fresh.reserve(arena_.size() - garbage_);
+        for (auto& e : entries_) {
+            const auto offset = static_cast<std::uint32_t>(fresh.size());
+            fresh.append(arena_, e.name_offset, e.name_size);
+            e.name_offset = offset;
+        }
+        arena_.swap(fresh);
+        garbage_ = 0;
+    }
+
+    std::vector<name_entry> entries_;
+    std::vector<std::uint32_t> slots_;  // 0 = empty, otherwise entry index + 1
+    std::string arena_;
+    std::size_t garbage_ = 0;
+    std::vector<node_slot> nodes_;
+    std::vector<std::uint32_t> free_nodes_;
+    std::map<node_id, std::uint32_t> node_index_;
+    std::vector<worker_spec> specs_;
+    std::vector<std::uint64_t> digests_;
+    unsigned bucket_shift_ = 64;
+};
+
+}  // namespace muster::detail

@@ -1,0 +1,315 @@
+#pragma once
+/// The membership machine: connects to discovered peers, exchanges hellos carrying incarnations,
+/// sends heartbeats and declares silent members failed. It reports joins, leaves and failures as
+/// events to the registry that owns it. Sans-IO: it only appends effects.
+
+#include <muster/core/config.hpp>
+#include <muster/core/effect.hpp>
+#include <muster/core/message.hpp>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace muster {
+
+/// A change in membership, consumed by the registry in the order produced.
+struct membership_event {
+    enum class kind : std::uint8_t { joined, leaving, left, failed };
+    kind what = kind::joined;
+    node_id member;
+};
+
+/// State of one peer as this node sees it.
+enum class peer_state : std::uint8_t {
+    connecting,  ///< a connection was requested; no hello yet
+    up,          ///< a member
+    leaving,     ///< a member that announced its leave: no new workers, not failed
+};
+
+class membership {
+public:
+    struct peer {
+        node_id id;  ///< incarnation 0 until the first hello
+        peer_state state = peer_state::connecting;
+        time_point last_heard{};
+        time_point connect_deadline{};
+        time_point last_hello_sent{};
+    };
+
+    explicit membership(const registry_config& config) : config_(config) {}
+
+    /// Proposes discovered node names. Unknown ones are connected; nobody is ever removed here.
+    void on_candidates(time_point now, const std::vector<std::string>& names, std::vector<effect>& out) {
+        if (leaving_) return;
+        for (const auto& name : names) {
+            if (name == config_.self.name || check_name(name)) continue;
+            if (peers_.contains(name) || left_.contains(name)) continue;
+            peer p;
+            p.id.name = name;
+            p.connect_deadline = now + config_.connect_timeout;
+            peers_.emplace(name, p);
+            out.push_back(connect_effect{name});
+        }
+    }
+
+    void on_connected(time_point now, const std::string& name, std::vector<effect>& out) {
+        const auto it = peers_.find(name);
+        if (it == peers_.end()) return;
+        send_hello(now, it->second, true, out);
+    }
+
+    void on_connect_failed(time_point, const std::string& name) {
+        const auto it = peers_.find(name);
+        if (it != peers_.end() && it->second.state == peer_state::connecting) peers_.erase(it);
+    }
+
+    /// A transport reported a broken connection: the member is declared failed at once, as a
+    /// closed socket means the process or its link is gone.
+    void on_connection_lost(time_point now, const std::string& name, std::vector<effect>& out) {
+        const auto it = peers_.find(name);
+        if (it == peers_.end()) return;
+        if (it->second.state == peer_state::connecting) {
+            peers_.erase(it);
+            return;
+        }
+        fail(now, it, out);
+    }
+
+    /// Handles membership messages and filters the rest: returns true if the registry should
+    /// process `e` (its sender is a current member and the message is not a membership message).
+    bool on_envelope(time_point now, const envelope& e, std::vector<effect>& out) {
+        if (const auto* h = std::get_if<hello>(&e.body)) {
+            on_hello(now, e.from, *h, out);
+            return false;
+        }
+        if (is_left(e.from)) return false;
+        const auto it = peers_.find(e.from.name);
+        if (std::holds_alternative<goodbye>(e.body) &&
+            (it == peers_.end() || it->second.state == peer_state::connecting)) {
+            mark_left(e.from);  // a goodbye from a node that never became a member here
+            return false;
+        }
+        const bool member = it != peers_.end() && it->second.state != peer_state::connecting &&
+                            it->second.id.incarnation == e.from.incarnation;
+        if (!member) {
+            // A message from a node that thinks we are connected: after a one-way cut or a failure
+            // declared on one side only. A hello asking for a reply restores the session.
+            if (it == peers_.end() || it->second.id.incarnation <= e.from.incarnation)
+                reintroduce(now, e.from, out);
+            return false;
+        }
+        it->second.last_heard = now;
+        if (std::holds_alternative<heartbeat>(e.body)) return false;
+        if (std::holds_alternative<leave_notice>(e.body)) {
+            if (it->second.state == peer_state::up) {
+                it->second.state = peer_state::leaving;
+                events_.push_back({membership_event::kind::leaving, it->second.id});
+                out.push_back(member_leaving{it->second.id});
+            }
+            return false;
+        }
+        if (std::holds_alternative<goodbye>(e.body)) {
+            const node_id id = it->second.id;
+            peers_.erase(it);
+            mark_left(id);
+            events_.push_back({membership_event::kind::left, id});
+            out.push_back(member_left{id});
+            out.push_back(disconnect_effect{id.name});
+            return false;
+        }
+        return true;
+    }
+
+    /// Sends heartbeats, declares silent members failed and drops unanswered connection attempts.
+    /// Runs every heartbeat interval.
+    void on_heartbeat_tick(time_point now, std::vector<effect>& out) {
+        for (auto it = peers_.begin(); it != peers_.end();) {
+            auto& p = it->second;
+            if (p.state == peer_state::connecting) {
+                if (now >= p.connect_deadline) it = peers_.erase(it);
+                else ++it;
+                continue;
+            }
+            if (now - p.last_heard > config_.failure_timeout) {
+                auto next = std::next(it);
+                fail(now, it, out);
+                it = next;
+                continue;
+            }
+            out.push_back(send_effect{p.id.name, heartbeat_envelope()});
+            ++it;
+        }
+    }
+
+    /// Announces this node's leave to every member.
+    void leave(time_point, std::vector<effect>& out) {
+        leaving_ = true;
+        broadcast(leave_notice{}, out);
+    }
+
+    /// Sends goodbye to every member and closes every connection: the node is done.
+    void finish_leave(std::vector<effect>& out) {
+        broadcast(goodbye{}, out);
+        for (const auto& [name, p] : peers_) out.push_back(disconnect_effect{name});
+        peers_.clear();
+    }
+
+    /// Treats an owner that never became a member as failed, so its names can be restarted.
+    void presume_dead(const node_id& id) {
+        auto& d = dead_[id.name];
+        d = std::max(d, id.incarnation);
+    }
+
+    /// Sends `body` to every member (up or leaving) as one shared envelope.
+    void broadcast(message body, std::vector<effect>& out) {
+        envelope_ptr env;
+        for (const auto& [name, p] : peers_) {
+            if (p.state == peer_state::connecting) continue;
+            if (!env) env = std::make_shared<const envelope>(envelope{config_.self, {}, std::move(body)});
+            out.push_back(send_effect{name, env});
+        }
+    }
+
+    /// Returns whether a node identity is a live member (or this node itself).
+    bool is_alive(const node_id& id) const {
+        if (id.name == config_.self.name) return id.incarnation == config_.self.incarnation;
+        const auto it = peers_.find(id.name);
+        return it != peers_.end() && it->second.state != peer_state::connecting &&
+               it->second.id.incarnation == id.incarnation;
+    }
+
+    /// Returns whether a node identity is known to be gone: failed, left, or replaced by a later
+    /// incarnation. An identity never seen is neither alive nor dead.
+    bool is_dead(const node_id& id) const {
+        if (id.name == config_.self.name) return id.incarnation < config_.self.incarnation;
+        const auto it = peers_.find(id.name);
+        if (it != peers_.end() && it->second.state != peer_state::connecting &&
+            it->second.id.incarnation > id.incarnation)
+            return true;
+        if (is_left(id)) return true;
+        const auto d = dead_.find(id.name);
+        return d != dead_.end() && d->second >= id.incarnation;
+    }
+
+    bool is_left(const node_id& id) const {
+        const auto l = left_.find(id.name);
+        return l != left_.end() && l->second >= id.incarnation;
+    }
+
+    const std::map<std::string, peer, std::less<>>& peers() const { return peers_; }
+    bool leaving() const { return leaving_; }
+
+    /// Takes the events produced since the last call.
+    std::vector<membership_event> take_events() { return std::exchange(events_, {}); }
+
+private:
+    using peer_iterator = std::map<std::string, peer, std::less<>>::iterator;
+
+    void on_hello(time_point now, const node_id& from, const hello& h, std::vector<effect>& out) {
+        if (h.version != protocol_version) return;
+        if (from.name == config_.self.name || check_name(from.name)) return;
+        if (is_left(from)) return;
+        if (leaving_ && !peers_.contains(from.name)) {
+            // A leaving node makes no new members, but it says hello back so the other side knows.
+            if (h.reply_requested) out.push_back(send_effect{from.name, hello_envelope(false)});
+            return;
+        }
+        auto it = peers_.find(from.name);
+        if (it != peers_.end() && it->second.state != peer_state::connecting) {
+            if (it->second.id.incarnation > from.incarnation) return;  // a stale hello
+            if (it->second.id.incarnation < from.incarnation) {
+                // The peer restarted: its previous incarnation is gone for good.
+                const node_id old = it->second.id;
+                presume_dead(old);
+                events_.push_back({membership_event::kind::failed, old});
+                out.push_back(member_failed{old});
+                it->second.state = peer_state::connecting;
+            }
+        }
+        if (it == peers_.end()) it = peers_.emplace(from.name, peer{}).first;
+        auto& p = it->second;
+        p.last_heard = now;
+        const auto d = dead_.find(from.name);
+        if (d != dead_.end() && d->second >= from.incarnation) {
+            // Declared failed earlier (a partition, a pause) and now back: accept it again.
+            d->second = from.incarnation - 1;
+        }
+        if (p.state == peer_state::connecting) {
+            p.id = from;
+            p.state = h.leaving ? peer_state::leaving : peer_state::up;
+            events_.push_back({membership_event::kind::joined, from});
+            out.push_back(member_joined{from});
+            if (h.leaving) {
+                events_.push_back({membership_event::kind::leaving, from});
+                out.push_back(member_leaving{from});
+            }
+        } else if (h.leaving && p.state == peer_state::up) {
+            p.state = peer_state::leaving;
+            events_.push_back({membership_event::kind::leaving, from});
+            out.push_back(member_leaving{from});
+        }
+        if (h.reply_requested) send_hello(now, p, false, out);
+        // Connections are transitive: every member of a member becomes a candidate.
+        on_candidates(now, h.members, out);
+    }
+
+    void reintroduce(time_point now, const node_id& from, std::vector<effect>& out) {
+        if (leaving_ || from.name == config_.self.name || check_name(from.name)) return;
+        auto it = peers_.find(from.name);
+        if (it == peers_.end()) {
+            peer p;
+            p.id.name = from.name;
+            p.connect_deadline = now + config_.connect_timeout;
+            it = peers_.emplace(from.name, p).first;
+        }
+        auto& p = it->second;
+        if (now - p.last_hello_sent < config_.heartbeat_interval && p.last_hello_sent != time_point{}) return;
+        send_hello(now, p, true, out);
+    }
+
+    void send_hello(time_point now, peer& p, bool reply_requested, std::vector<effect>& out) {
+        p.last_hello_sent = now;
+        out.push_back(send_effect{p.id.name, hello_envelope(reply_requested)});
+    }
+
+    void fail(time_point, peer_iterator it, std::vector<effect>& out) {
+        const node_id id = it->second.id;
+        peers_.erase(it);
+        presume_dead(id);
+        events_.push_back({membership_event::kind::failed, id});
+        out.push_back(member_failed{id});
+        out.push_back(disconnect_effect{id.name});
+    }
+
+    void mark_left(const node_id& id) {
+        auto& l = left_[id.name];
+        l = std::max(l, id.incarnation);
+    }
+
+    envelope_ptr hello_envelope(bool reply_requested) const {
+        hello h;
+        h.leaving = leaving_;
+        h.reply_requested = reply_requested;
+        for (const auto& [name, p] : peers_)
+            if (p.state != peer_state::connecting) h.members.push_back(name);
+        return std::make_shared<const envelope>(envelope{config_.self, {}, h});
+    }
+
+    const envelope_ptr& heartbeat_envelope() {
+        if (!heartbeat_) heartbeat_ = std::make_shared<const envelope>(envelope{config_.self, {}, heartbeat{}});
+        return heartbeat_;
+    }
+
+    const registry_config& config_;
+    std::map<std::string, peer, std::less<>> peers_;
+    std::map<std::string, std::uint64_t, std::less<>> dead_;  // highest failed incarnation per name
+    std::map<std::string, std::uint64_t, std::less<>> left_;  // highest departed incarnation per name
+    std::vector<membership_event> events_;
+    envelope_ptr heartbeat_;
+    bool leaving_ = false;
+};
+
+}  // namespace muster

@@ -1,0 +1,155 @@
+#pragma once
+/// Protocol messages exchanged between nodes, as in-memory values. The wire encoding lives in the
+/// runtime; the simulator passes these values directly.
+
+#include <muster/core/types.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace muster {
+
+/// Version of the protocol spoken by this build. A hello with another version is rejected.
+inline constexpr std::uint32_t protocol_version = 1;
+
+/// One replicated registry entry: who holds the name's instance, at which version.
+/// A removed entry (a tombstone) keeps its version so a stale copy cannot bring the name back.
+struct entry_record {
+    std::string name;
+    node_id owner;
+    std::uint64_t version = 0;
+    worker_spec spec;
+    bool removed = false;
+
+    friend bool operator==(const entry_record&, const entry_record&) = default;
+};
+
+/// Opens a session: sent after a connection is established, and in reply to a hello.
+struct hello {
+    std::uint32_t version = protocol_version;
+    bool leaving = false;          ///< the sender is leaving and takes no new workers
+    bool reply_requested = false;  ///< the receiver should answer with its own hello
+    std::vector<std::string> members;  ///< the sender's members, so the mesh becomes complete
+};
+
+/// Keeps the failure detector quiet when there is nothing else to send.
+struct heartbeat {};
+
+/// Announces a graceful leave: the sender hands off its workers and takes no new ones.
+struct leave_notice {};
+
+/// The sender has finished leaving; the receiver forgets it and never accepts this incarnation again.
+struct goodbye {};
+
+/// Asks the receiver to start and register a name. Sent to the node placement picks.
+struct register_request {
+    request_id id = 0;
+    node_id origin;  ///< where the reply goes
+    std::string name;
+    worker_spec spec;
+};
+
+/// Answers a `register_request`; on success or `already_registered`, `entry` says where it runs.
+struct register_reply {
+    request_id id = 0;
+    std::optional<errc> error;
+    std::optional<entry_record> entry;
+};
+
+/// Asks the holder of a name to stop its worker and remove the name.
+struct unregister_request {
+    request_id id = 0;
+    node_id origin;
+    std::string name;
+    std::uint8_t hops = 0;  ///< forwards so far; bounded so a request cannot circle
+};
+
+/// Answers an `unregister_request`.
+struct unregister_reply {
+    request_id id = 0;
+    std::optional<errc> error;
+};
+
+/// Carries changed registry entries (registrations, moves, removals) and anti-entropy repairs.
+struct name_updates {
+    std::vector<entry_record> entries;
+    bool sync_response = false;  ///< answers a `sync_request`, ending the receiver's pull
+};
+
+/// One name offered by its old holder to its new owner, after the old worker stopped.
+struct handoff_item {
+    std::uint64_t handoff_id = 0;
+    std::string name;
+    std::uint64_t version = 0;  ///< the entry version at the old holder
+    worker_spec spec;
+    std::optional<worker_state> state;  ///< present under the resume policy
+};
+
+/// Offers names to their new owner. The sender keeps each state until it is accepted.
+struct handoff_offer {
+    std::vector<handoff_item> items;
+};
+
+/// The new owner's answer to one handoff item: started (the old holder drops its copy) or rejected.
+struct handoff_result {
+    std::uint64_t handoff_id = 0;
+    std::string name;
+    bool accepted = false;
+};
+
+/// Answers a `handoff_offer`, one result per item.
+struct handoff_reply {
+    std::vector<handoff_result> results;
+};
+
+/// Anti-entropy: one digest per bucket of the name space. Sent every sync interval and on join.
+struct sync_digest {
+    std::vector<std::uint64_t> buckets;
+};
+
+/// Asks for every entry in the listed buckets.
+struct sync_request {
+    std::vector<std::uint32_t> buckets;
+};
+
+/// Sent by the instance that lost a conflict after it stopped, carrying its state to the winner.
+struct conflict_yield {
+    std::string name;
+    std::uint64_t version = 0;
+    std::optional<worker_state> state;
+};
+
+/// Every message of the protocol.
+using message = std::variant<hello, heartbeat, leave_notice, goodbye, register_request,
+                             register_reply, unregister_request, unregister_reply, name_updates,
+                             handoff_offer, handoff_reply, sync_digest, sync_request,
+                             conflict_yield>;
+
+/// Number of message kinds; the simulator counts messages per kind.
+inline constexpr std::size_t message_kinds_count = std::variant_size_v<message>;
+
+/// A stable snake_case name for a message kind, for logs and reports.
+constexpr std::string_view message_kind_name(std::size_t index) noexcept {
+    constexpr std::string_view names[] = {
+        "hello",         "heartbeat",     "leave_notice",  "goodbye",
+        "register_request", "register_reply", "unregister_request", "unregister_reply",
+        "name_updates",  "handoff_offer", "handoff_reply", "sync_digest",
+        "sync_request",  "conflict_yield"};
+    static_assert(std::size(names) == message_kinds_count);
+    return index < message_kinds_count ? names[index] : std::string_view{"unknown"};
+}
+
+/// A message with its addressing. Shared between every recipient of a broadcast.
+struct envelope {
+    node_id from;
+    std::string to;
+    message body;
+};
+
+using envelope_ptr = std::shared_ptr<const envelope>;
+
+}  // namespace muster

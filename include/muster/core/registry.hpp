@@ -1,0 +1,1015 @@
+#pragma once
+/// The registry machine (the Swarm role): a replicated name registry that starts each registered
+/// worker on the node placement picks, moves workers when the owner changes, restarts the workers
+/// of failed nodes, and resolves duplicates after a netsplit. Sans-IO and deterministic: it never
+/// reads a clock, socket or global random source; every input carries `now`, and every output is
+/// an effect the host drains with `drain_effects`.
+///
+/// Protocol summary (docs/design.md has the full argument):
+/// - Only the holder of an instance moves it, and it stops the worker before offering it, so a
+///   name has at most one live instance while the network is healthy.
+/// - Only the placement owner restarts the names of a failed or departed node.
+/// - The old holder keeps a handed state until the new owner accepts it.
+/// - Every node keeps a full replica; updates are batched and broadcast, and anti-entropy repairs
+///   what was missed by comparing per-bucket digests.
+
+#include <muster/core/config.hpp>
+#include <muster/core/detail/name_table.hpp>
+#include <muster/core/effect.hpp>
+#include <muster/core/log.hpp>
+#include <muster/core/membership.hpp>
+#include <muster/core/message.hpp>
+#include <muster/policy/discovery.hpp>
+#include <muster/policy/handoff.hpp>
+#include <muster/policy/placement.hpp>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace muster {
+
+/// Counters of protocol paths taken, for reports and soak runs.
+struct registry_stats {
+    std::uint64_t workers_started = 0;
+    std::uint64_t handoffs_offered = 0;
+    std::uint64_t handoffs_accepted = 0;
+    std::uint64_t handoffs_rejected = 0;
+    std::uint64_t handoffs_retried = 0;
+    std::uint64_t orphans_restarted = 0;
+    std::uint64_t conflicts_won = 0;
+    std::uint64_t conflicts_lost = 0;
+    std::uint64_t messages_rejected = 0;
+    std::uint64_t sync_repairs = 0;
+};
+
+template <discovery Discovery, placement Placement, handoff Handoff, log_sink Log = null_log>
+class registry {
+public:
+    /// Builds a registry from a configuration that `validate` accepts (checked here once more;
+    /// use `create` to get the error instead of a precondition failure).
+    registry(registry_config config, Discovery discovery, Placement placement, Handoff handoff,
+             Log log = {})
+        : config_(std::move(config)),
+          discovery_(std::move(discovery)),
+          placement_(std::move(placement)),
+          handoff_(std::move(handoff)),
+          log_(std::move(log)),
+          membership_(config_),
+          table_(config_.sync_buckets) {}
+
+    /// Checks the configuration and builds a registry, or returns why the configuration is invalid.
+    static expected<registry, config_error> create(registry_config config, Discovery discovery,
+                                                   Placement placement, Handoff handoff, Log log = {}) {
+        if (const auto error = validate(config)) return *error;
+        return registry(std::move(config), std::move(discovery), std::move(placement),
+                        std::move(handoff), std::move(log));
+    }
+
+    // ---- inputs -------------------------------------------------------------------------------
+
+    /// Starts the node: runs the first discovery poll and arms the periodic timers.
+    void start(time_point now) {
+        if (started_) return;
+        started_ = true;
+        next_heartbeat_ = now + config_.heartbeat_interval;
+        next_sync_ = now + config_.sync_interval;
+        next_poll_ = now;
+        placement_dirty_ = true;
+        tick(now);
+    }
+
+    /// Handles a message from a peer. Messages from non-members and stale incarnations are dropped.
+    void step(time_point now, const envelope& e) {
+        if (!running()) return;
+        if (!membership_.on_envelope(now, e, effects_)) {
+            after_input(now);
+            return;
+        }
+        std::visit([&](const auto& body) { on_message(now, e.from, body); }, e.body);
+        after_input(now);
+    }
+
+    /// Handles time: heartbeats, polls, batching, retries, timeouts. Call at or after each
+    /// `timer_effect`; calling it early or twice is harmless.
+    void tick(time_point now) {
+        if (!running()) return;
+        armed_at_ = time_point::max();
+        if (now >= next_poll_) poll(now);
+        if (now >= next_heartbeat_) {
+            next_heartbeat_ = now + config_.heartbeat_interval;
+            membership_.on_heartbeat_tick(now, effects_);
+            check_unknown_owners(now);
+        }
+        if (now >= next_sync_) {
+            next_sync_ = now + config_.sync_interval;
+            send_digest_to_next_member();
+        }
+        expire_requests(now);
+        retry_handoffs(now);
+        expire_tombstones(now);
+        if (leaving_ && now >= leave_deadline_) finish_leave(now);
+        after_input(now);
+    }
+
+    void on_connected(time_point now, const std::string& peer) {
+        if (!running()) return;
+        membership_.on_connected(now, peer, effects_);
+        after_input(now);
+    }
+
+    void on_connect_failed(time_point now, const std::string& peer) {
+        if (!running()) return;
+        membership_.on_connect_failed(now, peer);
+        after_input(now);
+    }
+
+    void on_connection_lost(time_point now, const std::string& peer) {
+        if (!running()) return;
+        membership_.on_connection_lost(now, peer, effects_);
+        after_input(now);
+    }
+
+    /// Delivers the result of a `resolve_effect`. A failed lookup changes no membership.
+    void on_resolved(time_point now, const resolve_result& r) {
+        if (!running()) return;
+        if (r.error) log(log_level::warn, "discovery_lookup_failed", {{"host", r.host}, {"error", *r.error}});
+        membership_.on_candidates(now, discovery_.on_resolved(now, r), effects_);
+        after_input(now);
+    }
+
+    /// Registers `name` and starts its worker on the node placement picks. Returns the request id
+    /// whose `reply_effect` completes the call, or an error for invalid input. After an ok reply,
+    /// `whereis(name)` on this node returns the new instance at once.
+    result<request_id> register_name(time_point now, std::string_view name, const worker_spec& spec) {
+        if (const auto e = check_name(name)) return *e;
+        if (!running()) return errc::not_running;
+        const auto index = table_.find(name);
+        if (index != detail::npos32 && !table_.at(index).removed && !membership_.is_dead(table_.owner(index)))
+            return errc::already_registered;
+        const auto target = owner_of(name);
+        if (!target) return leaving_ ? errc::node_leaving : errc::no_members;
+
+        const request_id id = ++last_request_id_;
+        if (*target == config_.self) {
+            const std::uint64_t version = index == detail::npos32 ? 1 : table_.at(index).version + 1;
+            start_local(now, std::string(name), spec, std::nullopt, version);
+            effects_.push_back(reply_effect{id, std::nullopt, config_.self});
+        } else {
+            send_to(target->name, register_request{id, config_.self, std::string(name), spec});
+            add_pending(now, id);
+        }
+        after_input(now);
+        return id;
+    }
+
+    /// Removes `name` and stops its worker wherever it runs. Completes with a `reply_effect`.
+    result<request_id> unregister(time_point now, std::string_view name) {
+        if (const auto e = check_name(name)) return *e;
+        if (!running()) return errc::not_running;
+        const auto index = table_.find(name);
+        if (index == detail::npos32 || table_.at(index).removed) return errc::not_registered;
+
+        const request_id id = ++last_request_id_;
+        add_pending(now, id);
+        on_message(now, config_.self, unregister_request{id, config_.self, std::string(name), 0});
+        after_input(now);
+        return id;
+    }
+
+    /// Returns where `name` runs according to this node's replica.
+    std::optional<node_id> whereis(std::string_view name) const {
+        const auto index = table_.find(name);
+        if (index == detail::npos32 || table_.at(index).removed) return std::nullopt;
+        return table_.owner(index);
+    }
+
+    /// Reports that a worker stopped after a `stop_worker_effect`, with its state if asked.
+    void on_worker_stopped(time_point now, std::string_view name, std::optional<worker_state> state) {
+        const auto it = locals_.find(name);
+        if (it == locals_.end()) return;
+        auto& w = it->second;
+        if (w.phase == stage::stopping) {
+            w.phase = stage::offered;
+            w.state = std::move(state);
+            offer(now, it->first, w);
+        } else if (w.phase == stage::yielding) {
+            send_to(w.target.name, conflict_yield{it->first, w.version, std::move(state)});
+            locals_.erase(it);
+        }
+        after_input(now);
+    }
+
+    /// Reports that a worker exited on its own; it is restarted or unregistered by its spec.
+    void on_worker_exited(time_point now, std::string_view name, exit_reason reason) {
+        const auto it = locals_.find(name);
+        if (it == locals_.end()) return;
+        if (it->second.phase != stage::running) {
+            on_worker_stopped(now, name, std::nullopt);
+            return;
+        }
+        const auto index = table_.find(name);
+        const worker_spec spec = table_.spec(index);
+        const bool restart = spec.restart == restart_policy::permanent ||
+                             (spec.restart == restart_policy::transient && reason == exit_reason::crashed);
+        if (restart) {
+            ++stats_.workers_started;
+            effects_.push_back(start_worker_effect{it->first, spec, std::nullopt});
+        } else {
+            remove_local(now, it);
+        }
+        after_input(now);
+    }
+
+    /// Leaves the cluster gracefully: announces it, takes no new workers, hands every worker to
+    /// its new owner, then says goodbye and emits `node_stopped` (at the latest after
+    /// `leave_deadline`).
+    void leave(time_point now) {
+        if (!running() || leaving_) return;
+        leaving_ = true;
+        leave_deadline_ = now + config_.leave_deadline;
+        membership_.leave(now, effects_);
+        placement_dirty_ = true;
+        log(log_level::info, "node_leaving", {});
+        rebalance(now);
+        maybe_finish_leave(now);
+        after_input(now);
+    }
+
+    /// Takes the effects produced since the last call, in the order the host must perform them.
+    std::vector<effect> drain_effects() { return std::exchange(effects_, {}); }
+
+    // ---- queries ------------------------------------------------------------------------------
+
+    const registry_config& config() const { return config_; }
+    const node_id& self() const { return config_.self; }
+    bool running() const { return started_ && !stopped_; }
+    bool leaving() const { return leaving_; }
+    bool stopped() const { return stopped_; }
+    const membership& members() const { return membership_; }
+    const registry_stats& stats() const { return stats_; }
+    std::size_t names_count() const { return table_.size(); }
+    std::size_t local_workers_count() const { return locals_.size(); }
+
+    /// Returns whether this node runs (or is moving) a worker for `name`.
+    bool holds(std::string_view name) const { return locals_.contains(name); }
+
+    /// Bytes of the replica (table, names, indexes), without the per-process constant part.
+    std::size_t replica_memory_bytes() const { return table_.memory_bytes(); }
+
+    /// Calls `f(name, owner, version, removed)` for every replica entry, in storage order.
+    template <class F>
+    void for_each_entry(F&& f) const {
+        for (std::uint32_t i = 0; i < table_.size(); ++i)
+            f(table_.name(i), table_.owner(i), table_.at(i).version, table_.at(i).removed);
+    }
+
+    /// Returns the member placement picks for `name` in this node's current view.
+    std::optional<node_id> owner_of(std::string_view name) {
+        rebuild_placement();
+        const auto index = placement_.owner_of(name);
+        if (!index || *index >= view_.size()) return std::nullopt;
+        return node_id{view_[*index].name, view_[*index].incarnation};
+    }
+
+    /// Checks the machine's own invariants; used after every input by tests and the simulator.
+    /// Returns a description of the first violation, or nothing.
+    std::optional<std::string> check_invariants() const {
+        for (const auto& [name, w] : locals_) {
+            const auto index = table_.find(name);
+            if (index == detail::npos32) return "local worker " + name + " has no replica entry";
+            if (w.phase == stage::running && table_.owner(index) != config_.self)
+                return "running worker " + name + " is owned by " + table_.owner(index).name + " in the replica";
+        }
+        return std::nullopt;
+    }
+
+private:
+    enum class stage : std::uint8_t {
+        running,   // the worker runs here
+        stopping,  // stop requested for a handoff; waiting for its state
+        offered,   // stopped; offered to `target`, state kept until accepted
+        yielding,  // stop requested because another instance won a conflict
+    };
+
+    struct local_worker {
+        stage phase = stage::running;
+        node_id target;
+        std::uint64_t version = 0;
+        std::uint64_t handoff_id = 0;  // the offer in flight, or the offer that started it here
+        std::optional<worker_state> state;
+        std::vector<unregister_request> unregisters;  // waiting for the handoff to finish
+    };
+
+    using local_map = std::map<std::string, local_worker, std::less<>>;
+
+    // ---- helpers: effects ---------------------------------------------------------------------
+
+    template <class Body>
+    void send_to(const std::string& to, Body body) {
+        if (to == config_.self.name) return;
+        effects_.push_back(send_effect{to, std::make_shared<const envelope>(envelope{config_.self, to, std::move(body)})});
+    }
+
+    void log(log_level level, std::string_view event, std::vector<std::pair<std::string_view, std::string>> fields) {
+        if (!log_.enabled(level)) return;
+        log_.write(log_record{level, config_.self.name, event, std::move(fields)});
+    }
+
+    // Runs after every input: consumes membership events, flushes batches, arms the timer.
+    void after_input(time_point now) {
+        for (const auto& ev : membership_.take_events()) on_membership_event(now, ev);
+        if (rebalance_at_ && now >= *rebalance_at_) {
+            rebalance_at_.reset();
+            rebalance(now);
+        }
+        process_orphan_queue(now);
+        if (!outbox_.empty() && !flush_at_) flush_at_ = now + config_.flush_interval;
+        if (flush_at_ && now >= *flush_at_) flush_updates();
+        flush_offers();
+        maybe_finish_leave(now);
+        arm_timer(now);
+    }
+
+    void arm_timer(time_point now) {
+        if (!running()) return;
+        time_point next = std::min({next_heartbeat_, next_poll_, next_sync_});
+        if (flush_at_) next = std::min(next, *flush_at_);
+        if (rebalance_at_) next = std::min(next, *rebalance_at_);
+        if (!pending_order_.empty()) next = std::min(next, pending_order_.front().first);
+        if (!retries_.empty()) next = std::min(next, retries_.front().at);
+        if (!tombstones_.empty()) next = std::min(next, tombstones_.front().first + config_.tombstone_ttl);
+        if (!orphan_queue_.empty()) next = std::min(next, orphan_queue_.front().first);
+        if (leaving_) next = std::min(next, leave_deadline_);
+        next = std::max(next, now);
+        if (next < armed_at_) {
+            armed_at_ = next;
+            effects_.push_back(timer_effect{next});
+        }
+    }
+
+    // ---- discovery and membership -------------------------------------------------------------
+
+    void poll(time_point now) {
+        next_poll_ = now + discovery_.poll_interval();
+        auto p = discovery_.poll(now);
+        if (p.resolve_host) effects_.push_back(resolve_effect{*p.resolve_host});
+        membership_.on_candidates(now, p.candidates, effects_);
+    }
+
+    void on_membership_event(time_point now, const membership_event& ev) {
+        using kind = membership_event::kind;
+        placement_dirty_ = true;
+        if (!rebalance_at_) rebalance_at_ = now + config_.rebalance_delay;
+        switch (ev.what) {
+        case kind::joined:
+            log(log_level::info, "member_joined", {{"member", ev.member.name}});
+            // A new member gets our digest at once, so a late joiner converges in one round trip.
+            send_to(ev.member.name, sync_digest{table_.digests()});
+            break;
+        case kind::leaving:
+            log(log_level::info, "member_leaving", {{"member", ev.member.name}});
+            break;
+        case kind::left:
+            log(log_level::info, "member_left", {{"member", ev.member.name}});
+            // Updates from the nodes that took over its workers may still be in flight: wait one
+            // heartbeat interval before restarting what it still owns in this replica.
+            orphan_queue_.emplace_back(now + config_.heartbeat_interval, ev.member);
+            fail_requests_to(now, ev.member);
+            break;
+        case kind::failed:
+            log(log_level::warn, "member_failed", {{"member", ev.member.name}});
+            orphan_queue_.emplace_back(now + config_.rebalance_delay, ev.member);
+            fail_requests_to(now, ev.member);
+            break;
+        }
+    }
+
+    void rebuild_placement() {
+        if (!placement_dirty_) return;
+        placement_dirty_ = false;
+        view_.clear();
+        if (!leaving_) view_.push_back(member_info{config_.self.name, config_.self.incarnation, 1});
+        for (const auto& [name, p] : membership_.peers())
+            if (p.state == peer_state::up) view_.push_back(member_info{name, p.id.incarnation, 1});
+        std::sort(view_.begin(), view_.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+        placement_.rebuild(view_);
+    }
+
+    // ---- message handlers ---------------------------------------------------------------------
+
+    void on_message(time_point, const node_id&, const hello&) {}
+    void on_message(time_point, const node_id&, const heartbeat&) {}
+    void on_message(time_point, const node_id&, const leave_notice&) {}
+    void on_message(time_point, const node_id&, const goodbye&) {}
+
+    void on_message(time_point now, const node_id& from, const register_request& r) {
+        if (check_name(r.name)) {
+            ++stats_.messages_rejected;
+            send_to(r.origin.name, register_reply{r.id, errc::empty_name, std::nullopt});
+            return;
+        }
+        const auto index = table_.find(r.name);
+        if (index != detail::npos32 && !table_.at(index).removed) {
+            send_to(r.origin.name, register_reply{r.id, errc::already_registered, record_of(index)});
+            return;
+        }
+        if (leaving_) {
+            // A leaving node takes no workers; the caller's view is behind, so pass it on once.
+            const auto target = owner_of(r.name);
+            if (target && from == r.origin) send_to(target->name, r);
+            else send_to(r.origin.name, register_reply{r.id, errc::node_leaving, std::nullopt});
+            return;
+        }
+        const std::uint64_t version = index == detail::npos32 ? 1 : table_.at(index).version + 1;
+        start_local(now, r.name, r.spec, std::nullopt, version);
+        send_to(r.origin.name, register_reply{r.id, std::nullopt, record_of(table_.find(r.name))});
+    }
+
+    void on_message(time_point now, const node_id& from, const register_reply& r) {
+        const auto it = pending_.find(r.id);
+        if (it == pending_.end()) return;
+        pending_.erase(it);
+        std::optional<node_id> owner;
+        if (r.entry) {
+            apply_record(now, from, *r.entry);
+            owner = r.entry->owner;
+        }
+        effects_.push_back(reply_effect{r.id, r.error, owner});
+    }
+
+    void on_message(time_point now, const node_id&, const unregister_request& r) {
+        const auto local = locals_.find(r.name);
+        if (local != locals_.end()) {
+            if (local->second.phase == stage::running) {
+                remove_local(now, local);
+                reply_unregister(now, r, std::nullopt);
+            } else {
+                local->second.unregisters.push_back(r);
+            }
+            return;
+        }
+        const auto index = table_.find(r.name);
+        if (index == detail::npos32 || table_.at(index).removed) {
+            reply_unregister(now, r, errc::not_registered);
+            return;
+        }
+        const node_id owner = table_.owner(index);
+        if (r.hops < 4 && owner != config_.self && membership_.is_alive(owner)) {
+            auto forwarded = r;
+            ++forwarded.hops;
+            send_to(owner.name, forwarded);
+            return;
+        }
+        reply_unregister(now, r, errc::not_registered);
+    }
+
+    void on_message(time_point, const node_id&, const unregister_reply& r) {
+        const auto it = pending_.find(r.id);
+        if (it == pending_.end()) return;
+        pending_.erase(it);
+        effects_.push_back(reply_effect{r.id, r.error, std::nullopt});
+    }
+
+    void on_message(time_point now, const node_id& from, const name_updates& u) {
+        for (const auto& record : u.entries) apply_record(now, from, record);
+        if (u.sync_response) sync_pull_until_ = time_point{};
+    }
+
+    void on_message(time_point now, const node_id& from, const handoff_offer& offer) {
+        handoff_reply reply;
+        for (const auto& item : offer.items) reply.results.push_back(accept_offer(now, item));
+        send_to(from.name, std::move(reply));
+    }
+
+    void on_message(time_point now, const node_id& from, const handoff_reply& reply) {
+        for (const auto& r : reply.results) {
+            const auto it = locals_.find(r.name);
+            if (it == locals_.end() || it->second.phase != stage::offered || it->second.handoff_id != r.handoff_id ||
+                it->second.target != from)
+                continue;
+            if (r.accepted) {
+                ++stats_.handoffs_accepted;
+                log(log_level::info, "worker_moved", {{"name", it->first}, {"to", from.name}});
+                for (auto u : it->second.unregisters) {
+                    ++u.hops;
+                    send_to(from.name, u);
+                }
+                locals_.erase(it);
+            } else {
+                ++stats_.handoffs_rejected;
+                replace(now, it);
+            }
+        }
+    }
+
+    void on_message(time_point now, const node_id& from, const sync_digest& d) {
+        const auto& mine = table_.digests();
+        if (d.buckets.size() != mine.size()) {
+            ++stats_.messages_rejected;
+            log(log_level::warn, "sync_digest_rejected",
+                {{"from", from.name}, {"buckets", std::to_string(d.buckets.size())}, {"expected", std::to_string(mine.size())}});
+            return;
+        }
+        std::vector<std::uint32_t> differing;
+        for (std::uint32_t b = 0; b < mine.size(); ++b)
+            if (mine[b] != d.buckets[b]) differing.push_back(b);
+        if (differing.empty()) return;
+        // Pull only, one pull at a time: a joining node receives digests from every member and
+        // must not ask each of them for the whole registry.
+        if (now < sync_pull_until_) return;
+        sync_pull_until_ = now + config_.request_timeout;
+        ++stats_.sync_repairs;
+        send_to(from.name, sync_request{std::move(differing)});
+    }
+
+    void on_message(time_point, const node_id& from, const sync_request& r) {
+        std::vector<std::uint32_t> buckets;
+        for (const auto b : r.buckets)
+            if (b < table_.digests().size()) buckets.push_back(b);
+        send_buckets(from.name, buckets);
+    }
+
+    void on_message(time_point now, const node_id&, const conflict_yield& y) {
+        const auto it = locals_.find(y.name);
+        if (it != locals_.end() && it->second.phase == stage::running) {
+            if (y.state) effects_.push_back(merge_state_effect{y.name, *y.state});
+            return;
+        }
+        if (it != locals_.end()) return;
+        // Both holders yielded to each other (their views disagreed): the name must not be lost,
+        // so the receiver of a yield that no longer runs the name starts it with the given state.
+        const auto index = table_.find(y.name);
+        if (index == detail::npos32 || table_.at(index).removed) return;
+        const auto owner = table_.owner(index);
+        if (owner != config_.self && membership_.is_alive(owner)) return;
+        start_local(now, y.name, table_.spec(index), y.state, std::max(y.version, table_.at(index).version) + 1);
+    }
+
+    // ---- registry replica ---------------------------------------------------------------------
+
+    entry_record record_of(std::uint32_t index) const {
+        return entry_record{std::string(table_.name(index)), table_.owner(index), table_.at(index).version,
+                            table_.spec(index), table_.at(index).removed};
+    }
+
+    // A record is newer by version; at equal versions a removal wins, then the larger owner.
+    static bool newer(const entry_record& r, std::uint64_t version, bool removed, const node_id& owner) {
+        if (r.version != version) return r.version > version;
+        if (r.removed != removed) return r.removed;
+        return r.owner > owner;
+    }
+
+    void apply_record(time_point now, const node_id& from, const entry_record& r) {
+        if (check_name(r.name) || check_name(r.owner.name)) {
+            ++stats_.messages_rejected;
+            log(log_level::warn, "entry_rejected", {{"from", from.name}});
+            return;
+        }
+        const auto index = table_.find(r.name);
+        if (index == detail::npos32) {
+            // A removal of a name never seen blocks nothing here; storing it would only let
+            // expired tombstones travel back and forth between replicas.
+            if (r.removed) return;
+            table_.upsert(r.name, r.owner, r.version, r.spec, false);
+            check_orphan(now, r.name);
+            return;
+        }
+        const auto& cur = table_.at(index);
+        if (!newer(r, cur.version, cur.removed, table_.owner(index))) return;
+        const auto local = locals_.find(r.name);
+        if (local != locals_.end()) {
+            on_competing_record(now, local, r);
+            return;
+        }
+        table_.upsert(r.name, r.owner, r.version, r.spec, r.removed);
+        if (r.removed) tombstones_.emplace_back(now, r.name);
+        else if (r.owner == config_.self) {
+            // A claim that this incarnation runs a worker it does not run: restart it here so the
+            // registration is not lost.
+            start_local(now, r.name, r.spec, std::nullopt, r.version + 1);
+        } else {
+            check_orphan(now, r.name);
+        }
+    }
+
+    // A newer record arrived for a name this node runs or is moving.
+    void on_competing_record(time_point now, local_map::iterator local, const entry_record& r) {
+        auto& w = local->second;
+        const std::string& name = local->first;
+        if (w.phase == stage::stopping || w.phase == stage::offered) {
+            // The new owner's broadcast can overtake its handoff reply: it completes the handoff.
+            if (w.phase == stage::offered && r.owner == w.target && !r.removed) {
+                ++stats_.handoffs_accepted;
+                for (auto u : w.unregisters) {
+                    ++u.hops;
+                    send_to(w.target.name, u);
+                }
+                locals_.erase(local);
+            }
+            table_.upsert(r.name, r.owner, r.version, r.spec, r.removed);
+            return;
+        }
+        if (w.phase == stage::yielding) {
+            table_.upsert(r.name, r.owner, r.version, r.spec, r.removed);
+            return;
+        }
+        if (r.removed) {
+            // Removed by a holder elsewhere at a version at least ours: it was unregistered.
+            effects_.push_back(stop_worker_effect{name, stop_cause::unregister, false, config_.stop_grace});
+            table_.upsert(r.name, r.owner, r.version, r.spec, true);
+            tombstones_.emplace_back(now, r.name);
+            locals_.erase(local);
+            return;
+        }
+        if (membership_.is_dead(r.owner)) {
+            // A claim by a node known to be gone: ours stands, with a version above the claim.
+            claim_again(r.version + 1, name);
+            return;
+        }
+        resolve_conflict(now, local, r);
+    }
+
+    // Two live instances of one name: keep the one the Handoff policy picks on both sides.
+    void resolve_conflict(time_point now, local_map::iterator local, const entry_record& r) {
+        const std::string name = local->first;
+        const auto index = table_.find(name);
+        const std::uint64_t my_version = table_.at(index).version;
+        const auto placed = owner_of(name);
+        const std::optional<std::string_view> placed_name =
+            placed ? std::optional<std::string_view>(placed->name) : std::nullopt;
+        const conflict_claim mine{config_.self.name, config_.self.incarnation, my_version};
+        const conflict_claim theirs{r.owner.name, r.owner.incarnation, r.version};
+        const int winner = handoff_.pick_conflict_winner(name, mine, theirs, placed_name);
+        log(log_level::warn, "name_conflict",
+            {{"name", name}, {"other", r.owner.name}, {"kept", winner == 0 ? config_.self.name : r.owner.name}});
+        if (winner == 0) {
+            ++stats_.conflicts_won;
+            claim_again(std::max(r.version, my_version) + 1, name);
+            send_to(r.owner.name, name_updates{{record_of(table_.find(name))}});
+            return;
+        }
+        ++stats_.conflicts_lost;
+        auto& w = local->second;
+        w.phase = stage::yielding;
+        w.target = r.owner;
+        w.version = r.version;
+        table_.upsert(r.name, r.owner, r.version, r.spec, false);
+        effects_.push_back(stop_worker_effect{name, stop_cause::conflict, true, config_.stop_grace});
+        (void)now;
+    }
+
+    void claim_again(std::uint64_t version, const std::string& name) {
+        const auto index = table_.find(name);
+        const worker_spec spec = table_.spec(index);
+        table_.upsert(name, config_.self, version, spec, false);
+        queue_update(table_.find(name));
+    }
+
+    void queue_update(std::uint32_t index) { outbox_.push_back(record_of(index)); }
+
+    void flush_updates() {
+        flush_at_.reset();
+        if (outbox_.empty()) return;
+        membership_.broadcast(name_updates{std::exchange(outbox_, {})}, effects_);
+    }
+
+    void send_buckets(const std::string& to, const std::vector<std::uint32_t>& buckets) {
+        if (buckets.empty()) return;
+        std::vector<bool> wanted(table_.digests().size(), false);
+        for (const auto b : buckets) wanted[b] = true;
+        name_updates u;
+        u.sync_response = true;
+        for (std::uint32_t i = 0; i < table_.size(); ++i)
+            if (wanted[table_.bucket_of(table_.at(i).hash)]) u.entries.push_back(record_of(i));
+        send_to(to, std::move(u));
+    }
+
+    void send_digest_to_next_member() {
+        std::vector<const std::string*> members;
+        for (const auto& [name, p] : membership_.peers())
+            if (p.state != peer_state::connecting) members.push_back(&name);
+        if (members.empty()) return;
+        const auto& to = *members[(sync_cursor_++ + config_.seed) % members.size()];
+        send_to(to, sync_digest{table_.digests()});
+    }
+
+    void expire_tombstones(time_point now) {
+        while (!tombstones_.empty() && tombstones_.front().first + config_.tombstone_ttl <= now) {
+            const auto index = table_.find(tombstones_.front().second);
+            if (index != detail::npos32 && table_.at(index).removed && !locals_.contains(tombstones_.front().second))
+                table_.erase(index);
+            tombstones_.pop_front();
+        }
+    }
+
+    // ---- workers ------------------------------------------------------------------------------
+
+    void start_local(time_point, std::string name, const worker_spec& spec, std::optional<worker_state> state,
+                     std::uint64_t version) {
+        const auto index = table_.upsert(name, config_.self, version, spec, false);
+        auto& w = locals_[name];
+        w = local_worker{};
+        w.version = version;
+        ++stats_.workers_started;
+        log(log_level::debug, "worker_started", {{"name", name}, {"version", std::to_string(version)}});
+        effects_.push_back(start_worker_effect{name, spec, std::move(state)});
+        queue_update(index);
+    }
+
+    void remove_local(time_point now, local_map::iterator it) {
+        const auto index = table_.find(it->first);
+        const auto version = table_.at(index).version + 1;
+        const worker_spec spec = table_.spec(index);
+        effects_.push_back(stop_worker_effect{it->first, stop_cause::unregister, false, config_.stop_grace});
+        const auto updated = table_.upsert(it->first, config_.self, version, spec, true);
+        queue_update(updated);
+        tombstones_.emplace_back(now, it->first);
+        locals_.erase(it);
+    }
+
+    void reply_unregister(time_point, const unregister_request& r, std::optional<errc> error) {
+        if (r.origin == config_.self) {
+            pending_.erase(r.id);
+            effects_.push_back(reply_effect{r.id, error, std::nullopt});
+        } else {
+            send_to(r.origin.name, unregister_reply{r.id, error});
+        }
+    }
+
+    // Moves every running worker whose owner changed, if the policy moves workers (a leaving
+    // node moves them all).
+    void rebalance(time_point now) {
+        if (!leaving_ && !handoff_.moves_on_topology_change()) return;
+        rebuild_placement();
+        for (auto& [name, w] : locals_) {
+            if (w.phase != stage::running) continue;
+            const auto target = owner_of(name);
+            if (!target || *target == config_.self) continue;
+            w.phase = stage::stopping;
+            w.target = *target;
+            w.version = table_.at(table_.find(name)).version;
+            effects_.push_back(
+                stop_worker_effect{name, stop_cause::handoff, handoff_.transfers_state(), config_.stop_grace});
+        }
+        (void)now;
+    }
+
+    void offer(time_point now, const std::string& name, local_worker& w) {
+        if (!membership_.is_alive(w.target)) {
+            replace(now, locals_.find(name));
+            return;
+        }
+        w.handoff_id = ++last_handoff_id_;
+        const auto index = table_.find(name);
+        ++stats_.handoffs_offered;
+        offers_[w.target.name].push_back(handoff_item{w.handoff_id, name, w.version, table_.spec(index), w.state});
+        retries_.push_back(retry{now + config_.handoff_retry, name, w.handoff_id});
+    }
+
+    // Places a stopped worker again after its target rejected it or died: here if this node is
+    // now the owner, otherwise offered to the new owner. The kept state goes along.
+    void replace(time_point now, local_map::iterator it) {
+        auto& w = it->second;
+        const auto target = owner_of(it->first);
+        if (!target) {
+            // Nowhere to go (this node is leaving and alone): keep the state and retry later.
+            w.handoff_id = ++last_handoff_id_;
+            retries_.push_back(retry{now + config_.handoff_retry, it->first, w.handoff_id});
+            return;
+        }
+        if (*target == config_.self) {
+            const auto index = table_.find(it->first);
+            const auto spec = table_.spec(index);
+            const auto version = table_.at(index).version + 1;
+            auto state = std::move(w.state);
+            auto unregisters = std::move(w.unregisters);
+            start_local(now, it->first, spec, std::move(state), version);
+            for (const auto& u : unregisters) on_message(now, config_.self, u);
+            return;
+        }
+        w.target = *target;
+        offer(now, it->first, w);
+    }
+
+    handoff_result accept_offer(time_point now, const handoff_item& item) {
+        handoff_result result{item.handoff_id, item.name, false};
+        if (check_name(item.name)) return result;
+        const auto local = locals_.find(item.name);
+        const auto index = table_.find(item.name);
+        if (local != locals_.end()) {
+            auto& w = local->second;
+            if (w.handoff_id == item.handoff_id || w.phase == stage::running) {
+                // A repeated offer, or a second instance arriving while ours runs: keep ours and
+                // give it the other state (the conflict hook's default).
+                if (w.handoff_id != item.handoff_id && item.state)
+                    effects_.push_back(merge_state_effect{item.name, *item.state});
+                result.accepted = true;
+            }
+            return result;
+        }
+        if (leaving_) return result;
+        if (index != detail::npos32 && table_.at(index).version > item.version &&
+            table_.owner(index) != config_.self && !table_.at(index).removed) {
+            // The name has moved on since this offer was made: nothing to start.
+            result.accepted = true;
+            return result;
+        }
+        const std::uint64_t base = index == detail::npos32 ? item.version : std::max(item.version, table_.at(index).version);
+        start_local(now, item.name, item.spec, item.state, base + 1);
+        locals_[item.name].handoff_id = item.handoff_id;
+        result.accepted = true;
+        return result;
+    }
+
+    void flush_offers() {
+        for (auto& [to, items] : offers_) send_to(to, handoff_offer{std::move(items)});
+        offers_.clear();
+    }
+
+    void retry_handoffs(time_point now) {
+        while (!retries_.empty() && retries_.front().at <= now) {
+            const retry r = retries_.front();
+            retries_.pop_front();
+            const auto it = locals_.find(r.name);
+            if (it == locals_.end() || it->second.phase != stage::offered || it->second.handoff_id != r.handoff_id)
+                continue;
+            ++stats_.handoffs_retried;
+            auto& w = it->second;
+            if (!membership_.is_alive(w.target)) {
+                replace(now, it);
+                continue;
+            }
+            offers_[w.target.name].push_back(
+                handoff_item{w.handoff_id, r.name, w.version, table_.spec(table_.find(r.name)), w.state});
+            retries_.push_back(retry{now + config_.handoff_retry, r.name, w.handoff_id});
+        }
+    }
+
+    // ---- failed and departed owners -----------------------------------------------------------
+
+    void process_orphan_queue(time_point now) {
+        while (!orphan_queue_.empty() && orphan_queue_.front().first <= now) {
+            const node_id gone = orphan_queue_.front().second;
+            orphan_queue_.pop_front();
+            if (!membership_.is_dead(gone)) continue;
+            std::vector<std::string> names;
+            table_.for_each_owned_by(gone, [&](std::uint32_t i) {
+                if (!table_.at(i).removed) names.emplace_back(table_.name(i));
+            });
+            std::sort(names.begin(), names.end());
+            for (const auto& name : names) check_orphan(now, name);
+            // Offers in flight to the gone node are placed again with their kept state.
+            for (auto it = locals_.begin(); it != locals_.end();) {
+                auto next = std::next(it);
+                if (it->second.phase == stage::offered && it->second.target == gone) replace(now, it);
+                else if (it->second.phase == stage::yielding && it->second.target == gone) {
+                    // The winner died before our worker stopped: it runs on here.
+                    it->second.phase = stage::running;
+                    claim_again(table_.at(table_.find(it->first)).version + 1, it->first);
+                }
+                it = next;
+            }
+        }
+    }
+
+    // Restarts `name` here if its owner is gone and placement picks this node.
+    void check_orphan(time_point now, const std::string& name) {
+        const auto index = table_.find(name);
+        if (index == detail::npos32 || table_.at(index).removed || locals_.contains(name)) return;
+        if (!membership_.is_dead(table_.owner(index))) return;
+        if (leaving_) return;
+        const auto target = owner_of(name);
+        if (!target || *target != config_.self) return;
+        ++stats_.orphans_restarted;
+        log(log_level::info, "worker_restarted", {{"name", name}, {"failed_owner", table_.owner(index).name}});
+        start_local(now, name, table_.spec(index), std::nullopt, table_.at(index).version + 1);
+    }
+
+    // Owners that never became members here (a node that failed before this one connected to
+    // it) are presumed failed after long enough for a live node to have connected.
+    void check_unknown_owners(time_point now) {
+        const duration patience = config_.failure_timeout + config_.connect_timeout + discovery_.poll_interval();
+        for (const auto& owner : table_.owners()) {
+            if (membership_.is_alive(owner) || membership_.is_dead(owner)) {
+                unknown_since_.erase(owner);
+                continue;
+            }
+            const auto [it, inserted] = unknown_since_.emplace(owner, now);
+            if (!inserted && now - it->second >= patience) {
+                log(log_level::warn, "owner_presumed_failed", {{"member", owner.name}});
+                membership_.presume_dead(owner);
+                orphan_queue_.emplace_back(now, owner);
+                unknown_since_.erase(it);
+            }
+        }
+    }
+
+    // ---- requests -----------------------------------------------------------------------------
+
+    void add_pending(time_point now, request_id id) {
+        pending_.emplace(id, now + config_.request_timeout);
+        pending_order_.emplace_back(now + config_.request_timeout, id);
+    }
+
+    void expire_requests(time_point now) {
+        while (!pending_order_.empty() && pending_order_.front().first <= now) {
+            const auto id = pending_order_.front().second;
+            pending_order_.pop_front();
+            if (pending_.erase(id) > 0) effects_.push_back(reply_effect{id, errc::timed_out, std::nullopt});
+        }
+    }
+
+    void fail_requests_to(time_point, const node_id&) {
+        // NOTE: requests sent to a failed node wait for their deadline, because the node may have
+        // acted on them before failing; the reply is then `timed_out` (outcome unknown).
+    }
+
+    // ---- leaving ------------------------------------------------------------------------------
+
+    // A leaving node is done when it runs nothing, or when nobody is left to take its workers
+    // and no handoff is in flight.
+    void maybe_finish_leave(time_point now) {
+        if (!leaving_ || stopped_) return;
+        if (locals_.empty()) {
+            finish_leave(now);
+            return;
+        }
+        if (has_members()) return;
+        for (const auto& [name, w] : locals_)
+            if (w.phase != stage::running) return;
+        finish_leave(now);
+    }
+
+    bool has_members() const {
+        for (const auto& [name, p] : membership_.peers())
+            if (p.state == peer_state::up) return true;
+        return false;
+    }
+
+    void finish_leave(time_point now) {
+        if (stopped_) return;
+        for (auto& [name, w] : locals_)
+            if (w.phase == stage::running)
+                effects_.push_back(stop_worker_effect{name, stop_cause::shutdown, false, config_.stop_grace});
+        flush_updates();
+        flush_offers();
+        membership_.finish_leave(effects_);
+        stopped_ = true;
+        log(log_level::info, "node_stopped", {{"workers_left", std::to_string(locals_.size())}});
+        effects_.push_back(node_stopped{});
+        (void)now;
+    }
+
+    // ---- state --------------------------------------------------------------------------------
+
+    struct retry {
+        time_point at;
+        std::string name;
+        std::uint64_t handoff_id = 0;
+    };
+
+    registry_config config_;
+    Discovery discovery_;
+    Placement placement_;
+    Handoff handoff_;
+    Log log_;
+    membership membership_;
+    detail::name_table table_;
+    local_map locals_;
+    std::vector<member_info> view_;
+    bool placement_dirty_ = true;
+
+    std::vector<effect> effects_;
+    std::vector<entry_record> outbox_;
+    std::map<std::string, std::vector<handoff_item>, std::less<>> offers_;
+    std::deque<retry> retries_;
+    std::map<request_id, time_point> pending_;
+    std::deque<std::pair<time_point, request_id>> pending_order_;
+    std::deque<std::pair<time_point, std::string>> tombstones_;
+    std::deque<std::pair<time_point, node_id>> orphan_queue_;
+    std::map<node_id, time_point> unknown_since_;
+
+    std::optional<time_point> flush_at_;
+    std::optional<time_point> rebalance_at_;
+    time_point next_heartbeat_{};
+    time_point next_poll_{};
+    time_point next_sync_{};
+    time_point leave_deadline_{};
+    time_point sync_pull_until_{};
+    time_point armed_at_ = time_point::max();
+    std::uint64_t sync_cursor_ = 0;
+    request_id last_request_id_ = 0;
+    std::uint64_t last_handoff_id_ = 0;
+    registry_stats stats_;
+    bool started_ = false;
+    bool stopped_ = false;
+    bool leaving_ = false;
+};
+
+}  // namespace muster

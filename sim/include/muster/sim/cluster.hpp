@@ -1,0 +1,594 @@
+#pragma once
+/// The discrete-event simulator: real registry machines on a modelled network, with node
+/// lifecycles (boot, graceful stop, crash, restart), simulated workers that carry a counter, and
+/// the invariant checker run at every event. One seed reproduces a whole run, and every processed
+/// event feeds the trace hash.
+
+#include <muster/node.hpp>
+#include <muster/policy/discovery/dns_poll.hpp>
+#include <muster/policy/discovery/static_list.hpp>
+#include <muster/sim/checker.hpp>
+#include <muster/sim/event_queue.hpp>
+#include <muster/sim/network.hpp>
+#include <muster/sim/rng.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+namespace muster::sim {
+
+/// Discovery for simulated nodes: a static list or DNS polling, chosen per run.
+class sim_discovery {
+public:
+    explicit sim_discovery(static_list d) : d_(std::move(d)) {}
+    explicit sim_discovery(dns_poll d) : d_(std::move(d)) {}
+    duration poll_interval() const { return std::visit([](const auto& d) { return d.poll_interval(); }, d_); }
+    discovery_poll poll(time_point now) { return std::visit([&](auto& d) { return d.poll(now); }, d_); }
+    std::vector<std::string> on_resolved(time_point now, const resolve_result& r) {
+        return std::visit([&](auto& d) { return d.on_resolved(now, r); }, d_);
+    }
+
+private:
+    std::variant<static_list, dns_poll> d_;
+};
+
+static_assert(discovery<sim_discovery>);
+
+/// The network side a simulated transport talks to.
+class transport_host {
+public:
+    virtual void transport_send(std::uint32_t slot, const std::string& to, envelope_ptr message) = 0;
+    virtual void transport_connect(std::uint32_t slot, const std::string& peer) = 0;
+
+protected:
+    ~transport_host() = default;
+};
+
+/// The simulator's Transport model: hands each message to the simulated network.
+struct sim_transport {
+    transport_host* host = nullptr;
+    std::uint32_t slot = 0;
+    void send(const std::string& to, envelope_ptr message) { host->transport_send(slot, to, std::move(message)); }
+    void connect(const std::string& peer) { host->transport_connect(slot, peer); }
+    void disconnect(const std::string&) {}
+};
+
+static_assert(transport<sim_transport>);
+
+/// Settings of a simulated run.
+struct cluster_config {
+    std::uint64_t seed = 1;
+    link_config link;
+    registry_config node_defaults;            ///< `self` and `seed` are set per node
+    duration counter_period = std::chrono::milliseconds(100);  ///< a worker's counter advances once per period
+    duration worker_stop_delay = std::chrono::milliseconds(1);
+    duration resolve_delay_max = std::chrono::milliseconds(5);
+    bool check_state = true;                  ///< check invariant (4): resume handoffs keep state
+    bool check_placement = true;              ///< the final check expects names on their placement owner
+    bool deep_checks = false;                 ///< run each machine's own invariant check after every event
+    std::size_t trace_keep = 64;              ///< last events kept for a violation report
+};
+
+/// Lifecycle of a simulated node slot.
+enum class node_status : std::uint8_t { booting, running, leaving, stopped, crashed };
+
+/// Summary counters of a run.
+struct run_counters {
+    std::uint64_t events = 0;
+    std::uint64_t messages_sent = 0;
+    std::uint64_t messages_delivered = 0;
+    std::array<std::uint64_t, message_kinds_count> messages_by_kind{};
+    std::uint64_t registrations_acknowledged = 0;
+    std::uint64_t registrations_failed = 0;
+};
+
+template <placement Placement, handoff Handoff>
+class cluster final : public transport_host {
+public:
+    using node_type = muster::node<sim_discovery, sim_transport, Placement, Handoff>;
+    using dns_function = std::function<resolve_result(const std::string& host, time_point now, rng& random)>;
+
+    struct sim_worker {
+        std::uint64_t base = 0;
+        time_point started{};
+    };
+
+    struct sim_node {
+        std::string name;
+        std::uint64_t incarnation = 0;
+        node_status status = node_status::stopped;
+        std::optional<node_type> machine;
+        std::unordered_map<std::string, sim_worker> workers;
+        std::function<sim_discovery()> make_discovery;
+        time_point stopped_at{};
+    };
+
+    cluster(cluster_config config, Placement placement, Handoff handoff)
+        : config_(std::move(config)),
+          placement_(std::move(placement)),
+          handoff_(std::move(handoff)),
+          network_(config_.link),
+          root_(config_.seed),
+          net_rng_(root_.split("network")),
+          dns_rng_(root_.split("dns")) {}
+
+    cluster(const cluster&) = delete;
+    cluster& operator=(const cluster&) = delete;
+
+    // ---- scenario controls --------------------------------------------------------------------
+
+    /// Adds a node (or a new incarnation of a stopped one) that boots at `at`.
+    std::uint32_t add_node(const std::string& name, std::function<sim_discovery()> make_discovery, time_point at) {
+        std::uint32_t slot;
+        const auto it = slots_.find(name);
+        if (it != slots_.end()) {
+            slot = it->second;
+        } else {
+            slot = static_cast<std::uint32_t>(nodes_.size());
+            nodes_.emplace_back();
+            nodes_.back().name = name;
+            slots_.emplace(name, slot);
+        }
+        nodes_[slot].make_discovery = std::move(make_discovery);
+        nodes_[slot].status = node_status::booting;
+        schedule(at, [this, slot] { boot(slot); });
+        return slot;
+    }
+
+    /// Kills a node at once: no goodbye, workers gone. With `reset`, peers see their connections
+    /// drop (a killed process whose host lives on); otherwise they must time it out.
+    void crash(std::uint32_t slot, bool reset) {
+        auto& n = nodes_[slot];
+        if (!n.machine) return;
+        trace("crash", slot, 0);
+        kill_workers(slot);
+        checker_.on_node_lost(slot);
+        n.machine.reset();
+        n.status = node_status::crashed;
+        n.stopped_at = now_;
+        if (reset) {
+            for (std::uint32_t peer = 0; peer < nodes_.size(); ++peer) {
+                if (peer == slot || !nodes_[peer].machine) continue;
+                if (!network_.reachable(n.name, nodes_[peer].name)) continue;
+                const auto inc = nodes_[peer].incarnation;
+                const std::string name = n.name;
+                schedule(now_ + network_.delay(net_rng_), [this, peer, inc, name] {
+                    if (alive(peer, inc)) {
+                        nodes_[peer].machine->on_connection_lost(now_, name);
+                        drain(peer);
+                    }
+                });
+            }
+        }
+    }
+
+    /// Starts a graceful stop (SIGTERM): the node leaves and hands off; it is killed if it has
+    /// not exited after `grace`.
+    void terminate(std::uint32_t slot, duration grace) {
+        auto& n = nodes_[slot];
+        if (!n.machine || n.status != node_status::running) return;
+        trace("terminate", slot, 0);
+        n.status = node_status::leaving;
+        n.machine->leave(now_);
+        drain(slot);
+        const auto inc = n.incarnation;
+        schedule(now_ + grace, [this, slot, inc] {
+            if (alive(slot, inc)) crash(slot, true);
+        });
+    }
+
+    network& net() { return network_; }
+    void note_network_fault() { last_network_fault_ = now_; }
+    void set_dns(dns_function f) { dns_ = std::move(f); }
+
+    /// Registers `name` through node `slot`; the acknowledgement is tracked for invariant (3).
+    void register_name(std::uint32_t slot, const std::string& name, const worker_spec& spec) {
+        if (!nodes_[slot].machine) return;
+        auto r = nodes_[slot].machine->register_name(now_, name, spec);
+        if (!r) {
+            ++counters_.registrations_failed;
+        } else {
+            pending_[{slot, *r}] = name;
+        }
+        drain(slot);
+    }
+
+    /// Runs `f` at simulated time `at`.
+    void schedule(time_point at, std::function<void()> f) { queue_.push(at, event{action_event{std::move(f)}}); }
+
+    /// Processes events up to and including `until`, or until a violation stops the run.
+    void run_until(time_point until) {
+        while (!violation_ && !queue_.empty() && queue_.top_time() <= until) {
+            auto e = queue_.pop();
+            now_ = e.at;
+            ++counters_.events;
+            std::visit([&](auto& payload) { process(payload); }, e.payload);
+            if (progress_ && (counters_.events & 0xFFFF) == 0) progress_(now_);
+        }
+        if (!violation_ && until > now_) now_ = until;
+    }
+
+    /// Checks invariants (2) and (3) at the end of a quiet period. Returns the first violation.
+    std::optional<violation> check_converged() {
+        checker_.finish(now_);
+        std::vector<std::uint32_t> running;
+        for (std::uint32_t s = 0; s < nodes_.size(); ++s)
+            if (nodes_[s].machine && nodes_[s].status == node_status::running) running.push_back(s);
+        std::vector<std::string> names;
+        for (const auto& [name, t] : checker_.tracks()) names.push_back(name);
+        std::sort(names.begin(), names.end());
+        for (const auto& name : names) {
+            const auto& t = checker_.tracks().at(name);
+            if (t.retired) {
+                if (!t.live.empty()) return fail("retired-name", "name " + name + " still runs after it was removed");
+                continue;
+            }
+            if (t.live.empty()) {
+                if (t.acknowledged)
+                    return fail("acknowledged-registration", "acknowledged name " + name + " has no live instance");
+                continue;
+            }
+            if (t.live.size() != 1)
+                return fail("converged-unique", "name " + name + " has " + std::to_string(t.live.size()) + " instances after quiescence");
+            const auto holder = t.live.front();
+            const node_id holder_id{nodes_[holder].name, nodes_[holder].incarnation};
+            if (config_.check_placement && !running.empty()) {
+                auto placed = nodes_[running.front()].machine->machine().owner_of(name);
+                if (placed && *placed != holder_id)
+                    return fail("placement", "name " + name + " runs on " + holder_id.name + " but placement picks " + placed->name);
+            }
+            for (const auto s : running) {
+                const auto where = nodes_[s].machine->whereis(name);
+                if (!where || *where != holder_id)
+                    return fail("replicas-agree", "node " + nodes_[s].name + " locates " + name + " at " +
+                                                      (where ? where->name : std::string("nowhere")) + " but it runs on " + holder_id.name);
+            }
+        }
+        return std::nullopt;
+    }
+
+    // ---- queries ------------------------------------------------------------------------------
+
+    time_point now() const { return now_; }
+    const std::optional<violation>& failure() const { return violation_; }
+    std::uint64_t trace_hash() const { return trace_hash_; }
+    const run_counters& counters() const { return counters_; }
+    const checker& invariants() const { return checker_; }
+    std::vector<sim_node>& nodes() { return nodes_; }
+    const std::vector<sim_node>& nodes() const { return nodes_; }
+    std::optional<std::uint32_t> slot_of(const std::string& name) const {
+        const auto it = slots_.find(name);
+        if (it == slots_.end()) return std::nullopt;
+        return it->second;
+    }
+    const cluster_config& config() const { return config_; }
+    rng& random(std::string_view label) {
+        auto it = streams_.find(std::string(label));
+        if (it == streams_.end()) it = streams_.emplace(std::string(label), root_.split(label)).first;
+        return it->second;
+    }
+    void on_progress(std::function<void(time_point)> f) { progress_ = std::move(f); }
+
+    /// The last processed events, oldest first, for a violation report.
+    std::vector<std::string> recent_trace() const {
+        std::vector<std::string> out;
+        const std::size_t n = std::min(recent_.size(), config_.trace_keep);
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto& r = recent_[(recent_next_ + recent_.size() - n + i) % recent_.size()];
+            if (r.what.empty()) continue;
+            char at[32];
+            std::snprintf(at, sizeof at, "%.6f", static_cast<double>(r.at_ns) / 1e9);
+            out.push_back(std::string("t=") + at + "s node=" + nodes_[r.slot].name + " " + std::string(r.what));
+        }
+        return out;
+    }
+
+    /// The worker counter of `name` on `slot` now, if it runs there.
+    std::optional<std::uint64_t> counter_of(std::uint32_t slot, const std::string& name) const {
+        const auto& n = nodes_[slot];
+        const auto it = n.workers.find(name);
+        if (it == n.workers.end()) return std::nullopt;
+        return counter(it->second);
+    }
+
+    // ---- transport_host -----------------------------------------------------------------------
+
+    void transport_send(std::uint32_t slot, const std::string& to, envelope_ptr message) override {
+        ++counters_.messages_sent;
+        ++counters_.messages_by_kind[message->body.index()];
+        const auto target = slots_.find(to);
+        if (target == slots_.end()) return;
+        const auto to_slot = target->second;
+        const auto inc = nodes_[to_slot].incarnation;
+        for (const auto at : network_.deliveries(nodes_[slot].name, to, now_, net_rng_))
+            queue_.push(at, event{deliver_event{to_slot, inc, message}});
+    }
+
+    void transport_connect(std::uint32_t slot, const std::string& peer) override {
+        const auto inc = nodes_[slot].incarnation;
+        const auto target = slots_.find(peer);
+        const bool up = target != slots_.end() && nodes_[target->second].machine.has_value() &&
+                        network_.reachable(nodes_[slot].name, peer) && network_.reachable(peer, nodes_[slot].name);
+        const duration rtt = network_.delay(net_rng_) + network_.delay(net_rng_);
+        // An unreachable peer answers nothing; the machine's own connect timeout gives up.
+        if (!up && target != slots_.end() && nodes_[target->second].machine.has_value()) return;
+        queue_.push(now_ + rtt, event{connect_event{slot, inc, peer, up}});
+    }
+
+private:
+    struct deliver_event {
+        std::uint32_t slot;
+        std::uint64_t incarnation;
+        envelope_ptr message;
+    };
+    struct timer_event {
+        std::uint32_t slot;
+        std::uint64_t incarnation;
+    };
+    struct connect_event {
+        std::uint32_t slot;
+        std::uint64_t incarnation;
+        std::string peer;
+        bool ok;
+    };
+    struct resolved_event {
+        std::uint32_t slot;
+        std::uint64_t incarnation;
+        resolve_result result;
+    };
+    struct stopped_event {
+        std::uint32_t slot;
+        std::uint64_t incarnation;
+        std::string name;
+        std::optional<worker_state> state;
+    };
+    struct action_event {
+        std::function<void()> run;
+    };
+    using event = std::variant<deliver_event, timer_event, connect_event, resolved_event, stopped_event, action_event>;
+
+    bool alive(std::uint32_t slot, std::uint64_t incarnation) const {
+        return nodes_[slot].machine.has_value() && nodes_[slot].incarnation == incarnation;
+    }
+
+    void process(deliver_event& e) {
+        if (!alive(e.slot, e.incarnation)) return;
+        ++counters_.messages_delivered;
+        trace(message_kind_name(e.message->body.index()), e.slot, hash64(e.message->from.name));
+        nodes_[e.slot].machine->step(now_, *e.message);
+        drain(e.slot);
+    }
+
+    void process(timer_event& e) {
+        if (!alive(e.slot, e.incarnation)) return;
+        trace("tick", e.slot, 0);
+        nodes_[e.slot].machine->tick(now_);
+        drain(e.slot);
+    }
+
+    void process(connect_event& e) {
+        if (!alive(e.slot, e.incarnation)) return;
+        trace(e.ok ? "connected" : "connect_failed", e.slot, hash64(e.peer));
+        if (e.ok) nodes_[e.slot].machine->on_connected(now_, e.peer);
+        else nodes_[e.slot].machine->on_connect_failed(now_, e.peer);
+        drain(e.slot);
+    }
+
+    void process(resolved_event& e) {
+        if (!alive(e.slot, e.incarnation)) return;
+        trace("resolved", e.slot, e.result.addresses.size());
+        nodes_[e.slot].machine->on_resolved(now_, e.result);
+        drain(e.slot);
+    }
+
+    void process(stopped_event& e) {
+        if (!alive(e.slot, e.incarnation)) return;
+        trace("worker_stopped", e.slot, hash64(e.name));
+        nodes_[e.slot].machine->on_worker_stopped(now_, e.name, std::move(e.state));
+        drain(e.slot);
+    }
+
+    void process(action_event& e) {
+        trace("action", 0, 0);
+        e.run();
+    }
+
+    void boot(std::uint32_t slot) {
+        auto& n = nodes_[slot];
+        if (n.machine) return;
+        ++n.incarnation;
+        registry_config rc = config_.node_defaults;
+        rc.self = node_id{n.name, n.incarnation};
+        rc.seed = hash64(n.name, config_.seed + n.incarnation);
+        auto made = node_type::create(rc, n.make_discovery(), sim_transport{this, slot}, placement_, handoff_);
+        if (!made) {
+            fail("config", std::string(to_string(made.error())));
+            return;
+        }
+        n.machine.emplace(std::move(made).value());
+        n.status = node_status::running;
+        trace("boot", slot, n.incarnation);
+        n.machine->start(now_);
+        drain(slot);
+    }
+
+    // Performs the host side of every effect the node produced.
+    void drain(std::uint32_t slot) {
+        auto& n = nodes_[slot];
+        if (!n.machine) return;
+        for (auto& e : n.machine->drain_effects()) std::visit([&](auto& x) { perform(slot, x); }, e);
+        if (config_.deep_checks && n.machine) {
+            if (auto problem = n.machine->machine().check_invariants()) fail("machine", n.name + ": " + *problem);
+        }
+    }
+
+    void perform(std::uint32_t, send_effect&) {}
+    void perform(std::uint32_t, connect_effect&) {}
+    void perform(std::uint32_t, disconnect_effect&) {}
+
+    void perform(std::uint32_t slot, timer_effect& t) {
+        queue_.push(std::max(t.at, now_), event{timer_event{slot, nodes_[slot].incarnation}});
+    }
+
+    void perform(std::uint32_t slot, resolve_effect& r) {
+        resolve_result result{r.host, {}, std::string("no DNS in this simulation")};
+        if (dns_) result = dns_(r.host, now_, dns_rng_);
+        result.host = r.host;
+        const auto at = now_ + dns_rng_.duration_between(duration::zero(), config_.resolve_delay_max);
+        queue_.push(at, event{resolved_event{slot, nodes_[slot].incarnation, std::move(result)}});
+    }
+
+    void perform(std::uint32_t slot, start_worker_effect& s) {
+        auto& n = nodes_[slot];
+        std::optional<std::uint64_t> state;
+        if (s.state && s.state->size() == sizeof(std::uint64_t)) {
+            std::uint64_t v = 0;
+            std::memcpy(&v, s.state->data(), sizeof v);
+            state = v;
+        }
+        n.workers[s.name] = sim_worker{state.value_or(0), now_};
+        trace("worker_started", slot, hash64(s.name));
+        const bool healthy = !network_.split() && network_.config().loss == 0 &&
+                             (last_network_fault_ == time_point{} ||
+                              now_ - last_network_fault_ > 2 * config_.node_defaults.failure_timeout);
+        if (auto v = checker_.on_start(now_, s.name, slot, state, healthy, config_.check_state && s.state.has_value()))
+            fail(v->invariant, v->detail);
+    }
+
+    void perform(std::uint32_t slot, stop_worker_effect& s) {
+        auto& n = nodes_[slot];
+        const auto it = n.workers.find(s.name);
+        std::optional<worker_state> state;
+        std::optional<std::uint64_t> handed;
+        if (it != n.workers.end()) {
+            const std::uint64_t value = counter(it->second);
+            if (s.want_state) {
+                state = worker_state(sizeof value, '\0');
+                std::memcpy(state->data(), &value, sizeof value);
+                if (s.cause == stop_cause::handoff) handed = value;
+            }
+            n.workers.erase(it);
+            checker_.on_stop(now_, s.name, slot, handed);
+        }
+        if (s.cause == stop_cause::unregister) checker_.on_retired(s.name);
+        trace("worker_stop", slot, hash64(s.name));
+        queue_.push(now_ + config_.worker_stop_delay,
+                    event{stopped_event{slot, n.incarnation, s.name, std::move(state)}});
+    }
+
+    void perform(std::uint32_t slot, merge_state_effect& m) {
+        auto& n = nodes_[slot];
+        const auto it = n.workers.find(m.name);
+        if (it == n.workers.end() || m.state.size() != sizeof(std::uint64_t)) return;
+        std::uint64_t other = 0;
+        std::memcpy(&other, m.state.data(), sizeof other);
+        // The simulated worker merges by keeping the larger counter.
+        const auto mine = counter(it->second);
+        if (other > mine) it->second = sim_worker{other, now_};
+    }
+
+    void perform(std::uint32_t slot, reply_effect& r) {
+        const auto it = pending_.find({slot, r.id});
+        if (it == pending_.end()) return;
+        if (!r.error) {
+            ++counters_.registrations_acknowledged;
+            checker_.on_acknowledged(it->second);
+        } else {
+            ++counters_.registrations_failed;
+        }
+        pending_.erase(it);
+    }
+
+    void perform(std::uint32_t, member_joined&) {}
+    void perform(std::uint32_t, member_leaving&) {}
+    void perform(std::uint32_t, member_left&) {}
+    void perform(std::uint32_t, member_failed&) {}
+
+    void perform(std::uint32_t slot, node_stopped&) {
+        // The process exits after its graceful leave.
+        auto& n = nodes_[slot];
+        trace("node_exit", slot, 0);
+        kill_workers(slot);
+        n.status = node_status::stopped;
+        n.stopped_at = now_;
+        // Destroying the machine inside its own drain is unsafe; exit right after.
+        const auto inc = n.incarnation;
+        schedule(now_, [this, slot, inc] {
+            if (alive(slot, inc)) nodes_[slot].machine.reset();
+        });
+    }
+
+    void kill_workers(std::uint32_t slot) {
+        auto& n = nodes_[slot];
+        std::vector<std::string> names;
+        for (const auto& [name, w] : n.workers) names.push_back(name);
+        std::sort(names.begin(), names.end());
+        for (const auto& name : names) checker_.on_stop(now_, name, slot, std::nullopt);
+        n.workers.clear();
+    }
+
+    std::uint64_t counter(const sim_worker& w) const {
+        return w.base + static_cast<std::uint64_t>((now_ - w.started) / config_.counter_period);
+    }
+
+    std::optional<violation> fail(std::string invariant, std::string detail) {
+        if (!violation_) violation_ = violation{std::move(invariant), std::move(detail), now_};
+        return violation_;
+    }
+
+    void trace(std::string_view what, std::uint32_t slot, std::uint64_t key) {
+        const auto t = static_cast<std::uint64_t>(now_.time_since_epoch().count());
+        trace_hash_ = hash_combine(trace_hash_, hash_combine(hash64(what), hash_combine(t, hash_combine(slot, key))));
+        if (config_.trace_keep == 0) return;
+        if (recent_.size() < config_.trace_keep) recent_.resize(config_.trace_keep);
+        recent_[recent_next_] = {what, slot, t};
+        recent_next_ = (recent_next_ + 1) % recent_.size();
+    }
+
+    struct pending_hash {
+        std::size_t operator()(const std::pair<std::uint32_t, request_id>& p) const {
+            return static_cast<std::size_t>(hash_combine(p.first, p.second));
+        }
+    };
+
+    struct recent_record {
+        std::string_view what;
+        std::uint32_t slot = 0;
+        std::uint64_t at_ns = 0;
+    };
+
+    cluster_config config_;
+    Placement placement_;
+    Handoff handoff_;
+    network network_;
+    rng root_;
+    rng net_rng_;
+    rng dns_rng_;
+    std::map<std::string, rng, std::less<>> streams_;
+    event_queue<event> queue_;
+    std::vector<sim_node> nodes_;
+    std::unordered_map<std::string, std::uint32_t> slots_;
+    std::unordered_map<std::pair<std::uint32_t, request_id>, std::string, pending_hash> pending_;
+    checker checker_;
+    dns_function dns_;
+    std::function<void(time_point)> progress_;
+    time_point now_{};
+    time_point last_network_fault_{};
+    std::optional<violation> violation_;
+    std::uint64_t trace_hash_ = 0;
+    run_counters counters_;
+    std::vector<recent_record> recent_;
+    std::size_t recent_next_ = 0;
+};
+
+}  // namespace muster::sim
