@@ -303,7 +303,7 @@ private:
         return heartbeat_;
     }
 
-    const registry_config& config_;
+    registry_config config_;  // a copy: the owning registry may move
     std::map<std::string, peer, std::less<>> peers_;
     std::map<std::string, std::uint64_t, std::less<>> dead_;  // highest failed incarnation per name
     std::map<std::string, std::uint64_t, std::less<>> left_;  // highest departed incarnation per name

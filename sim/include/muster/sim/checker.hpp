@@ -47,6 +47,7 @@ public:
     std::optional<violation> on_start(time_point now, std::string_view name, std::uint32_t slot,
                                       std::optional<std::uint64_t> state, bool healthy, bool check_state) {
         auto& t = tracks_[std::string(name)];
+        last_change_ = now;
         if (t.live.empty() && t.ever_started) t.down_total += now - t.down_since;
         if (t.last_slot >= 0 && static_cast<std::uint32_t>(t.last_slot) != slot) ++t.moves;
         t.last_slot = slot;
@@ -77,6 +78,7 @@ public:
         const auto it = tracks_.find(std::string(name));
         if (it == tracks_.end()) return;
         auto& t = it->second;
+        last_change_ = now;
         const auto pos = std::find(t.live.begin(), t.live.end(), slot);
         if (pos != t.live.end()) t.live.erase(pos);
         if (t.live.empty()) t.down_since = now;
@@ -111,6 +113,9 @@ public:
     }
 
     const std::unordered_map<std::string, name_track>& tracks() const { return tracks_; }
+
+    /// The time of the last worker start or stop.
+    time_point last_change() const { return last_change_; }
     const name_track* find(std::string_view name) const {
         const auto it = tracks_.find(std::string(name));
         return it == tracks_.end() ? nullptr : &it->second;
@@ -118,6 +123,7 @@ public:
 
 private:
     std::unordered_map<std::string, name_track> tracks_;
+    time_point last_change_{};
 };
 
 }  // namespace muster::sim

@@ -151,6 +151,7 @@ public:
         auto& n = nodes_[slot];
         if (!n.machine) return;
         trace("crash", slot, 0);
+        last_disruption_ = now_;
         kill_workers(slot);
         checker_.on_node_lost(slot);
         n.machine.reset();
@@ -178,6 +179,7 @@ public:
         auto& n = nodes_[slot];
         if (!n.machine || n.status != node_status::running) return;
         trace("terminate", slot, 0);
+        last_disruption_ = now_;
         n.status = node_status::leaving;
         n.machine->leave(now_);
         drain(slot);
@@ -188,7 +190,15 @@ public:
     }
 
     network& net() { return network_; }
-    void note_network_fault() { last_network_fault_ = now_; }
+    /// Records a network fault (a partition, a cut, a heal, loss) for the healthy-network test
+    /// of invariant (1) and for the convergence time.
+    void note_network_fault() {
+        last_network_fault_ = now_;
+        last_disruption_ = now_;
+    }
+
+    /// The time of the last crash, stop, boot or network fault.
+    time_point last_disruption() const { return last_disruption_; }
     void set_dns(dns_function f) { dns_ = std::move(f); }
 
     /// Registers `name` through node `slot`; the acknowledgement is tracked for invariant (3).
@@ -288,7 +298,8 @@ public:
             if (r.what.empty()) continue;
             char at[32];
             std::snprintf(at, sizeof at, "%.6f", static_cast<double>(r.at_ns) / 1e9);
-            out.push_back(std::string("t=") + at + "s node=" + nodes_[r.slot].name + " " + std::string(r.what));
+            const std::string node = r.slot < nodes_.size() ? nodes_[r.slot].name : std::string("-");
+            out.push_back(std::string("t=") + at + "s node=" + node + " " + std::string(r.what));
         }
         return out;
     }
@@ -418,6 +429,7 @@ private:
         n.machine.emplace(std::move(made).value());
         n.status = node_status::running;
         trace("boot", slot, n.incarnation);
+        last_disruption_ = now_;
         n.machine->start(now_);
         drain(slot);
     }
@@ -584,6 +596,7 @@ private:
     std::function<void(time_point)> progress_;
     time_point now_{};
     time_point last_network_fault_{};
+    time_point last_disruption_{};
     std::optional<violation> violation_;
     std::uint64_t trace_hash_ = 0;
     run_counters counters_;

@@ -1,0 +1,324 @@
+#pragma once
+/// Ready-made simulated runs: a Kubernetes rolling deploy, random churn, and a netsplit. Each one
+/// builds a cluster from its options, registers names, applies its faults, waits for quiescence,
+/// checks every invariant and returns a report.
+
+#include <muster/policy/handoff/ignore.hpp>
+#include <muster/policy/handoff/restart.hpp>
+#include <muster/policy/handoff/resume.hpp>
+#include <muster/policy/placement/hash_ring.hpp>
+#include <muster/sim/cluster.hpp>
+#include <muster/sim/kubernetes.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace muster::sim {
+
+using namespace std::chrono_literals;
+
+/// A handoff policy chosen at run time, for the command-line program.
+struct handoff_choice {
+    enum class mode : std::uint8_t { restart, resume, ignore };
+    mode m = mode::resume;
+
+    bool moves_on_topology_change() const { return m != mode::ignore; }
+    bool transfers_state() const { return m == mode::resume; }
+    int pick_conflict_winner(std::string_view, const conflict_claim& a, const conflict_claim& b,
+                             std::optional<std::string_view> placed) const {
+        return default_conflict_winner(a, b, placed);
+    }
+};
+
+static_assert(handoff<handoff_choice>);
+
+/// The name of a handoff mode, as the command line spells it.
+constexpr std::string_view to_string(handoff_choice::mode m) noexcept {
+    switch (m) {
+    case handoff_choice::mode::restart: return "restart";
+    case handoff_choice::mode::resume: return "resume";
+    case handoff_choice::mode::ignore: return "ignore";
+    }
+    return "unknown";
+}
+
+/// Options shared by every scenario.
+struct run_options {
+    std::uint64_t seed = 1;
+    std::uint32_t nodes = 10;
+    std::uint32_t names = 1000;
+    handoff_choice handoff;
+    std::uint32_t vnodes = 128;
+    link_config link;
+    duration quiet = 60s;                 ///< quiescence after the last fault, before the final check
+    duration register_window = 1s;        ///< registrations are spread over this window
+    bool deep_checks = false;
+    std::function<void(time_point)> progress;
+};
+
+/// Options of `rolling_deploy`.
+struct rolling_deploy_options : run_options {
+    deployment_config deployment;
+    duration rollout_at = 40s;            ///< when the rollout starts (the cluster formed before)
+    duration register_at = 25s;
+    duration rollout_timeout = 30min;     ///< a rollout still running then fails the run
+};
+
+/// Options of `churn`.
+struct churn_options : run_options {
+    duration churn_for = 120s;
+    duration churn_interval_min = 1s;     ///< time between two churn events
+    duration churn_interval_max = 8s;
+    duration downtime_min = 1s;           ///< a stopped node restarts after this
+    duration downtime_max = 20s;
+    double crash_share = 0.5;             ///< share of stops that are crashes, not graceful
+    duration grace = 30s;
+    std::uint32_t names_during = 100;     ///< names registered while churn goes on
+};
+
+/// Options of `netsplit`.
+struct netsplit_options : run_options {
+    duration split_at = 30s;
+    duration split_for = 20s;
+    bool one_way = false;                 ///< cut one direction only
+};
+
+/// What a run measured and whether every invariant held.
+struct run_report {
+    std::string scenario;
+    std::uint64_t seed = 0;
+    std::uint32_t nodes = 0;
+    std::uint32_t names = 0;
+    std::string handoff;
+    double moves_mean = 0;
+    std::uint32_t moves_max = 0;
+    duration unavailable_p50{};
+    duration unavailable_p99{};
+    duration unavailable_max{};
+    std::uint64_t messages = 0;
+    std::uint64_t events = 0;
+    std::array<std::uint64_t, message_kinds_count> messages_by_kind{};
+    duration convergence{};               ///< last worker start or stop after the last disruption
+    duration simulated{};
+    std::optional<duration> rollout;      ///< rolling deploy: rollout start to finish
+    std::uint32_t waves = 0;
+    std::uint64_t acknowledged = 0;
+    std::uint64_t failed_registrations = 0;
+    registry_stats protocol;              ///< summed over the nodes alive at the end
+    std::uint64_t trace_hash = 0;
+    std::optional<violation> failure;
+    std::vector<std::string> trace;       ///< last events before a violation
+    std::size_t replica_bytes_max = 0;    ///< largest replica at the end of the run
+
+    bool ok() const { return !failure.has_value(); }
+};
+
+namespace detail {
+
+template <class Cluster>
+void register_names(Cluster& c, std::vector<std::uint32_t> slots, std::uint32_t count, const std::string& prefix,
+                    time_point from, duration window) {
+    auto& r = c.random("workload");
+    for (std::uint32_t i = 0; i < count; ++i) {
+        char name[64];
+        std::snprintf(name, sizeof name, "%s%06u", prefix.c_str(), i);
+        const auto at = from + (count > 1 ? window * i / count : duration::zero());
+        const auto pick = r.template uniform<std::size_t>(0, slots.size() - 1);
+        c.schedule(at, [&c, slots, pick, n = std::string(name)] {
+            // Register through the chosen node if it still runs, otherwise through any that does.
+            for (std::size_t k = 0; k < slots.size(); ++k) {
+                const auto s = slots[(pick + k) % slots.size()];
+                if (c.nodes()[s].machine && c.nodes()[s].status == node_status::running) {
+                    c.register_name(s, n, worker_spec{"counter", restart_policy::permanent});
+                    return;
+                }
+            }
+        });
+    }
+}
+
+template <class Cluster>
+run_report finish(Cluster& c, const run_options& o, std::string scenario, bool checked) {
+    run_report r;
+    r.scenario = std::move(scenario);
+    r.seed = o.seed;
+    r.nodes = o.nodes;
+    r.names = o.names;
+    r.handoff = std::string(to_string(o.handoff.m));
+    if (checked && !c.failure()) c.check_converged();
+    std::vector<duration> down;
+    std::uint64_t moves = 0;
+    for (const auto& [name, t] : c.invariants().tracks()) {
+        down.push_back(t.down_total);
+        moves += t.moves;
+        r.moves_max = std::max(r.moves_max, t.moves);
+    }
+    std::sort(down.begin(), down.end());
+    if (!down.empty()) {
+        r.moves_mean = static_cast<double>(moves) / static_cast<double>(down.size());
+        r.unavailable_p50 = down[down.size() / 2];
+        r.unavailable_p99 = down[std::min(down.size() - 1, down.size() * 99 / 100)];
+        r.unavailable_max = down.back();
+    }
+    const auto& k = c.counters();
+    r.messages = k.messages_sent;
+    r.events = k.events;
+    r.messages_by_kind = k.messages_by_kind;
+    r.acknowledged = k.registrations_acknowledged;
+    r.failed_registrations = k.registrations_failed;
+    const auto change = c.invariants().last_change();
+    r.convergence = change > c.last_disruption() ? change - c.last_disruption() : duration::zero();
+    r.simulated = c.now().time_since_epoch();
+    for (const auto& n : c.nodes()) {
+        if (!n.machine) continue;
+        const auto& s = n.machine->machine().stats();
+        r.protocol.workers_started += s.workers_started;
+        r.protocol.handoffs_offered += s.handoffs_offered;
+        r.protocol.handoffs_accepted += s.handoffs_accepted;
+        r.protocol.handoffs_rejected += s.handoffs_rejected;
+        r.protocol.handoffs_retried += s.handoffs_retried;
+        r.protocol.orphans_restarted += s.orphans_restarted;
+        r.protocol.conflicts_won += s.conflicts_won;
+        r.protocol.conflicts_lost += s.conflicts_lost;
+        r.protocol.messages_rejected += s.messages_rejected;
+        r.protocol.sync_repairs += s.sync_repairs;
+        r.replica_bytes_max = std::max(r.replica_bytes_max, n.machine->machine().replica_memory_bytes());
+    }
+    r.trace_hash = c.trace_hash();
+    r.failure = c.failure();
+    if (r.failure) r.trace = c.recent_trace();
+    return r;
+}
+
+inline cluster_config make_cluster_config(const run_options& o) {
+    cluster_config cc;
+    cc.seed = o.seed;
+    cc.link = o.link;
+    cc.deep_checks = o.deep_checks;
+    cc.check_placement = o.handoff.moves_on_topology_change();
+    return cc;
+}
+
+}  // namespace detail
+
+/// Runs a Deployment of `nodes` pods, registers `names` counters, rolls the Deployment over to a
+/// new template, waits for quiescence and checks every invariant.
+inline run_report rolling_deploy(const rolling_deploy_options& o) {
+    cluster<hash_ring, handoff_choice> c(detail::make_cluster_config(o), hash_ring(hash_ring_config{o.vnodes}), o.handoff);
+    if (o.progress) c.on_progress(o.progress);
+    auto cfg = o.deployment;
+    cfg.replicas = o.nodes;
+    deployment<cluster<hash_ring, handoff_choice>> k8s(c, cfg);
+    k8s.deploy();
+    const time_point t0{};
+    c.run_until(t0 + o.register_at);
+    detail::register_names(c, k8s.serving_slots(), o.names, "worker-", c.now(), o.register_window);
+    c.run_until(t0 + o.rollout_at);
+    k8s.start_rollout();
+    const auto deadline = c.now() + o.rollout_timeout;
+    while (!c.failure() && !k8s.rollout_done() && c.now() < deadline) c.run_until(c.now() + 1s);
+    if (!c.failure() && !k8s.rollout_done()) {
+        auto r = detail::finish(c, o, "rolling-deploy", false);
+        r.failure = violation{"rollout", "the rollout did not finish within the timeout", c.now()};
+        return r;
+    }
+    c.run_until(c.now() + o.quiet);
+    auto r = detail::finish(c, o, "rolling-deploy", true);
+    if (k8s.rollout_done() && k8s.rollout_started()) r.rollout = *k8s.rollout_done() - *k8s.rollout_started();
+    r.waves = k8s.waves();
+    return r;
+}
+
+namespace detail {
+
+inline std::vector<std::string> static_names(std::uint32_t nodes) {
+    std::vector<std::string> names;
+    for (std::uint32_t i = 1; i <= nodes; ++i) names.push_back("node-" + std::to_string(i));
+    return names;
+}
+
+template <class Cluster>
+std::vector<std::uint32_t> boot_static(Cluster& c, std::uint32_t nodes, duration interval) {
+    const auto names = static_names(nodes);
+    std::vector<std::uint32_t> slots;
+    auto& r = c.random("boot");
+    for (const auto& name : names)
+        slots.push_back(c.add_node(name, [names, interval] { return sim_discovery(static_list(names, interval)); },
+                                   time_point{} + r.duration_between(0ms, 500ms)));
+    return slots;
+}
+
+}  // namespace detail
+
+/// Boots `nodes` nodes with a static peer list, registers names, then crashes, stops and restarts
+/// random nodes for `churn_for`, waits for quiescence and checks every invariant.
+inline run_report churn(const churn_options& o) {
+    cluster<hash_ring, handoff_choice> c(detail::make_cluster_config(o), hash_ring(hash_ring_config{o.vnodes}), o.handoff);
+    if (o.progress) c.on_progress(o.progress);
+    const auto interval = 5s;
+    const auto slots = detail::boot_static(c, o.nodes, interval);
+    c.run_until(time_point{} + 10s);
+    detail::register_names(c, slots, o.names, "worker-", c.now(), o.register_window);
+    c.run_until(c.now() + 10s);
+    detail::register_names(c, slots, o.names_during, "late-", c.now(), o.churn_for);
+    auto& r = c.random("churn");
+    const auto names = detail::static_names(o.nodes);
+    const auto end = c.now() + o.churn_for;
+    while (!c.failure() && c.now() < end) {
+        c.run_until(c.now() + r.duration_between(o.churn_interval_min, o.churn_interval_max));
+        const auto s = slots[r.uniform<std::size_t>(0, slots.size() - 1)];
+        auto& n = c.nodes()[s];
+        std::uint32_t running = 0;
+        for (const auto x : slots) running += c.nodes()[x].status == node_status::running ? 1 : 0;
+        if (n.status == node_status::running && running > 2) {
+            if (r.chance(o.crash_share)) c.crash(s, r.chance(0.5));
+            else c.terminate(s, o.grace);
+            const auto back = c.now() + r.duration_between(o.downtime_min, o.downtime_max);
+            c.schedule(back, [&c, s, names, interval] {
+                const auto st = c.nodes()[s].status;
+                if (st == node_status::crashed || st == node_status::stopped)
+                    c.add_node(c.nodes()[s].name, [names, interval] { return sim_discovery(static_list(names, interval)); }, c.now());
+            });
+        }
+    }
+    // Bring every node back so the final check sees the whole cluster.
+    for (const auto s : slots) {
+        const auto st = c.nodes()[s].status;
+        if (st == node_status::crashed || st == node_status::stopped)
+            c.add_node(c.nodes()[s].name, [names, interval] { return sim_discovery(static_list(names, interval)); }, c.now());
+    }
+    c.run_until(c.now() + o.quiet);
+    return detail::finish(c, o, "churn", true);
+}
+
+/// Boots `nodes` nodes, registers names, splits the cluster in two halves (or cuts one direction)
+/// for `split_for`, heals, waits for quiescence and checks every invariant.
+inline run_report netsplit(const netsplit_options& o) {
+    cluster<hash_ring, handoff_choice> c(detail::make_cluster_config(o), hash_ring(hash_ring_config{o.vnodes}), o.handoff);
+    if (o.progress) c.on_progress(o.progress);
+    const auto slots = detail::boot_static(c, o.nodes, 5s);
+    c.run_until(time_point{} + 10s);
+    detail::register_names(c, slots, o.names, "worker-", c.now(), o.register_window);
+    c.run_until(time_point{} + o.split_at);
+    const auto names = detail::static_names(o.nodes);
+    const std::vector<std::string> left(names.begin(), names.begin() + names.size() / 2);
+    const std::vector<std::string> right(names.begin() + names.size() / 2, names.end());
+    if (o.one_way) {
+        for (const auto& a : left)
+            for (const auto& b : right) c.net().cut(a, b);
+    } else {
+        c.net().partition({left, right});
+    }
+    c.note_network_fault();
+    c.run_until(c.now() + o.split_for);
+    c.net().heal();
+    c.note_network_fault();
+    c.run_until(c.now() + o.quiet);
+    return detail::finish(c, o, "netsplit", true);
+}
+
+}  // namespace muster::sim

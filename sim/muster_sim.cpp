@@ -1,0 +1,342 @@
+// muster-sim: runs simulated clusters of real muster machines through a Kubernetes rolling
+// deploy, random churn or a netsplit, checks every invariant at every event, and reports.
+
+#include <muster/sim/scenarios.hpp>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using namespace muster;
+using namespace muster::sim;
+using namespace std::chrono_literals;
+
+constexpr const char* usage = R"(usage: muster-sim COMMAND [OPTIONS]
+
+Runs a simulated muster cluster, checks the invariants after every event and prints a report.
+Exit status: 0 when every invariant held, 1 when one broke, 2 on invalid arguments.
+
+Commands:
+  rolling-deploy   a Kubernetes Deployment rolls over to a new pod template (the main job)
+  churn            nodes crash, stop gracefully and restart at random
+  netsplit         the cluster splits in two halves, then heals
+
+Options for every command:
+  --seed N               seed of the run, an integer (default 1)
+  --seeds A..B           run every seed from A to B and print one line per seed
+  --nodes N              number of nodes, 2 to 5000 (default 10; netsplit 6, churn 8)
+  --names N              registered names, 0 to 10000000 (default 1000)
+  --handoff MODE         restart, resume or ignore (default resume)
+  --vnodes N             virtual nodes per member on the hash ring, 1 to 65536 (default 128)
+  --latency-min-ms X     minimum one-way message latency in milliseconds (default 0.2)
+  --latency-max-ms X     maximum one-way message latency in milliseconds (default 2)
+  --loss P               probability a message is lost, 0 to 1 (default 0)
+  --duplicate P          probability a message is delivered twice, 0 to 1 (default 0)
+  --reorder P            probability a message is delayed past later ones, 0 to 1 (default 0)
+  --quiet-s X            quiescence in seconds after the last fault, before the final check (default 60)
+  --deep-checks          also run every machine's own invariant check after every event
+  --json FILE            also write the report as JSON to FILE
+  --help                 print this help
+
+rolling-deploy options:
+  --max-surge V          maxSurge as a count or a percentage such as 25% (default 25%)
+  --max-unavailable V    maxUnavailable as a count or a percentage (default 25%)
+  --grace-s X            termination grace period in seconds (default 30)
+  --dns-interval-s X     DNS discovery poll interval in seconds (default 10)
+  --dns-stale-s X        maximum age of a DNS answer in seconds (default 5)
+
+churn options:
+  --duration-s X         how long churn goes on, in seconds (default 120)
+  --crash-share P        share of stops that are crashes rather than graceful, 0 to 1 (default 0.5)
+
+netsplit options:
+  --split-s X            how long the partition lasts, in seconds (default 20)
+  --one-way              cut one direction only (left half to right half)
+)";
+
+struct invalid_argument {
+    std::string message;
+};
+
+[[noreturn]] void reject(const std::string& message) { throw invalid_argument{message}; }
+
+double parse_number(const std::string& option, const std::string& text, double lo, double hi) {
+    double value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc{} || end != text.data() + text.size() || !(value >= lo && value <= hi)) {
+        std::ostringstream m;
+        m << "invalid value '" << text << "' for " << option << ": expected a number from " << lo << " to " << hi;
+        reject(m.str());
+    }
+    return value;
+}
+
+std::uint64_t parse_integer(const std::string& option, const std::string& text, std::uint64_t lo, std::uint64_t hi) {
+    std::uint64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc{} || end != text.data() + text.size() || value < lo || value > hi) {
+        reject("invalid value '" + text + "' for " + option + ": expected an integer from " + std::to_string(lo) + " to " +
+               std::to_string(hi));
+    }
+    return value;
+}
+
+duration seconds(double s) { return std::chrono::duration_cast<duration>(std::chrono::duration<double>(s)); }
+duration millis(double ms) { return std::chrono::duration_cast<duration>(std::chrono::duration<double, std::milli>(ms)); }
+
+rollout_limit parse_limit(const std::string& option, const std::string& text) {
+    if (!text.empty() && text.back() == '%')
+        return {static_cast<std::uint32_t>(parse_integer(option, text.substr(0, text.size() - 1), 0, 100)), true};
+    return {static_cast<std::uint32_t>(parse_integer(option, text, 0, 100000)), false};
+}
+
+struct command_line {
+    std::string command;
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> seeds;
+    std::optional<std::string> json;
+    rolling_deploy_options rolling;
+    churn_options churn;
+    netsplit_options split;
+};
+
+command_line parse(int argc, char** argv) {
+    command_line cl;
+    if (argc < 2) reject("missing command: expected rolling-deploy, churn or netsplit (see --help)");
+    cl.command = argv[1];
+    if (cl.command != "rolling-deploy" && cl.command != "churn" && cl.command != "netsplit")
+        reject("unknown command '" + cl.command + "': expected rolling-deploy, churn or netsplit");
+    cl.churn.nodes = 8;
+    cl.split.nodes = 6;
+    run_options common;
+    common.nodes = cl.command == "churn" ? 8 : cl.command == "netsplit" ? 6 : 10;
+    for (int i = 2; i < argc; ++i) {
+        const std::string option = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) reject("missing value for " + option);
+            return argv[++i];
+        };
+        if (option == "--seed") common.seed = parse_integer(option, value(), 0, UINT64_MAX);
+        else if (option == "--seeds") {
+            const auto text = value();
+            const auto dots = text.find("..");
+            if (dots == std::string::npos) reject("invalid value '" + text + "' for --seeds: expected FIRST..LAST, such as 1..100");
+            const auto a = parse_integer(option, text.substr(0, dots), 0, UINT64_MAX);
+            const auto b = parse_integer(option, text.substr(dots + 2), a, UINT64_MAX);
+            cl.seeds = {a, b};
+        } else if (option == "--nodes") common.nodes = static_cast<std::uint32_t>(parse_integer(option, value(), 2, 5000));
+        else if (option == "--names") common.names = static_cast<std::uint32_t>(parse_integer(option, value(), 0, 10'000'000));
+        else if (option == "--handoff") {
+            const auto m = value();
+            if (m == "restart") common.handoff.m = handoff_choice::mode::restart;
+            else if (m == "resume") common.handoff.m = handoff_choice::mode::resume;
+            else if (m == "ignore") common.handoff.m = handoff_choice::mode::ignore;
+            else reject("invalid value '" + m + "' for --handoff: expected restart, resume or ignore");
+        } else if (option == "--vnodes") common.vnodes = static_cast<std::uint32_t>(parse_integer(option, value(), 1, 65536));
+        else if (option == "--latency-min-ms") common.link.latency_min = millis(parse_number(option, value(), 0, 60000));
+        else if (option == "--latency-max-ms") common.link.latency_max = millis(parse_number(option, value(), 0, 60000));
+        else if (option == "--loss") common.link.loss = parse_number(option, value(), 0, 1);
+        else if (option == "--duplicate") common.link.duplicate = parse_number(option, value(), 0, 1);
+        else if (option == "--reorder") common.link.reorder = parse_number(option, value(), 0, 1);
+        else if (option == "--quiet-s") common.quiet = seconds(parse_number(option, value(), 10, 86400));
+        else if (option == "--deep-checks") common.deep_checks = true;
+        else if (option == "--json") cl.json = value();
+        else if (option == "--max-surge") cl.rolling.deployment.max_surge = parse_limit(option, value());
+        else if (option == "--max-unavailable") cl.rolling.deployment.max_unavailable = parse_limit(option, value());
+        else if (option == "--grace-s") cl.rolling.deployment.grace = seconds(parse_number(option, value(), 1, 3600));
+        else if (option == "--dns-interval-s") cl.rolling.deployment.dns_poll_interval = seconds(parse_number(option, value(), 0.1, 600));
+        else if (option == "--dns-stale-s") cl.rolling.deployment.dns_stale_max = seconds(parse_number(option, value(), 0, 600));
+        else if (option == "--duration-s") cl.churn.churn_for = seconds(parse_number(option, value(), 1, 86400));
+        else if (option == "--crash-share") cl.churn.crash_share = parse_number(option, value(), 0, 1);
+        else if (option == "--split-s") cl.split.split_for = seconds(parse_number(option, value(), 0.1, 86400));
+        else if (option == "--one-way") cl.split.one_way = true;
+        else reject("unknown option '" + option + "' (see --help)");
+    }
+    if (common.link.latency_min > common.link.latency_max)
+        reject("invalid latency range: --latency-min-ms is above --latency-max-ms");
+    static_cast<run_options&>(cl.rolling) = common;
+    static_cast<run_options&>(cl.churn) = common;
+    static_cast<run_options&>(cl.split) = common;
+    if (cl.command == "rolling-deploy") {
+        const auto& d = cl.rolling.deployment;
+        if (d.max_surge.resolve(common.nodes, true) == 0 && d.max_unavailable.resolve(common.nodes, false) == 0)
+            reject("invalid rollout limits: --max-surge and --max-unavailable cannot both be 0");
+    }
+    return cl;
+}
+
+double as_seconds(duration d) { return std::chrono::duration<double>(d).count(); }
+
+long peak_memory_kib() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss;
+}
+
+void print_report(const run_report& r, double wall) {
+    std::printf("scenario:            %s\n", r.scenario.c_str());
+    std::printf("seed:                %llu\n", static_cast<unsigned long long>(r.seed));
+    std::printf("nodes:               %u\n", r.nodes);
+    std::printf("names:               %u (acknowledged %llu, failed %llu)\n", r.names,
+                static_cast<unsigned long long>(r.acknowledged), static_cast<unsigned long long>(r.failed_registrations));
+    std::printf("handoff:             %s\n", r.handoff.c_str());
+    if (r.rollout) std::printf("rollout:             %.1f s in %u scale-up waves\n", as_seconds(*r.rollout), r.waves);
+    std::printf("moves per name:      mean %.3f, max %u\n", r.moves_mean, r.moves_max);
+    std::printf("unavailability:      p50 %.3f s, p99 %.3f s, max %.3f s\n", as_seconds(r.unavailable_p50),
+                as_seconds(r.unavailable_p99), as_seconds(r.unavailable_max));
+    std::printf("messages sent:       %llu\n", static_cast<unsigned long long>(r.messages));
+    std::printf("events:              %llu\n", static_cast<unsigned long long>(r.events));
+    std::printf("convergence:         %.3f s after the last disruption\n", as_seconds(r.convergence));
+    std::printf("simulated time:      %.1f s\n", as_seconds(r.simulated));
+    std::printf("protocol:            %llu handoffs accepted, %llu orphans restarted, %llu conflicts resolved\n",
+                static_cast<unsigned long long>(r.protocol.handoffs_accepted),
+                static_cast<unsigned long long>(r.protocol.orphans_restarted),
+                static_cast<unsigned long long>(r.protocol.conflicts_lost));
+    std::printf("replica memory:      %zu bytes at most per node\n", r.replica_bytes_max);
+    std::printf("trace hash:          %016llx\n", static_cast<unsigned long long>(r.trace_hash));
+    std::printf("wall time:           %.3f s, peak memory %ld MiB\n", wall, peak_memory_kib() / 1024);
+    if (r.ok()) {
+        std::printf("invariants:          all held\n");
+        return;
+    }
+    std::printf("invariants:          BROKEN: %s at t=%.6f s: %s\n", r.failure->invariant.c_str(), as_seconds(r.failure->at.time_since_epoch()),
+                r.failure->detail.c_str());
+    std::printf("last events:\n");
+    for (const auto& line : r.trace) std::printf("  %s\n", line.c_str());
+}
+
+std::string json_report(const run_report& r, double wall) {
+    std::ostringstream j;
+    j << "{\"scenario\":\"" << r.scenario << "\",\"seed\":" << r.seed << ",\"nodes\":" << r.nodes << ",\"names\":" << r.names
+      << ",\"handoff\":\"" << r.handoff << "\",\"acknowledged\":" << r.acknowledged
+      << ",\"failed_registrations\":" << r.failed_registrations << ",\"moves_mean\":" << r.moves_mean
+      << ",\"moves_max\":" << r.moves_max << ",\"unavailable_p50_s\":" << as_seconds(r.unavailable_p50)
+      << ",\"unavailable_p99_s\":" << as_seconds(r.unavailable_p99) << ",\"unavailable_max_s\":" << as_seconds(r.unavailable_max)
+      << ",\"messages\":" << r.messages << ",\"events\":" << r.events << ",\"convergence_s\":" << as_seconds(r.convergence)
+      << ",\"simulated_s\":" << as_seconds(r.simulated);
+    if (r.rollout) j << ",\"rollout_s\":" << as_seconds(*r.rollout) << ",\"waves\":" << r.waves;
+    j << ",\"messages_by_kind\":{";
+    for (std::size_t k = 0; k < r.messages_by_kind.size(); ++k)
+        j << (k ? "," : "") << "\"" << message_kind_name(k) << "\":" << r.messages_by_kind[k];
+    j << "},\"replica_bytes_max\":" << r.replica_bytes_max << ",\"trace_hash\":\"" << std::hex << r.trace_hash << std::dec
+      << "\",\"wall_s\":" << wall << ",\"invariants_held\":" << (r.ok() ? "true" : "false");
+    if (!r.ok()) {
+        j << ",\"violation\":{\"invariant\":\"" << r.failure->invariant << "\",\"at_s\":" << as_seconds(r.failure->at.time_since_epoch())
+          << ",\"detail\":\"";
+        for (const char ch : r.failure->detail) {
+            if (ch == '"' || ch == '\\') j << '\\';
+            j << ch;
+        }
+        j << "\"}";
+    }
+    j << "}";
+    return j.str();
+}
+
+run_report run_one(command_line& cl, std::uint64_t seed, bool show_progress) {
+    auto progress = [](time_point t) {
+        std::fprintf(stderr, "\r  simulated %.1f s ...", as_seconds(t.time_since_epoch()));
+        std::fflush(stderr);
+    };
+    run_options* base = cl.command == "rolling-deploy" ? static_cast<run_options*>(&cl.rolling)
+                        : cl.command == "churn"        ? static_cast<run_options*>(&cl.churn)
+                                                       : static_cast<run_options*>(&cl.split);
+    base->seed = seed;
+    if (show_progress) base->progress = progress;
+    run_report r;
+    if (cl.command == "rolling-deploy") r = rolling_deploy(cl.rolling);
+    else if (cl.command == "churn") r = churn(cl.churn);
+    else r = netsplit(cl.split);
+    if (show_progress) std::fprintf(stderr, "\r%40s\r", "");
+    return r;
+}
+
+std::string replay_command(const command_line& cl, std::uint64_t seed, int argc, char** argv) {
+    std::string cmd = "muster-sim " + cl.command;
+    for (int i = 2; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--seed" || a == "--seeds" || a == "--json") {
+            ++i;
+            continue;
+        }
+        cmd += " " + a;
+    }
+    return cmd + " --seed " + std::to_string(seed);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
+            std::fputs(usage, stdout);
+            return 0;
+        }
+    }
+    command_line cl;
+    try {
+        cl = parse(argc, argv);
+    } catch (const invalid_argument& e) {
+        std::fprintf(stderr, "muster-sim: %s\n", e.message.c_str());
+        return 2;
+    }
+    const bool tty = isatty(STDERR_FILENO) != 0;
+    const run_options& base = cl.command == "rolling-deploy" ? static_cast<const run_options&>(cl.rolling)
+                              : cl.command == "churn"        ? static_cast<const run_options&>(cl.churn)
+                                                             : static_cast<const run_options&>(cl.split);
+
+    if (cl.seeds) {
+        std::uint64_t broken = 0;
+        for (std::uint64_t seed = cl.seeds->first;; ++seed) {
+            const auto start = std::chrono::steady_clock::now();
+            const auto r = run_one(cl, seed, false);
+            const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            std::printf("seed %llu: %s, moves mean %.3f, unavailability max %.3f s, trace %016llx, %.2f s wall\n",
+                        static_cast<unsigned long long>(seed), r.ok() ? "invariants held" : "BROKEN", r.moves_mean,
+                        as_seconds(r.unavailable_max), static_cast<unsigned long long>(r.trace_hash), wall);
+            if (!r.ok()) {
+                ++broken;
+                std::printf("  %s at t=%.6f s: %s\n  replay: %s\n", r.failure->invariant.c_str(),
+                            as_seconds(r.failure->at.time_since_epoch()), r.failure->detail.c_str(),
+                            replay_command(cl, seed, argc, argv).c_str());
+            }
+            std::fflush(stdout);
+            if (seed == cl.seeds->second) break;
+        }
+        const auto runs = cl.seeds->second - cl.seeds->first + 1;
+        std::printf("%llu runs, %llu with a broken invariant\n", static_cast<unsigned long long>(runs),
+                    static_cast<unsigned long long>(broken));
+        return broken == 0 ? 0 : 1;
+    }
+
+    std::printf("muster-sim %s --seed %llu --nodes %u --names %u --handoff %s\n", cl.command.c_str(),
+                static_cast<unsigned long long>(base.seed), base.nodes, base.names,
+                std::string(to_string(base.handoff.m)).c_str());
+    std::fflush(stdout);
+    const auto start = std::chrono::steady_clock::now();
+    const auto r = run_one(cl, base.seed, tty);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    print_report(r, wall);
+    if (!r.ok()) std::printf("replay:              %s\n", replay_command(cl, base.seed, argc, argv).c_str());
+    if (cl.json) {
+        std::ofstream out(*cl.json);
+        out << json_report(r, wall) << "\n";
+        if (!out) {
+            std::fprintf(stderr, "muster-sim: cannot write the JSON report to %s\n", cl.json->c_str());
+            return 2;
+        }
+    }
+    return r.ok() ? 0 : 1;
+}

@@ -1,0 +1,697 @@
+#include <muster/core/registry.hpp>
+
+#include <support/wire.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+using namespace std::chrono_literals;
+using muster::test::wire;
+
+namespace {
+
+const std::string node_a = "app@a";
+const std::string node_b = "app@b";
+const std::string node_c = "app@c";
+
+const muster::worker_spec counter_spec{"counter", muster::restart_policy::permanent};
+
+// Returns `count` worker names that `viewer`'s placement assigns to `owner`.
+template <class Wire>
+std::vector<std::string> names_placed_on(Wire& w, const std::string& viewer, const std::string& owner,
+                                         std::size_t count) {
+    std::vector<std::string> names;
+    for (int i = 0; names.size() < count && i < 10000; ++i) {
+        const std::string name = "worker-" + std::to_string(i);
+        const auto placed = w.node(viewer).owner_of(name);
+        if (placed && placed->name == owner) names.push_back(name);
+    }
+    return names;
+}
+
+// Registers `name` through `via`, runs the wire, and requires an ok reply.
+template <class Wire>
+void register_and_wait(Wire& w, const std::string& via, const std::string& name) {
+    const auto id = w.node(via).register_name(w.now(), name, counter_spec);
+    REQUIRE(id.has_value());
+    w.run_for(100ms);
+    const auto reply = w.reply(via, *id);
+    REQUIRE(reply.has_value());
+    REQUIRE_FALSE(reply->error.has_value());
+}
+
+template <class T>
+bool has_member(const std::vector<T>& events, const muster::node_id& id) {
+    return std::any_of(events.begin(), events.end(), [&](const T& e) { return e.member == id; });
+}
+
+wire joined_cluster(std::vector<std::string> names) {
+    wire w(std::move(names));
+    w.start_all();
+    w.run_for(1s);
+    return w;
+}
+
+muster::envelope envelope_from(const std::string& from, std::uint64_t incarnation, muster::message body) {
+    return muster::envelope{muster::node_id{from, incarnation}, node_a, std::move(body)};
+}
+
+}  // namespace
+
+TEST_CASE("registry joins two nodes", "[core]") {
+    wire w({node_a, node_b});
+    w.start_all();
+    w.run_for(1s);
+
+    CHECK(has_member(w.effects_of<muster::member_joined>(node_a), {node_b, 1}));
+    CHECK(has_member(w.effects_of<muster::member_joined>(node_b), {node_a, 1}));
+    CHECK(w.effects_of<muster::member_joined>(node_a).size() == 1);
+    CHECK(w.effects_of<muster::member_joined>(node_b).size() == 1);
+    CHECK(w.effects_of<muster::member_failed>(node_a).empty());
+    CHECK(w.effects_of<muster::member_failed>(node_b).empty());
+
+    const auto& peers_of_a = w.node(node_a).members().peers();
+    REQUIRE(peers_of_a.contains(node_b));
+    CHECK(peers_of_a.at(node_b).state == muster::peer_state::up);
+    CHECK(peers_of_a.at(node_b).id == muster::node_id{node_b, 1});
+    const auto& peers_of_b = w.node(node_b).members().peers();
+    REQUIRE(peers_of_b.contains(node_a));
+    CHECK(peers_of_b.at(node_a).state == muster::peer_state::up);
+
+    // Heartbeats keep the members up well past the failure timeout.
+    w.run_for(20s);
+    CHECK(w.effects_of<muster::member_failed>(node_a).empty());
+    CHECK(w.effects_of<muster::member_failed>(node_b).empty());
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry replicates registration to every node", "[core]") {
+    wire w = joined_cluster({node_a, node_b, node_c});
+    const auto names = names_placed_on(w, node_a, node_b, 3);
+    REQUIRE(names.size() == 3);
+
+    for (const auto& name : names) register_and_wait(w, node_a, name);
+    w.run_for(1s);
+
+    for (const auto& name : names) {
+        CHECK(w.running(name) == std::vector<std::string>{node_b});
+        for (const auto& viewer : {node_a, node_b, node_c}) {
+            const auto owner = w.node(viewer).whereis(name);
+            REQUIRE(owner.has_value());
+            CHECK(*owner == muster::node_id{node_b, 1});
+        }
+    }
+    CHECK(w.node(node_b).local_workers_count() == 3);
+    CHECK(w.node(node_a).local_workers_count() == 0);
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry whereis reads own write", "[core]") {
+    muster::test::wire w({node_a, node_b}, 10ms);
+    w.start_all();
+    w.run_for(1s);
+    const auto names = names_placed_on(w, node_a, node_b, 1);
+    REQUIRE(names.size() == 1);
+
+    const auto id = w.node(node_a).register_name(w.now(), names[0], counter_spec);
+    REQUIRE(id.has_value());
+
+    // Stop at the first moment the reply exists, before any broadcast could have repaired the
+    // replica: the reply itself must have updated it.
+    std::optional<muster::reply_effect> reply;
+    for (int step = 0; step < 100 && !reply; ++step) {
+        w.run_for(1ms);
+        reply = w.reply(node_a, *id);
+    }
+    REQUIRE(reply.has_value());
+    CHECK_FALSE(reply->error.has_value());
+    REQUIRE(reply->owner.has_value());
+    CHECK(*reply->owner == muster::node_id{node_b, 1});
+
+    const auto owner = w.node(node_a).whereis(names[0]);
+    REQUIRE(owner.has_value());
+    CHECK(*owner == muster::node_id{node_b, 1});
+}
+
+TEST_CASE("registry local registration replies at once", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    const auto names = names_placed_on(w, node_a, node_a, 1);
+    REQUIRE(names.size() == 1);
+
+    const auto id = w.node(node_a).register_name(w.now(), names[0], counter_spec);
+    REQUIRE(id.has_value());
+    const auto owner = w.node(node_a).whereis(names[0]);
+    REQUIRE(owner.has_value());
+    CHECK(*owner == muster::node_id{node_a, 1});
+    CHECK(w.node(node_a).holds(names[0]));
+
+    w.run_for(0ms);
+    const auto reply = w.reply(node_a, *id);
+    REQUIRE(reply.has_value());
+    CHECK_FALSE(reply->error.has_value());
+    CHECK(w.running(names[0]) == std::vector<std::string>{node_a});
+}
+
+TEST_CASE("registry rejects duplicate registration", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    const auto names = names_placed_on(w, node_a, node_b, 1);
+    REQUIRE(names.size() == 1);
+    register_and_wait(w, node_a, names[0]);
+
+    SECTION("on the registering node") {
+        const auto again = w.node(node_a).register_name(w.now(), names[0], counter_spec);
+        REQUIRE_FALSE(again.has_value());
+        CHECK(again.error() == muster::errc::already_registered);
+    }
+    SECTION("on the owner") {
+        const auto again = w.node(node_b).register_name(w.now(), names[0], counter_spec);
+        REQUIRE_FALSE(again.has_value());
+        CHECK(again.error() == muster::errc::already_registered);
+    }
+    w.run_for(1s);
+    CHECK(w.running(names[0]) == std::vector<std::string>{node_b});
+}
+
+TEST_CASE("registry rejects concurrent duplicate registration", "[core]") {
+    wire w = joined_cluster({node_a, node_b, node_c});
+    const auto names = names_placed_on(w, node_a, node_c, 1);
+    REQUIRE(names.size() == 1);
+
+    // Both requests leave before either node has heard of the name.
+    const auto first = w.node(node_a).register_name(w.now(), names[0], counter_spec);
+    const auto second = w.node(node_b).register_name(w.now(), names[0], counter_spec);
+    REQUIRE(first.has_value());
+    REQUIRE(second.has_value());
+    w.run_for(1s);
+
+    const auto reply_a = w.reply(node_a, *first);
+    const auto reply_b = w.reply(node_b, *second);
+    REQUIRE(reply_a.has_value());
+    REQUIRE(reply_b.has_value());
+    CHECK_FALSE(reply_a->error.has_value());
+    REQUIRE(reply_b->error.has_value());
+    CHECK(*reply_b->error == muster::errc::already_registered);
+    REQUIRE(reply_b->owner.has_value());
+    CHECK(*reply_b->owner == muster::node_id{node_c, 1});
+    CHECK(w.running(names[0]) == std::vector<std::string>{node_c});
+    CHECK(w.effects_of<muster::start_worker_effect>(node_c).size() == 1);
+}
+
+TEST_CASE("registry unregisters remote name", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    const auto names = names_placed_on(w, node_a, node_b, 1);
+    REQUIRE(names.size() == 1);
+    register_and_wait(w, node_a, names[0]);
+
+    const auto id = w.node(node_a).unregister(w.now(), names[0]);
+    REQUIRE(id.has_value());
+    w.run_for(1s);
+
+    const auto reply = w.reply(node_a, *id);
+    REQUIRE(reply.has_value());
+    CHECK_FALSE(reply->error.has_value());
+    const auto stops = w.effects_of<muster::stop_worker_effect>(node_b);
+    REQUIRE(stops.size() == 1);
+    CHECK(stops[0].name == names[0]);
+    CHECK(stops[0].cause == muster::stop_cause::unregister);
+    CHECK(w.running(names[0]).empty());
+    CHECK_FALSE(w.node(node_a).whereis(names[0]).has_value());
+    CHECK_FALSE(w.node(node_b).whereis(names[0]).has_value());
+
+    // The name can be registered again once it is gone.
+    register_and_wait(w, node_a, names[0]);
+    w.run_for(1s);
+    CHECK(w.running(names[0]) == std::vector<std::string>{node_b});
+}
+
+TEST_CASE("registry rejects invalid names", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    auto& a = w.node(node_a);
+
+    const auto empty = a.register_name(w.now(), "", counter_spec);
+    REQUIRE_FALSE(empty.has_value());
+    CHECK(empty.error() == muster::errc::empty_name);
+
+    const auto too_long = a.register_name(w.now(), std::string(256, 'x'), counter_spec);
+    REQUIRE_FALSE(too_long.has_value());
+    CHECK(too_long.error() == muster::errc::name_too_long);
+
+    const auto longest = a.register_name(w.now(), std::string(255, 'x'), counter_spec);
+    CHECK(longest.has_value());
+
+    const auto unregister_empty = a.unregister(w.now(), "");
+    REQUIRE_FALSE(unregister_empty.has_value());
+    CHECK(unregister_empty.error() == muster::errc::empty_name);
+
+    const auto unregister_too_long = a.unregister(w.now(), std::string(256, 'x'));
+    REQUIRE_FALSE(unregister_too_long.has_value());
+    CHECK(unregister_too_long.error() == muster::errc::name_too_long);
+}
+
+TEST_CASE("registry rejects unregister of unknown name", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    const auto missing = w.node(node_a).unregister(w.now(), "nobody");
+    REQUIRE_FALSE(missing.has_value());
+    CHECK(missing.error() == muster::errc::not_registered);
+}
+
+TEST_CASE("registry rejects calls before start", "[core]") {
+    wire w({node_a, node_b});
+    auto& a = w.node(node_a);
+    CHECK_FALSE(a.running());
+
+    const auto registered = a.register_name(w.now(), "billing", counter_spec);
+    REQUIRE_FALSE(registered.has_value());
+    CHECK(registered.error() == muster::errc::not_running);
+
+    const auto unregistered = a.unregister(w.now(), "billing");
+    REQUIRE_FALSE(unregistered.has_value());
+    CHECK(unregistered.error() == muster::errc::not_running);
+
+    // Inputs before start produce nothing.
+    a.tick(w.now());
+    a.step(w.now(), envelope_from(node_b, 1, muster::hello{}));
+    a.leave(w.now());
+    CHECK(a.drain_effects().empty());
+    CHECK_FALSE(a.leaving());
+}
+
+TEST_CASE("registry rejects calls after leave", "[core]") {
+    wire w({node_a});
+    w.start_all();
+    w.run_for(1s);
+    w.node(node_a).leave(w.now());
+    w.run_for(1s);
+
+    REQUIRE(w.node(node_a).stopped());
+    CHECK(w.effects_of<muster::node_stopped>(node_a).size() == 1);
+    const auto registered = w.node(node_a).register_name(w.now(), "billing", counter_spec);
+    REQUIRE_FALSE(registered.has_value());
+    CHECK(registered.error() == muster::errc::not_running);
+}
+
+TEST_CASE("registry moves worker on leave", "[core]") {
+    wire w = joined_cluster({node_a, node_b, node_c});
+    const auto names = names_placed_on(w, node_a, node_c, 3);
+    REQUIRE(names.size() == 3);
+    for (const auto& name : names) register_and_wait(w, node_a, name);
+    for (const auto& name : names) w.workers(node_c)[name] = "count=" + name;
+
+    w.node(node_c).leave(w.now());
+    w.run_for(10s);
+
+    for (const auto& name : names) {
+        INFO("worker " << name);
+        const auto running = w.running(name);
+        REQUIRE(running.size() == 1);
+        const std::string& target = running[0];
+        CHECK(target != node_c);
+
+        // The new worker starts with the state the old one returned.
+        const auto start = w.first_index<muster::start_worker_effect>(
+            target, [&](const auto& e) { return e.name == name; });
+        REQUIRE(start.has_value());
+        const auto& started = std::get<muster::start_worker_effect>(w.history()[*start].value);
+        REQUIRE(started.state.has_value());
+        CHECK(*started.state == "count=" + name);
+
+        // The old worker is stopped, asked for its state, before the new one starts.
+        const auto stop = w.first_index<muster::stop_worker_effect>(
+            node_c, [&](const auto& e) { return e.name == name; });
+        REQUIRE(stop.has_value());
+        const auto& stopped = std::get<muster::stop_worker_effect>(w.history()[*stop].value);
+        CHECK(stopped.cause == muster::stop_cause::handoff);
+        CHECK(stopped.want_state);
+        CHECK(*stop < *start);
+
+        for (const auto& viewer : {node_a, node_b}) {
+            const auto owner = w.node(viewer).whereis(name);
+            REQUIRE(owner.has_value());
+            CHECK(owner->name == target);
+        }
+    }
+
+    CHECK(w.node(node_c).stopped());
+    CHECK(w.effects_of<muster::node_stopped>(node_c).size() == 1);
+    for (const auto& peer : {node_a, node_b}) {
+        INFO("peer " << peer);
+        CHECK(has_member(w.effects_of<muster::member_leaving>(peer), {node_c, 1}));
+        CHECK(has_member(w.effects_of<muster::member_left>(peer), {node_c, 1}));
+        CHECK(w.effects_of<muster::member_failed>(peer).empty());
+        CHECK_FALSE(w.node(peer).members().peers().contains(node_c));
+    }
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry leaves at once without workers", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    w.node(node_b).leave(w.now());
+    w.run_for(0ms);
+
+    CHECK(w.node(node_b).stopped());
+    CHECK(w.effects_of<muster::node_stopped>(node_b).size() == 1);
+    CHECK(has_member(w.effects_of<muster::member_left>(node_a), {node_b, 1}));
+    CHECK(w.effects_of<muster::member_failed>(node_a).empty());
+}
+
+TEST_CASE("registry restarts workers after crash", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    const auto names = names_placed_on(w, node_a, node_b, 3);
+    REQUIRE(names.size() == 3);
+    for (const auto& name : names) register_and_wait(w, node_a, name);
+    w.run_for(1s);
+
+    const auto crashed_at = w.now();
+    w.crash(node_b);
+
+    // Nothing happens before the failure timeout.
+    w.run_until(crashed_at + w.node(node_a).config().failure_timeout - 1ms);
+    CHECK(w.effects_of<muster::member_failed>(node_a).empty());
+    for (const auto& name : names) CHECK(w.running(name).empty());
+
+    w.run_for(3s);
+    const auto failed = w.effects_of<muster::member_failed>(node_a);
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0].member == muster::node_id{node_b, 1});
+    CHECK(w.effects_of<muster::member_left>(node_a).empty());
+
+    for (const auto& name : names) {
+        INFO("worker " << name);
+        CHECK(w.running(name) == std::vector<std::string>{node_a});
+        const auto owner = w.node(node_a).whereis(name);
+        REQUIRE(owner.has_value());
+        CHECK(*owner == muster::node_id{node_a, 1});
+    }
+    CHECK(w.node(node_a).stats().orphans_restarted == 3);
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry registers name during join", "[core]") {
+    wire w({node_a, node_b}, 20ms);
+    w.start(node_a);
+    w.start(node_b);
+
+    // a has asked to connect to b, but no hello has arrived yet, so a places every name on itself.
+    REQUIRE(w.node(node_a).members().peers().contains(node_b));
+    CHECK(w.node(node_a).members().peers().at(node_b).state == muster::peer_state::connecting);
+    const auto names = names_placed_on(w, node_a, node_a, 8);
+    REQUIRE(names.size() == 8);
+    std::vector<muster::request_id> ids;
+    for (const auto& name : names) {
+        const auto id = w.node(node_a).register_name(w.now(), name, counter_spec);
+        REQUIRE(id.has_value());
+        ids.push_back(*id);
+    }
+
+    w.run_for(5s);
+
+    for (const auto id : ids) {
+        const auto reply = w.reply(node_a, id);
+        REQUIRE(reply.has_value());
+        CHECK_FALSE(reply->error.has_value());
+    }
+    for (const auto& name : names) {
+        INFO("worker " << name);
+        const auto running = w.running(name);
+        REQUIRE(running.size() == 1);
+        const auto placed = w.node(node_a).owner_of(name);
+        REQUIRE(placed.has_value());
+        CHECK(running[0] == placed->name);
+        for (const auto& viewer : {node_a, node_b}) {
+            const auto owner = w.node(viewer).whereis(name);
+            REQUIRE(owner.has_value());
+            CHECK(owner->name == running[0]);
+        }
+    }
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry ignores hello with other version", "[core]") {
+    wire w({node_a});
+    w.start_all();
+    w.run_for(1s);
+    auto& a = w.node(node_a);
+    (void)a.drain_effects();
+
+    muster::hello h;
+    h.version = muster::protocol_version + 1;
+    h.reply_requested = true;
+    h.members = {"app@d"};
+    a.step(w.now(), envelope_from(node_b, 1, h));
+
+    for (const auto& e : a.drain_effects()) {
+        INFO(muster::test::describe(e));
+        CHECK_FALSE(std::holds_alternative<muster::member_joined>(e));
+        CHECK_FALSE(std::holds_alternative<muster::send_effect>(e));
+        CHECK_FALSE(std::holds_alternative<muster::connect_effect>(e));
+    }
+    CHECK_FALSE(a.members().peers().contains(node_b));
+    CHECK_FALSE(a.members().peers().contains("app@d"));
+}
+
+TEST_CASE("registry rejects entry with empty name", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    const auto names = names_placed_on(w, node_a, node_b, 1);
+    REQUIRE(names.size() == 1);
+    register_and_wait(w, node_a, names[0]);
+    w.run_for(1s);
+
+    auto& a = w.node(node_a);
+    const auto names_before = a.names_count();
+    const auto rejected_before = a.stats().messages_rejected;
+
+    muster::name_updates updates;
+    updates.entries.push_back({"", {node_b, 1}, 9, counter_spec, false});
+    updates.entries.push_back({std::string(256, 'n'), {node_b, 1}, 9, counter_spec, false});
+    updates.entries.push_back({"orphan", {"", 1}, 9, counter_spec, false});
+    a.step(w.now(), envelope_from(node_b, 1, updates));
+
+    CHECK(a.names_count() == names_before);
+    CHECK(a.stats().messages_rejected == rejected_before + 3);
+    CHECK_FALSE(a.whereis("").has_value());
+    CHECK_FALSE(a.whereis("orphan").has_value());
+    const auto owner = a.whereis(names[0]);
+    REQUIRE(owner.has_value());
+    CHECK(*owner == muster::node_id{node_b, 1});
+    for (const auto& e : a.drain_effects()) {
+        INFO(muster::test::describe(e));
+        CHECK_FALSE(std::holds_alternative<muster::start_worker_effect>(e));
+    }
+}
+
+TEST_CASE("registry drops message from non-member", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    auto& a = w.node(node_a);
+    (void)a.drain_effects();
+    const auto names_before = a.names_count();
+
+    SECTION("unknown node") {
+        muster::name_updates updates;
+        updates.entries.push_back({"billing", {"app@stranger", 1}, 1, counter_spec, false});
+        a.step(w.now(), envelope_from("app@stranger", 1, updates));
+
+        CHECK(a.names_count() == names_before);
+        CHECK_FALSE(a.whereis("billing").has_value());
+        // The stranger is asked to introduce itself, but is not a member.
+        REQUIRE(a.members().peers().contains("app@stranger"));
+        CHECK(a.members().peers().at("app@stranger").state == muster::peer_state::connecting);
+    }
+    SECTION("stale incarnation of a member") {
+        muster::name_updates updates;
+        updates.entries.push_back({"billing", {node_b, 0}, 1, counter_spec, false});
+        a.step(w.now(), envelope_from(node_b, 0, updates));
+
+        CHECK(a.names_count() == names_before);
+        CHECK_FALSE(a.whereis("billing").has_value());
+        CHECK(a.members().peers().at(node_b).id == muster::node_id{node_b, 1});
+    }
+    SECTION("register request from unknown node") {
+        const muster::register_request request{1, {"app@stranger", 1}, "billing", counter_spec};
+        a.step(w.now(), envelope_from("app@stranger", 1, request));
+
+        CHECK_FALSE(a.holds("billing"));
+        CHECK_FALSE(a.whereis("billing").has_value());
+    }
+    for (const auto& e : a.drain_effects()) {
+        INFO(muster::test::describe(e));
+        CHECK_FALSE(std::holds_alternative<muster::start_worker_effect>(e));
+        CHECK_FALSE(std::holds_alternative<muster::member_joined>(e));
+    }
+}
+
+TEST_CASE("registry restarts names of old incarnation", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    const auto names = names_placed_on(w, node_a, node_b, 3);
+    REQUIRE(names.size() == 3);
+    for (const auto& name : names) register_and_wait(w, node_a, name);
+    w.run_for(1s);
+
+    w.restart(node_b);
+    w.run_for(3s);
+
+    CHECK(w.node(node_b).self() == muster::node_id{node_b, 2});
+    CHECK(has_member(w.effects_of<muster::member_failed>(node_a), {node_b, 1}));
+    CHECK(has_member(w.effects_of<muster::member_joined>(node_a), {node_b, 2}));
+    CHECK_FALSE(w.node(node_a).members().is_alive({node_b, 1}));
+    CHECK(w.node(node_a).members().is_alive({node_b, 2}));
+
+    for (const auto& name : names) {
+        INFO("worker " << name);
+        CHECK(w.running(name) == std::vector<std::string>{node_b});
+        for (const auto& viewer : {node_a, node_b}) {
+            const auto owner = w.node(viewer).whereis(name);
+            REQUIRE(owner.has_value());
+            CHECK(*owner == muster::node_id{node_b, 2});
+        }
+    }
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry reoffers handoff after target dies", "[core]") {
+    wire w = joined_cluster({node_a, node_b, node_c});
+    const auto names = names_placed_on(w, node_a, node_c, 1);
+    REQUIRE(names.size() == 1);
+    const std::string& name = names[0];
+    register_and_wait(w, node_a, name);
+    w.workers(node_c)[name] = "count=41";
+
+    // c leaves and offers the worker to its new owner, which crashes before it answers.
+    w.set_answer_stops(node_c, false);
+    w.node(node_c).leave(w.now());
+    const auto target = w.node(node_c).owner_of(name);
+    REQUIRE(target.has_value());
+    REQUIRE(target->name != node_c);
+    const std::string survivor = target->name == node_a ? node_b : node_a;
+    w.run_for(0ms);
+    w.crash(target->name);
+    w.answer_stop(node_c, name, "count=41");
+    w.run_for(2s);
+
+    // The offer is unanswered: c keeps the state and keeps leaving.
+    CHECK(w.node(node_c).holds(name));
+    CHECK_FALSE(w.node(node_c).stopped());
+    CHECK(w.running(name).empty());
+
+    w.run_for(10s);
+    CHECK(w.running(name) == std::vector<std::string>{survivor});
+    const auto starts = w.effects_of<muster::start_worker_effect>(survivor);
+    const auto start = std::find_if(starts.begin(), starts.end(), [&](const auto& e) { return e.name == name; });
+    REQUIRE(start != starts.end());
+    REQUIRE(start->state.has_value());
+    CHECK(*start->state == "count=41");
+    CHECK(w.node(node_c).stopped());
+    const auto owner = w.node(survivor).whereis(name);
+    REQUIRE(owner.has_value());
+    CHECK(owner->name == survivor);
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry replays identical effects", "[core]") {
+    const auto run = [] {
+        wire w({node_a, node_b, node_c}, 3ms);
+        w.start_all();
+        w.run_for(1s);
+        for (int i = 0; i < 20; ++i) {
+            const auto& via = i % 2 == 0 ? node_a : node_b;
+            (void)w.node(via).register_name(w.now(), "worker-" + std::to_string(i), counter_spec);
+            w.run_for(7ms);
+        }
+        w.node(node_c).leave(w.now());
+        w.run_for(3s);
+        w.crash(node_b);
+        w.run_for(10s);
+        return w.trace();
+    };
+
+    const std::string first = run();
+    const std::string second = run();
+    CHECK(first.size() > 1000);
+    CHECK(first == second);
+}
+
+TEST_CASE("registry restart policy moves without state", "[core]") {
+    muster::test::basic_wire<muster::restart> w({node_a, node_b});
+    w.start_all();
+    w.run_for(1s);
+    const auto names = names_placed_on(w, node_a, node_b, 1);
+    REQUIRE(names.size() == 1);
+    register_and_wait(w, node_a, names[0]);
+
+    w.node(node_b).leave(w.now());
+    w.run_for(5s);
+
+    CHECK(w.running(names[0]) == std::vector<std::string>{node_a});
+    const auto stops = w.effects_of<muster::stop_worker_effect>(node_b);
+    REQUIRE(stops.size() == 1);
+    CHECK_FALSE(stops[0].want_state);
+    const auto starts = w.effects_of<muster::start_worker_effect>(node_a);
+    REQUIRE(starts.size() == 1);
+    CHECK_FALSE(starts[0].state.has_value());
+    CHECK(w.node(node_b).stopped());
+}
+
+TEST_CASE("registry ignore policy keeps worker on join", "[core]") {
+    muster::test::basic_wire<muster::ignore> w({node_a, node_b});
+    w.start(node_a);
+    w.run_for(1s);
+    const auto names = names_placed_on(w, node_a, node_a, 20);
+    REQUIRE(names.size() == 20);
+    for (const auto& name : names) register_and_wait(w, node_a, name);
+
+    w.start(node_b);
+    w.run_for(5s);
+
+    REQUIRE(w.node(node_a).members().is_alive({node_b, 1}));
+    for (const auto& name : names) CHECK(w.running(name) == std::vector<std::string>{node_a});
+    CHECK(w.effects_of<muster::stop_worker_effect>(node_a).empty());
+}
+
+TEST_CASE("registry resume policy moves worker on join", "[core]") {
+    wire w({node_a, node_b});
+    w.start(node_a);
+    w.run_for(1s);
+    std::vector<std::string> names;
+    for (int i = 0; i < 20; ++i) names.push_back("worker-" + std::to_string(i));
+    for (const auto& name : names) register_and_wait(w, node_a, name);
+
+    w.start(node_b);
+    w.run_for(5s);
+
+    std::size_t moved = 0;
+    for (const auto& name : names) {
+        INFO("worker " << name);
+        const auto placed = w.node(node_a).owner_of(name);
+        REQUIRE(placed.has_value());
+        CHECK(w.running(name) == std::vector<std::string>{placed->name});
+        if (placed->name == node_b) ++moved;
+    }
+    CHECK(moved > 0);
+    CHECK(w.effects_of<muster::stop_worker_effect>(node_a).size() == moved);
+    CHECK(w.violations().empty());
+}
+
+// The membership machine inside a registry refers to the registry's configuration, so a moved
+// registry (for example the value `registry::create` returns) must still speak as its own node.
+TEST_CASE("registry keeps identity after move", "[core][!mayfail]") {
+    using machine = wire::machine;
+    const auto config = wire::config_for(node_a, 1);
+    machine original(config, muster::static_list{{node_a, node_b}}, muster::hash_ring{}, muster::resume{});
+    machine moved(std::move(original));
+
+    moved.start(muster::test::epoch);
+    (void)moved.drain_effects();
+    moved.on_connected(muster::test::epoch, node_b);
+
+    std::vector<std::string> senders;
+    for (const auto& e : moved.drain_effects())
+        if (const auto* send = std::get_if<muster::send_effect>(&e)) senders.push_back(send->message->from.name);
+    REQUIRE(senders.size() == 1);
+    CHECK(senders[0] == node_a);
+    CHECK_FALSE(moved.members().peers().contains(node_a));
+}
