@@ -203,7 +203,13 @@ public:
     bool leaving() const { return leaving_; }
 
     /// Takes the events produced since the last call.
-    std::vector<membership_event> take_events() { return std::exchange(events_, {}); }
+    std::vector<membership_event> take_events() {
+        version_ += events_.size();
+        return std::exchange(events_, {});
+    }
+
+    /// Grows with every membership change, so views built from members can tell they are stale.
+    std::uint64_t version() const { return version_ + events_.size(); }
 
 private:
     using peer_iterator = std::map<std::string, peer, std::less<>>::iterator;
@@ -309,6 +315,7 @@ private:
     std::map<std::string, std::uint64_t, std::less<>> left_;  // highest departed incarnation per name
     std::vector<membership_event> events_;
     envelope_ptr heartbeat_;
+    std::uint64_t version_ = 0;
     bool leaving_ = false;
 };
 

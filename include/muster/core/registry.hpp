@@ -391,8 +391,9 @@ private:
     }
 
     void rebuild_placement() {
-        if (!placement_dirty_) return;
+        if (!placement_dirty_ && view_version_ == membership_.version()) return;
         placement_dirty_ = false;
+        view_version_ = membership_.version();
         view_.clear();
         if (!leaving_) view_.push_back(member_info{config_.self.name, config_.self.incarnation, 1});
         for (const auto& [name, p] : membership_.peers())
@@ -761,15 +762,13 @@ private:
     }
 
     void offer(time_point now, const std::string& name, local_worker& w) {
-        if (!membership_.is_alive(w.target)) {
-            replace(now, locals_.find(name));
-            return;
-        }
         w.handoff_id = ++last_handoff_id_;
+        retries_.push_back(retry{now + config_.handoff_retry, name, w.handoff_id});
+        // A target that is gone already is placed again by the retry, with the state kept.
+        if (!membership_.is_alive(w.target)) return;
         const auto index = table_.find(name);
         ++stats_.handoffs_offered;
         offers_[w.target.name].push_back(handoff_item{w.handoff_id, name, w.version, table_.spec(index), w.state});
-        retries_.push_back(retry{now + config_.handoff_retry, name, w.handoff_id});
     }
 
     // Places a stopped worker again after its target rejected it or died: here if this node is
@@ -896,8 +895,15 @@ private:
     void check_unknown_owners(time_point now) {
         const duration patience = config_.failure_timeout + config_.connect_timeout + discovery_.poll_interval();
         for (const auto& owner : table_.owners()) {
-            if (membership_.is_alive(owner) || membership_.is_dead(owner)) {
+            if (membership_.is_alive(owner)) {
                 unknown_since_.erase(owner);
+                continue;
+            }
+            if (membership_.is_dead(owner)) {
+                // Known gone, perhaps only through a later incarnation of the same name, without
+                // a failure event here: look for its names again.
+                unknown_since_.erase(owner);
+                orphan_queue_.emplace_back(now, owner);
                 continue;
             }
             const auto [it, inserted] = unknown_since_.emplace(owner, now);
@@ -984,6 +990,7 @@ private:
     local_map locals_;
     std::vector<member_info> view_;
     bool placement_dirty_ = true;
+    std::uint64_t view_version_ = 0;
 
     std::vector<effect> effects_;
     std::vector<entry_record> outbox_;

@@ -151,6 +151,7 @@ public:
         auto& n = nodes_[slot];
         if (!n.machine) return;
         trace("crash", slot, 0);
+        if (std::getenv("WATCH")) std::fprintf(stderr, "%.3f CRASH %s reset=%d\n", now_.time_since_epoch().count()/1e9, n.name.c_str(), reset);
         last_disruption_ = now_;
         kill_workers(slot);
         checker_.on_node_lost(slot);
@@ -179,6 +180,7 @@ public:
         auto& n = nodes_[slot];
         if (!n.machine || n.status != node_status::running) return;
         trace("terminate", slot, 0);
+        if (std::getenv("WATCH")) std::fprintf(stderr, "%.3f TERM %s\n", now_.time_since_epoch().count()/1e9, n.name.c_str());
         last_disruption_ = now_;
         n.status = node_status::leaving;
         n.machine->leave(now_);
@@ -429,6 +431,7 @@ private:
         n.machine.emplace(std::move(made).value());
         n.status = node_status::running;
         trace("boot", slot, n.incarnation);
+        if (std::getenv("WATCH")) std::fprintf(stderr, "%.3f BOOT %s#%llu\n", now_.time_since_epoch().count()/1e9, n.name.c_str(), (unsigned long long)n.incarnation);
         last_disruption_ = now_;
         n.machine->start(now_);
         drain(slot);
@@ -462,6 +465,7 @@ private:
 
     void perform(std::uint32_t slot, start_worker_effect& s) {
         auto& n = nodes_[slot];
+        if (const char* w = std::getenv("WATCH"); w && s.name == w) std::fprintf(stderr, "%.3f START %s on %s#%llu\n", now_.time_since_epoch().count()/1e9, s.name.c_str(), n.name.c_str(), (unsigned long long)n.incarnation);
         std::optional<std::uint64_t> state;
         if (s.state && s.state->size() == sizeof(std::uint64_t)) {
             std::uint64_t v = 0;
@@ -479,6 +483,7 @@ private:
 
     void perform(std::uint32_t slot, stop_worker_effect& s) {
         auto& n = nodes_[slot];
+        if (const char* w = std::getenv("WATCH"); w && s.name == w) std::fprintf(stderr, "%.3f STOP %s on %s cause %d\n", now_.time_since_epoch().count()/1e9, s.name.c_str(), n.name.c_str(), (int)s.cause);
         const auto it = n.workers.find(s.name);
         std::optional<worker_state> state;
         std::optional<std::uint64_t> handed;
@@ -512,6 +517,7 @@ private:
     void perform(std::uint32_t slot, reply_effect& r) {
         const auto it = pending_.find({slot, r.id});
         if (it == pending_.end()) return;
+        if (const char* w = std::getenv("WATCH"); w && it->second == w) std::fprintf(stderr, "%.3f REPLY %s at %s err=%d owner=%s\n", now_.time_since_epoch().count()/1e9, w, nodes_[slot].name.c_str(), r.error ? (int)*r.error : 0, r.owner ? r.owner->name.c_str() : "-");
         if (!r.error) {
             ++counters_.registrations_acknowledged;
             checker_.on_acknowledged(it->second);
