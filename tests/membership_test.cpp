@@ -25,7 +25,11 @@ muster::registry_config make_config() {
 }
 
 muster::envelope from(const std::string& name, std::uint64_t incarnation, muster::message body) {
-    return muster::envelope{{name, incarnation}, self_name, std::move(body)};
+    muster::envelope e;
+    e.from = muster::node_id{name, incarnation};
+    e.to = self_name;
+    e.body = std::move(body);
+    return e;
 }
 
 muster::hello hello_from_peer(bool reply_requested = true) {

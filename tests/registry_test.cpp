@@ -3,10 +3,12 @@
 #include <support/wire.hpp>
 
 #include <catch2/catch.hpp>
+#include <rapidcheck/catch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,7 +61,11 @@ wire joined_cluster(std::vector<std::string> names) {
 }
 
 muster::envelope envelope_from(const std::string& from, std::uint64_t incarnation, muster::message body) {
-    return muster::envelope{muster::node_id{from, incarnation}, node_a, std::move(body)};
+    muster::envelope e;
+    e.from = muster::node_id{from, incarnation};
+    e.to = node_a;
+    e.body = std::move(body);
+    return e;
 }
 
 }  // namespace
@@ -676,13 +682,13 @@ TEST_CASE("registry resume policy moves worker on join", "[core]") {
     CHECK(w.violations().empty());
 }
 
-// The membership machine inside a registry refers to the registry's configuration, so a moved
-// registry (for example the value `registry::create` returns) must still speak as its own node.
-TEST_CASE("registry keeps identity after move", "[core][!mayfail]") {
+// `create` returns the registry by value, so a moved registry must still speak as its own node.
+TEST_CASE("registry keeps identity after move", "[core]") {
     using machine = wire::machine;
-    const auto config = wire::config_for(node_a, 1);
-    machine original(config, muster::static_list{{node_a, node_b}}, muster::hash_ring{}, muster::resume{});
-    machine moved(std::move(original));
+    auto made = machine::create(wire::config_for(node_a, 1), muster::static_list{{node_a, node_b}},
+                                muster::hash_ring{}, muster::resume{});
+    REQUIRE(made.has_value());
+    machine moved(std::move(made).value());
 
     moved.start(muster::test::epoch);
     (void)moved.drain_effects();
@@ -694,4 +700,369 @@ TEST_CASE("registry keeps identity after move", "[core][!mayfail]") {
     REQUIRE(senders.size() == 1);
     CHECK(senders[0] == node_a);
     CHECK_FALSE(moved.members().peers().contains(node_a));
+    CHECK(moved.members().peers().contains(node_b));
+}
+
+TEST_CASE("registry resolves conflict after netsplit", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    const auto names = names_placed_on(w, node_a, node_a, 2);
+    REQUIRE(names.size() == 2);
+    for (const auto& name : names) register_and_wait(w, node_a, name);
+    for (const auto& name : names) w.workers(node_a)[name] = "kept " + name;
+
+    // Each side declares the other failed, and b restarts a's workers.
+    w.partition({node_b});
+    w.run_for(10s);
+    REQUIRE(has_member(w.effects_of<muster::member_failed>(node_b), {node_a, 1}));
+    for (const auto& name : names) {
+        INFO("worker " << name);
+        CHECK(w.running(name) == std::vector<std::string>{node_a, node_b});
+        w.workers(node_b)[name] = "lost " + name;
+    }
+
+    w.heal();
+    w.run_for(15s);
+
+    for (const auto& name : names) {
+        INFO("worker " << name);
+        // The placement owner keeps its instance and receives the other one's state.
+        CHECK(w.running(name) == std::vector<std::string>{node_a});
+        CHECK(w.workers(node_a)[name] == "kept " + name);
+        const auto merges = w.effects_of<muster::merge_state_effect>(node_a);
+        CHECK(std::any_of(merges.begin(), merges.end(),
+                          [&](const auto& m) { return m.name == name && m.state == "lost " + name; }));
+        const auto stop = w.first_index<muster::stop_worker_effect>(
+            node_b, [&](const auto& e) { return e.name == name && e.cause == muster::stop_cause::conflict; });
+        CHECK(stop.has_value());
+        for (const auto& viewer : {node_a, node_b}) {
+            const auto owner = w.node(viewer).whereis(name);
+            REQUIRE(owner.has_value());
+            CHECK(*owner == muster::node_id{node_a, 1});
+        }
+    }
+    CHECK(w.node(node_a).members().is_alive({node_b, 1}));
+    CHECK(w.node(node_b).members().is_alive({node_a, 1}));
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry unregisters name during handoff", "[core]") {
+    wire w = joined_cluster({node_a, node_b, node_c});
+    const auto names = names_placed_on(w, node_a, node_c, 1);
+    REQUIRE(names.size() == 1);
+    register_and_wait(w, node_a, names[0]);
+
+    // c is stopping the worker for its handoff when the unregister arrives.
+    w.set_answer_stops(node_c, false);
+    w.node(node_c).leave(w.now());
+    w.run_for(0ms);
+    const auto id = w.node(node_a).unregister(w.now(), names[0]);
+    REQUIRE(id.has_value());
+    w.run_for(10ms);
+    CHECK_FALSE(w.reply(node_a, *id).has_value());
+
+    w.answer_stop(node_c, names[0], "count=3");
+    w.run_for(5s);
+
+    const auto reply = w.reply(node_a, *id);
+    REQUIRE(reply.has_value());
+    CHECK_FALSE(reply->error.has_value());
+    CHECK(w.running(names[0]).empty());
+    CHECK_FALSE(w.node(node_a).whereis(names[0]).has_value());
+    CHECK_FALSE(w.node(node_b).whereis(names[0]).has_value());
+    CHECK(w.node(node_c).stopped());
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry applies restart policy on exit", "[core]") {
+    wire w({node_a});
+    w.start_all();
+    w.run_for(1s);
+    const muster::worker_spec transient{"job", muster::restart_policy::transient};
+    const muster::worker_spec temporary{"task", muster::restart_policy::temporary};
+    REQUIRE(w.node(node_a).register_name(w.now(), "permanent", counter_spec).has_value());
+    REQUIRE(w.node(node_a).register_name(w.now(), "transient", transient).has_value());
+    REQUIRE(w.node(node_a).register_name(w.now(), "temporary", temporary).has_value());
+    w.run_for(10ms);
+
+    auto& a = w.node(node_a);
+    a.on_worker_exited(w.now(), "permanent", muster::exit_reason::normal);
+    a.on_worker_exited(w.now(), "transient", muster::exit_reason::crashed);
+    a.on_worker_exited(w.now(), "temporary", muster::exit_reason::crashed);
+    w.run_for(10ms);
+
+    const auto starts = w.effects_of<muster::start_worker_effect>(node_a);
+    const auto started = [&](const std::string& name) {
+        return std::count_if(starts.begin(), starts.end(), [&](const auto& e) { return e.name == name; });
+    };
+    CHECK(started("permanent") == 2);
+    CHECK(started("transient") == 2);
+    CHECK(started("temporary") == 1);
+    CHECK(a.whereis("permanent").has_value());
+    CHECK(a.whereis("transient").has_value());
+    CHECK_FALSE(a.whereis("temporary").has_value());
+
+    a.on_worker_exited(w.now(), "transient", muster::exit_reason::normal);
+    w.run_for(10ms);
+    CHECK_FALSE(a.whereis("transient").has_value());
+    CHECK(a.local_workers_count() == 1);
+}
+
+TEST_CASE("registry last node stops workers on leave", "[core]") {
+    wire w({node_a});
+    w.start_all();
+    w.run_for(1s);
+    register_and_wait(w, node_a, "billing");
+
+    w.node(node_a).leave(w.now());
+    w.run_for(1s);
+
+    CHECK(w.node(node_a).stopped());
+    const auto stops = w.effects_of<muster::stop_worker_effect>(node_a);
+    REQUIRE(stops.size() == 1);
+    CHECK(stops[0].name == "billing");
+    CHECK(stops[0].cause == muster::stop_cause::shutdown);
+    CHECK(w.effects_of<muster::node_stopped>(node_a).size() == 1);
+}
+
+TEST_CASE("registry forgets tombstone after ttl", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    register_and_wait(w, node_a, "billing");
+    const auto id = w.node(node_a).unregister(w.now(), "billing");
+    REQUIRE(id.has_value());
+    w.run_for(1s);
+    CHECK(w.node(node_a).names_count() == 1);
+    CHECK(w.node(node_b).names_count() == 1);
+
+    w.run_for(w.node(node_a).config().tombstone_ttl);
+    CHECK(w.node(node_a).names_count() == 0);
+    CHECK(w.node(node_b).names_count() == 0);
+    CHECK_FALSE(w.node(node_a).whereis("billing").has_value());
+}
+
+TEST_CASE("registry repairs missed updates by sync", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    const auto names = names_placed_on(w, node_a, node_a, 5);
+    REQUIRE(names.size() == 5);
+
+    // b misses a's broadcasts; anti-entropy brings them once the partition ends.
+    w.partition({node_b});
+    for (const auto& name : names) REQUIRE(w.node(node_a).register_name(w.now(), name, counter_spec).has_value());
+    w.run_for(100ms);
+    w.heal();
+    for (const auto& name : names) CHECK_FALSE(w.node(node_b).whereis(name).has_value());
+
+    w.run_for(4s);
+    for (const auto& name : names) {
+        INFO("worker " << name);
+        const auto owner = w.node(node_b).whereis(name);
+        REQUIRE(owner.has_value());
+        CHECK(*owner == muster::node_id{node_a, 1});
+    }
+    CHECK(w.effects_of<muster::member_failed>(node_a).empty());
+}
+
+TEST_CASE("registry moves workers when two nodes leave", "[core]") {
+    const auto delay = GENERATE(0ms, 15ms);
+    INFO("message delay " << delay.count() << " ms");
+    wire w({node_a, node_b, node_c}, delay);
+    w.start_all();
+    w.run_for(1s);
+    std::vector<std::string> names;
+    for (int i = 0; i < 12; ++i) names.push_back("worker-" + std::to_string(i));
+    for (const auto& name : names) register_and_wait(w, node_a, name);
+    w.run_for(1s);
+    for (const auto& name : names)
+        for (const auto& holder : w.running(name)) w.workers(holder)[name] = "state of " + name;
+
+    w.node(node_b).leave(w.now());
+    w.node(node_c).leave(w.now());
+    w.run_for(10s);
+
+    CHECK(w.node(node_b).stopped());
+    CHECK(w.node(node_c).stopped());
+    for (const auto& name : names) {
+        INFO("worker " << name);
+        CHECK(w.running(name) == std::vector<std::string>{node_a});
+        CHECK(w.workers(node_a)[name] == "state of " + name);
+        const auto owner = w.node(node_a).whereis(name);
+        REQUIRE(owner.has_value());
+        CHECK(*owner == muster::node_id{node_a, 1});
+    }
+    CHECK(w.effects_of<muster::member_failed>(node_a).empty());
+    CHECK(has_member(w.effects_of<muster::member_left>(node_a), {node_b, 1}));
+    CHECK(has_member(w.effects_of<muster::member_left>(node_a), {node_c, 1}));
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry moves worker on delayed leave", "[core]") {
+    wire w({node_a, node_b, node_c}, 25ms);
+    w.start_all();
+    w.run_for(1s);
+    const auto names = names_placed_on(w, node_a, node_c, 4);
+    REQUIRE(names.size() == 4);
+    for (const auto& name : names) register_and_wait(w, node_a, name);
+    w.run_for(1s);
+    for (const auto& name : names) w.workers(node_c)[name] = "count=" + name;
+
+    w.node(node_c).leave(w.now());
+    w.run_for(10s);
+
+    for (const auto& name : names) {
+        INFO("worker " << name);
+        const auto running = w.running(name);
+        REQUIRE(running.size() == 1);
+        CHECK(running[0] != node_c);
+        CHECK(w.workers(running[0])[name] == "count=" + name);
+        for (const auto& viewer : {node_a, node_b}) {
+            const auto owner = w.node(viewer).whereis(name);
+            REQUIRE(owner.has_value());
+            CHECK(owner->name == running[0]);
+        }
+    }
+    CHECK(w.node(node_c).stopped());
+    CHECK(w.effects_of<muster::member_failed>(node_a).empty());
+    CHECK(w.effects_of<muster::member_failed>(node_b).empty());
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry forwards registration from leaving node", "[core]") {
+    wire w({node_a, node_b, node_c}, 20ms);
+    w.start_all();
+    w.run_for(1s);
+    const auto names = names_placed_on(w, node_a, node_c, 2);
+    REQUIRE(names.size() == 2);
+
+    // c runs a worker whose stop is held back, so c stays in its leave while the request arrives.
+    register_and_wait(w, node_a, names[0]);
+    w.set_answer_stops(node_c, false);
+
+    // a sends its request before c's leave notice reaches it.
+    w.node(node_c).leave(w.now());
+    const auto id = w.node(node_a).register_name(w.now(), names[1], counter_spec);
+    REQUIRE(id.has_value());
+    w.run_for(1s);
+
+    const auto reply = w.reply(node_a, *id);
+    REQUIRE(reply.has_value());
+    CHECK_FALSE(reply->error.has_value());
+    const auto running = w.running(names[1]);
+    REQUIRE(running.size() == 1);
+    CHECK(running[0] != node_c);
+    REQUIRE(reply->owner.has_value());
+    CHECK(reply->owner->name == running[0]);
+    CHECK(w.effects_of<muster::start_worker_effect>(node_c).size() == 1);
+
+    w.answer_stop(node_c, names[0], "count=1");
+    w.run_for(5s);
+    CHECK(w.node(node_c).stopped());
+    CHECK(w.running(names[0]).size() == 1);
+}
+
+TEST_CASE("registry times out request to crashed owner", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    const auto names = names_placed_on(w, node_a, node_b, 1);
+    REQUIRE(names.size() == 1);
+
+    w.crash(node_b);
+    const auto sent_at = w.now();
+    const auto id = w.node(node_a).register_name(w.now(), names[0], counter_spec);
+    REQUIRE(id.has_value());
+
+    w.run_until(sent_at + w.node(node_a).config().request_timeout - 1ms);
+    CHECK_FALSE(w.reply(node_a, *id).has_value());
+    w.run_for(1ms);
+    const auto reply = w.reply(node_a, *id);
+    REQUIRE(reply.has_value());
+    REQUIRE(reply->error.has_value());
+    CHECK(*reply->error == muster::errc::timed_out);
+}
+
+TEST_CASE("registry converges after random faults", "[core][property]") {
+    rc::prop("each name runs once after the cluster heals", [] {
+        const std::vector<std::string> nodes{node_a, node_b, node_c};
+        const auto delay = *rc::gen::element(0ms, 5ms, 20ms);
+        wire w(nodes, delay);
+        w.start_all();
+        w.run_for(1s);
+
+        std::set<std::string> crashed;
+        std::set<std::string> left;
+        std::map<std::pair<std::string, muster::request_id>, std::string> requests;
+        std::set<std::string> touched;  // names with an unregister request or a failed reply
+        bool partitioned = false;
+        const auto live = [&] {
+            std::vector<std::string> out;
+            for (const auto& n : nodes)
+                if (!crashed.contains(n) && !left.contains(n)) out.push_back(n);
+            return out;
+        };
+
+        const auto steps_count = *rc::gen::inRange(1, 25);
+        for (int step = 0; step < steps_count; ++step) {
+            const auto up = live();
+            const auto& via = up[*rc::gen::inRange<std::size_t>(0, up.size())];
+            const std::string name = "worker-" + std::to_string(*rc::gen::inRange(0, 8));
+            switch (*rc::gen::inRange(0, 8)) {
+            case 0:
+            case 1:
+            case 2:
+                if (const auto id = w.node(via).register_name(w.now(), name, counter_spec)) requests[{via, *id}] = name;
+                break;
+            case 3:
+                touched.insert(name);
+                (void)w.node(via).unregister(w.now(), name);
+                break;
+            case 4:
+                if (up.size() > 1 && crashed.empty()) {
+                    w.crash(via);
+                    crashed.insert(via);
+                }
+                break;
+            case 5:
+                // A node that leaves while cut off from every other live node stops its workers
+                // with nowhere to move them, so leaves happen only on a whole network.
+                if (up.size() > 1 && left.empty() && !partitioned) {
+                    w.node(via).leave(w.now());
+                    left.insert(via);
+                }
+                break;
+            case 6:
+                if (left.empty()) {
+                    w.partition({via});
+                    partitioned = true;
+                }
+                break;
+            default:
+                w.heal();
+                partitioned = false;
+                break;
+            }
+            w.run_for(*rc::gen::element(0ms, 10ms, 300ms, 2s, 7s));
+        }
+        w.heal();
+        w.run_for(40s);
+
+        for (const auto& [key, name] : requests) {
+            const auto reply = w.reply(key.first, key.second);
+            if (!reply || reply->error) touched.insert(name);
+        }
+        for (int i = 0; i < 8; ++i) {
+            const std::string name = "worker-" + std::to_string(i);
+            const auto running = w.running(name);
+            RC_ASSERT(running.size() <= 1);
+            bool registered = false;
+            for (const auto& [key, requested] : requests) registered = registered || requested == name;
+            if (registered && !touched.contains(name)) RC_ASSERT(running.size() == 1);
+            for (const auto& viewer : live()) {
+                const auto owner = w.node(viewer).whereis(name);
+                if (running.empty()) {
+                    RC_ASSERT(!owner.has_value());
+                } else {
+                    RC_ASSERT(owner.has_value());
+                    RC_ASSERT(owner->name == running[0]);
+                }
+            }
+        }
+        RC_ASSERT(w.violations().empty());
+    });
 }

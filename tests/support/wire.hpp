@@ -139,7 +139,7 @@ public:
     void run_for(duration span) { run_until(now_ + span); }
 
     /// Crashes a node: it stops receiving messages, connections and timers, and its workers are
-    /// gone. Messages it sent before the crash are still delivered.
+    /// gone. Its messages still in flight are dropped.
     void crash(std::string_view name) {
         collect_all();
         auto& s = slot_of(name);
@@ -153,6 +153,19 @@ public:
         auto& s = slot_of(name);
         s = make_slot(s.name, s.incarnation + 1);
         s.instance->start(now_);
+    }
+
+    /// Splits the network: nodes in `side` reach only each other, the rest reach only the rest.
+    /// Messages already in flight across the cut are dropped when they arrive.
+    void partition(const std::vector<std::string>& side) {
+        collect_all();
+        for (auto& s : slots_) s.side = std::find(side.begin(), side.end(), s.name) != side.end() ? 1 : 0;
+    }
+
+    /// Joins the network again after `partition`.
+    void heal() {
+        collect_all();
+        for (auto& s : slots_) s.side = 0;
     }
 
     /// Whether the wire answers a node's stop requests by itself (the default) or leaves them
@@ -231,9 +244,10 @@ private:
     struct slot {
         std::string name;
         std::uint64_t incarnation = 1;
-        std::unique_ptr<machine> instance;  // built in place: a registry must not be moved
+        std::unique_ptr<machine> instance;
         bool down = false;
         bool answer_stops = true;
+        int side = 0;  // nodes on different sides of a partition cannot reach each other
         std::optional<time_point> timer_at;
         std::map<std::string, worker_state> workers;
     };
@@ -251,6 +265,11 @@ private:
         for (auto& s : slots_)
             if (s.name == name) return s;
         throw std::out_of_range("wire: no node named " + std::string(name));
+    }
+
+    bool reachable(const slot& from, std::string_view to) {
+        const slot* target = find_up(to);
+        return target != nullptr && target->side == from.side;
     }
 
     slot* find_up(std::string_view name) {
@@ -307,10 +326,11 @@ private:
         if (s == nullptr) return;
         switch (ev.what) {
         case kind::deliver:
+            if (!reachable(*s, ev.message->from.name)) return;
             s->instance->step(now_, *ev.message);
             break;
         case kind::connected:
-            if (find_up(ev.peer) != nullptr) s->instance->on_connected(now_, ev.peer);
+            if (reachable(*s, ev.peer)) s->instance->on_connected(now_, ev.peer);
             else s->instance->on_connect_failed(now_, ev.peer);
             break;
         case kind::tick:

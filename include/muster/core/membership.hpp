@@ -81,6 +81,9 @@ public:
     /// Handles membership messages and filters the rest: returns true if the registry should
     /// process `e` (its sender is a current member and the message is not a membership message).
     bool on_envelope(time_point now, const envelope& e, std::vector<effect>& out) {
+        // A message meant for an earlier life of this node (sent before the sender learned of the
+        // restart) must not act on this one.
+        if (e.to_incarnation != 0 && e.to_incarnation != config_.self.incarnation) return false;
         if (const auto* h = std::get_if<hello>(&e.body)) {
             on_hello(now, e.from, *h, out);
             return false;
@@ -168,7 +171,7 @@ public:
         envelope_ptr env;
         for (const auto& [name, p] : peers_) {
             if (p.state == peer_state::connecting) continue;
-            if (!env) env = std::make_shared<const envelope>(envelope{config_.self, {}, std::move(body)});
+            if (!env) env = std::make_shared<const envelope>(envelope{config_.self, {}, 0, std::move(body)});
             out.push_back(send_effect{name, env});
         }
     }
@@ -200,6 +203,13 @@ public:
     }
 
     const std::map<std::string, peer, std::less<>>& peers() const { return peers_; }
+
+    /// Returns whether a connection attempt is still open, so the view may be missing members.
+    bool connecting() const {
+        for (const auto& [name, p] : peers_)
+            if (p.state == peer_state::connecting) return true;
+        return false;
+    }
     bool leaving() const { return leaving_; }
 
     /// Takes the events produced since the last call.
@@ -301,11 +311,11 @@ private:
         h.reply_requested = reply_requested;
         for (const auto& [name, p] : peers_)
             if (p.state != peer_state::connecting) h.members.push_back(name);
-        return std::make_shared<const envelope>(envelope{config_.self, {}, h});
+        return std::make_shared<const envelope>(envelope{config_.self, {}, 0, h});
     }
 
     const envelope_ptr& heartbeat_envelope() {
-        if (!heartbeat_) heartbeat_ = std::make_shared<const envelope>(envelope{config_.self, {}, heartbeat{}});
+        if (!heartbeat_) heartbeat_ = std::make_shared<const envelope>(envelope{config_.self, {}, 0, heartbeat{}});
         return heartbeat_;
     }
 

@@ -147,6 +147,7 @@ constexpr std::string_view message_kind_name(std::size_t index) noexcept {
 struct envelope {
     node_id from;
     std::string to;
+    std::uint64_t to_incarnation = 0;  ///< the incarnation addressed; 0 addresses any
     message body;
 };
 

@@ -199,7 +199,7 @@ public:
             w.state = std::move(state);
             offer(now, it->first, w);
         } else if (w.phase == stage::yielding) {
-            send_to(w.target.name, conflict_yield{it->first, w.version, std::move(state)});
+            send_to(w.target, conflict_yield{it->first, w.version, std::move(state)});
             locals_.erase(it);
         }
         after_input(now);
@@ -313,7 +313,15 @@ private:
     template <class Body>
     void send_to(const std::string& to, Body body) {
         if (to == config_.self.name) return;
-        effects_.push_back(send_effect{to, std::make_shared<const envelope>(envelope{config_.self, to, std::move(body)})});
+        effects_.push_back(send_effect{to, std::make_shared<const envelope>(envelope{config_.self, to, 0, std::move(body)})});
+    }
+
+    // Sends to one incarnation: a restarted node with the same name drops it.
+    template <class Body>
+    void send_to(const node_id& to, Body body) {
+        if (to.name == config_.self.name) return;
+        effects_.push_back(send_effect{
+            to.name, std::make_shared<const envelope>(envelope{config_.self, to.name, to.incarnation, std::move(body)})});
     }
 
     void log(log_level level, std::string_view event, std::vector<std::pair<std::string_view, std::string>> fields) {
@@ -485,7 +493,7 @@ private:
     void on_message(time_point now, const node_id& from, const handoff_offer& offer) {
         handoff_reply reply;
         for (const auto& item : offer.items) reply.results.push_back(accept_offer(now, item));
-        send_to(from.name, std::move(reply));
+        send_to(from, std::move(reply));
     }
 
     void on_message(time_point now, const node_id& from, const handoff_reply& reply) {
@@ -497,6 +505,12 @@ private:
             if (r.accepted) {
                 ++stats_.handoffs_accepted;
                 log(log_level::info, "worker_moved", {{"name", it->first}, {"to", from.name}});
+                // The new owner runs it at a version above the offered one; record that now, so
+                // this replica never points at this node again and a stale offer is seen as stale.
+                const auto index = table_.find(it->first);
+                const auto current = table_.at(index);
+                if (table_.owner(index) == config_.self && !current.removed)
+                    table_.upsert(it->first, from, it->second.version + 1, table_.spec(index), false);
                 for (auto u : it->second.unregisters) {
                     ++u.hops;
                     send_to(from.name, u);
@@ -768,7 +782,7 @@ private:
         if (!membership_.is_alive(w.target)) return;
         const auto index = table_.find(name);
         ++stats_.handoffs_offered;
-        offers_[w.target.name].push_back(handoff_item{w.handoff_id, name, w.version, table_.spec(index), w.state});
+        offers_[w.target].push_back(handoff_item{w.handoff_id, name, w.version, table_.spec(index), w.state});
     }
 
     // Places a stopped worker again after its target rejected it or died: here if this node is
@@ -801,24 +815,29 @@ private:
         if (check_name(item.name)) return result;
         const auto local = locals_.find(item.name);
         const auto index = table_.find(item.name);
+        // This replica has seen the name at a later version: it moved on after the offer was
+        // made, so there is nothing to start and the sender may drop its copy.
+        const bool superseded = index != detail::npos32 && !table_.at(index).removed &&
+                                table_.at(index).version > item.version;
         if (local != locals_.end()) {
             auto& w = local->second;
-            if (w.handoff_id == item.handoff_id || w.phase == stage::running) {
-                // A repeated offer, or a second instance arriving while ours runs: keep ours and
-                // give it the other state (the conflict hook's default).
-                if (w.handoff_id != item.handoff_id && item.state)
-                    effects_.push_back(merge_state_effect{item.name, *item.state});
+            if (w.handoff_id == item.handoff_id) {
+                result.accepted = true;  // a repeated offer of the instance running here
+            } else if (w.phase == stage::running) {
+                // A second instance arriving while ours runs: keep ours and give it the other
+                // state (the conflict hook's default).
+                if (item.state) effects_.push_back(merge_state_effect{item.name, *item.state});
                 result.accepted = true;
+            } else {
+                result.accepted = superseded;
             }
             return result;
         }
-        if (leaving_) return result;
-        if (index != detail::npos32 && table_.at(index).version > item.version &&
-            table_.owner(index) != config_.self && !table_.at(index).removed) {
-            // The name has moved on since this offer was made: nothing to start.
+        if (superseded) {
             result.accepted = true;
             return result;
         }
+        if (leaving_) return result;
         const std::uint64_t base = index == detail::npos32 ? item.version : std::max(item.version, table_.at(index).version);
         start_local(now, item.name, item.spec, item.state, base + 1);
         locals_[item.name].handoff_id = item.handoff_id;
@@ -844,7 +863,7 @@ private:
                 replace(now, it);
                 continue;
             }
-            offers_[w.target.name].push_back(
+            offers_[w.target].push_back(
                 handoff_item{w.handoff_id, r.name, w.version, table_.spec(table_.find(r.name)), w.state});
             retries_.push_back(retry{now + config_.handoff_retry, r.name, w.handoff_id});
         }
@@ -883,6 +902,9 @@ private:
         if (index == detail::npos32 || table_.at(index).removed || locals_.contains(name)) return;
         if (!membership_.is_dead(table_.owner(index))) return;
         if (leaving_) return;
+        // A view with connection attempts still open (right after boot, say) may lack the member
+        // placement would pick; the heartbeat tick looks again once the attempts are answered.
+        if (membership_.connecting()) return;
         const auto target = owner_of(name);
         if (!target || *target != config_.self) return;
         ++stats_.orphans_restarted;
@@ -994,7 +1016,7 @@ private:
 
     std::vector<effect> effects_;
     std::vector<entry_record> outbox_;
-    std::map<std::string, std::vector<handoff_item>, std::less<>> offers_;
+    std::map<node_id, std::vector<handoff_item>> offers_;
     std::deque<retry> retries_;
     std::map<request_id, time_point> pending_;
     std::deque<std::pair<time_point, request_id>> pending_order_;
