@@ -642,6 +642,12 @@ private:
             locals_.erase(local);
             return;
         }
+        if (r.owner == config_.self) {
+            // Another replica recorded this instance at a higher version (an accepted handoff
+            // whose offer found the name running here): take the version, nothing else changes.
+            table_.upsert(r.name, r.owner, r.version, r.spec, false);
+            return;
+        }
         if (membership_.is_dead(r.owner)) {
             // A claim by a node known to be gone: ours stands, with a version above the claim.
             claim_again(r.version + 1, name);
@@ -827,6 +833,7 @@ private:
                 // A second instance arriving while ours runs: keep ours and give it the other
                 // state (the conflict hook's default).
                 if (item.state) effects_.push_back(merge_state_effect{item.name, *item.state});
+                if (table_.at(index).version <= item.version) claim_again(item.version + 1, item.name);
                 result.accepted = true;
             } else {
                 result.accepted = superseded;
