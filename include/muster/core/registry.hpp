@@ -105,6 +105,10 @@ public:
             next_heartbeat_ = now + config_.heartbeat_interval;
             membership_.on_heartbeat_tick(now, effects_);
             check_unknown_owners(now);
+            // A worker can start on a node that is not its owner (a request routed by an older
+            // view, a conflict winner); once the view has been stable for an interval, move it.
+            if (membership_.version() == stable_version_ && !rebalance_at_) rebalance_at_ = now;
+            stable_version_ = membership_.version();
         }
         if (now >= next_sync_) {
             next_sync_ = now + config_.sync_interval;
@@ -1020,6 +1024,7 @@ private:
     std::vector<member_info> view_;
     bool placement_dirty_ = true;
     std::uint64_t view_version_ = 0;
+    std::uint64_t stable_version_ = 0;
 
     std::vector<effect> effects_;
     std::vector<entry_record> outbox_;
