@@ -228,11 +228,8 @@ private:
         if (h.version != protocol_version) return;
         if (from.name == config_.self.name || check_name(from.name)) return;
         if (is_left(from)) return;
-        if (leaving_ && !peers_.contains(from.name)) {
-            // A leaving node makes no new members, but it says hello back so the other side knows.
-            if (h.reply_requested) out.push_back(send_effect{from.name, hello_envelope(false)});
-            return;
-        }
+        // A leaving node still accepts members that reach it: it sends them heartbeats, so they
+        // do not declare it failed and restart the workers it is still handing off.
         auto it = peers_.find(from.name);
         if (it != peers_.end() && it->second.state != peer_state::connecting) {
             if (it->second.id.incarnation > from.incarnation) return;  // a stale hello

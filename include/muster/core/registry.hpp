@@ -77,6 +77,7 @@ public:
     void start(time_point now) {
         if (started_) return;
         started_ = true;
+        started_at_ = now;
         next_heartbeat_ = now + config_.heartbeat_interval;
         next_sync_ = now + config_.sync_interval;
         next_poll_ = now;
@@ -514,7 +515,7 @@ private:
                 const auto index = table_.find(it->first);
                 const auto current = table_.at(index);
                 if (table_.owner(index) == config_.self && !current.removed)
-                    table_.upsert(it->first, from, it->second.version + 1, table_.spec(index), false);
+                    queue_update(table_.upsert(it->first, from, it->second.version + 1, table_.spec(index), false));
                 for (auto u : it->second.unregisters) {
                     ++u.hops;
                     send_to(from.name, u);
@@ -916,6 +917,9 @@ private:
         // A view with connection attempts still open (right after boot, say) may lack the member
         // placement would pick; the heartbeat tick looks again once the attempts are answered.
         if (membership_.connecting()) return;
+        // A replica assembled right after boot may still name an owner that has since handed
+        // the worker on; wait one failure timeout, so several syncs have run, before restarting.
+        if (now < started_at_ + config_.failure_timeout) return;
         const auto target = owner_of(name);
         if (!target || *target != config_.self) return;
         ++stats_.orphans_restarted;
@@ -1043,6 +1047,7 @@ private:
     time_point next_sync_{};
     time_point leave_deadline_{};
     time_point sync_pull_until_{};
+    time_point started_at_{};
     time_point armed_at_ = time_point::max();
     std::uint64_t sync_cursor_ = 0;
     request_id last_request_id_ = 0;

@@ -477,7 +477,9 @@ private:
         const bool healthy = !network_.split() && network_.config().loss == 0 &&
                              (last_network_fault_ == time_point{} ||
                               now_ - last_network_fault_ > 2 * config_.node_defaults.failure_timeout);
-        if (auto v = checker_.on_start(now_, s.name, slot, state, healthy, config_.check_state && s.state.has_value()))
+        // Under loss or partitions two instances may both hand off and the new owner merges
+        // their states, so the handed-state check applies only while the network is healthy.
+        if (auto v = checker_.on_start(now_, s.name, slot, state, healthy, healthy && config_.check_state && s.state.has_value()))
             fail(v->invariant, v->detail);
     }
 
