@@ -26,9 +26,9 @@ muster::registry_config valid_config() {
 using machine = muster::registry<muster::static_list, muster::hash_ring, muster::resume>;
 
 std::optional<muster::config_error> create_error(const muster::registry_config& config) {
-    auto made = machine::create(config, muster::static_list{{}}, muster::hash_ring{}, muster::resume{});
-    if (made) return std::nullopt;
-    return made.error();
+    auto created = machine::create(config, muster::static_list{{}}, muster::hash_ring{}, muster::resume{});
+    if (created) return std::nullopt;
+    return created.error();
 }
 
 }  // namespace

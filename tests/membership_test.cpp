@@ -102,7 +102,7 @@ TEST_CASE("membership says hello on connect", "[core]") {
     CHECK(h->reply_requested);
     CHECK_FALSE(h->leaving);
 
-    // A connection nobody asked for is ignored.
+    // A connection that was never requested is ignored.
     out.clear();
     members.on_connected(start, node_c, out);
     CHECK(out.empty());
@@ -128,7 +128,7 @@ TEST_CASE("membership joins member on hello", "[core]") {
     CHECK(members.is_alive({node_b, 3}));
     CHECK_FALSE(members.is_alive({node_b, 2}));
 
-    // It answers the hello, and connects to the member the hello listed.
+    // It replies to the hello, and connects to the member the hello listed.
     const auto sends = only<muster::send_effect>(out);
     REQUIRE(sends.size() == 1);
     CHECK(sends[0].to == node_b);
@@ -265,7 +265,7 @@ TEST_CASE("membership accepts failed member back", "[core]") {
     REQUIRE(f.members.is_dead({node_b, 1}));
     (void)f.members.take_events();
 
-    // After a partition heals, the same incarnation says hello again.
+    // After a partition heals, the same incarnation sends a hello again.
     f.members.on_envelope(start + 11s, from(node_b, 1, hello_from_peer()), f.out);
 
     const auto events = f.members.take_events();
@@ -368,13 +368,18 @@ TEST_CASE("membership leave announces and stops connecting", "[core]") {
     REQUIRE(sends.size() == 1);
     CHECK(std::holds_alternative<muster::leave_notice>(sends[0].message->body));
 
-    // A leaving node connects to nobody new and makes no new members.
+    // A leaving node connects to no new candidate.
     f.out.clear();
     f.members.on_candidates(start + 2s, {node_c}, f.out);
     CHECK(f.out.empty());
-    f.members.on_envelope(start + 2s, from(node_c, 1, hello_from_peer()), f.out);
-    CHECK(f.members.take_events().empty());
     CHECK_FALSE(f.members.peers().contains(node_c));
+
+    // A node that reaches it is still accepted, and learns from the reply that it is leaving.
+    f.members.on_envelope(start + 2s, from(node_c, 1, hello_from_peer()), f.out);
+    const auto events = f.members.take_events();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].what == kind::joined);
+    CHECK(f.members.is_alive({node_c, 1}));
     const auto replies = only<muster::send_effect>(f.out);
     REQUIRE(replies.size() == 1);
     const auto* h = std::get_if<muster::hello>(&replies[0].message->body);
@@ -384,9 +389,9 @@ TEST_CASE("membership leave announces and stops connecting", "[core]") {
     f.out.clear();
     f.members.finish_leave(f.out);
     const auto goodbyes = only<muster::send_effect>(f.out);
-    REQUIRE(goodbyes.size() == 1);
-    CHECK(std::holds_alternative<muster::goodbye>(goodbyes[0].message->body));
-    CHECK(only<muster::disconnect_effect>(f.out).size() == 1);
+    REQUIRE(goodbyes.size() == 2);
+    for (const auto& goodbye : goodbyes) CHECK(std::holds_alternative<muster::goodbye>(goodbye.message->body));
+    CHECK(only<muster::disconnect_effect>(f.out).size() == 2);
     CHECK(f.members.peers().empty());
 }
 

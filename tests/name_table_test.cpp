@@ -43,7 +43,7 @@ void check_matches(const name_table& table, const std::map<std::string, model_en
     for (const auto& name : erased)
         if (!model.contains(name)) RC_ASSERT(table.find(name) == npos32);
 
-    // Each owner's list holds exactly the entries it owns.
+    // Each owner's list contains exactly the entries it owns.
     std::map<muster::node_id, std::multiset<std::string>> by_owner;
     for (const auto& [name, expected] : model) by_owner[expected.owner].insert(name);
     std::vector<muster::node_id> owners;

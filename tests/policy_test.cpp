@@ -172,7 +172,7 @@ TEST_CASE("conflict winner is symmetric", "[policy][property]") {
         };
         const auto a = claim();
         auto b = claim();
-        // Identical claims are one instance, and either answer keeps it.
+        // Identical claims describe one instance, so either result keeps it.
         if (a.node == b.node && a.incarnation == b.incarnation && a.version == b.version) ++b.version;
         std::optional<std::string_view> placed;
         if (const auto pick = *rc::gen::inRange<std::size_t>(0, nodes.size() + 1); pick < nodes.size())

@@ -1,7 +1,7 @@
 #pragma once
-// A deterministic in-memory cluster for registry tests. It holds a few registry machines, delivers
-// their messages in FIFO order after a fixed delay, answers connections and worker stops, fires
-// timers, and records every effect with the node and time that produced it.
+// A deterministic in-memory cluster for registry tests. It contains a few registry machines,
+// delivers their messages in FIFO order after a fixed delay, completes connections and worker
+// stops, fires timers, and records every effect with the node and time that produced it.
 
 #include <muster/core/registry.hpp>
 #include <muster/policy/discovery/static_list.hpp>
@@ -100,7 +100,7 @@ public:
         for (const auto& name : names_) slots_.push_back(make_slot(name, 1));
     }
 
-    /// The configuration every node gets, apart from its identity.
+    /// Returns the configuration every node gets, apart from its identity.
     static registry_config config_for(const std::string& name, std::uint64_t incarnation) {
         registry_config config;
         config.self = node_id{name, incarnation};
@@ -168,11 +168,11 @@ public:
         for (auto& s : slots_) s.side = 0;
     }
 
-    /// Whether the wire answers a node's stop requests by itself (the default) or leaves them
-    /// for the test to answer with `answer_stop`.
+    /// Sets whether the wire reports a node's stopped workers by itself (the default) or leaves
+    /// each stop request for the test to complete with `answer_stop`.
     void set_answer_stops(std::string_view name, bool answer) { slot_of(name).answer_stops = answer; }
 
-    /// Answers a stop request the wire held back: the worker returns `state` (if the stop wanted it).
+    /// Completes a stop request the wire held back: the worker returns `state` (if the stop requested it).
     void answer_stop(std::string_view node_name, const std::string& name, std::optional<worker_state> state) {
         collect_all();
         node(node_name).on_worker_stopped(now_, name, std::move(state));
@@ -209,7 +209,7 @@ public:
         return std::nullopt;
     }
 
-    /// The reply a node produced for request `id`, if any.
+    /// Returns the reply a node produced for request `id`, if any.
     std::optional<reply_effect> reply(std::string_view node, request_id id) const {
         for (const auto& r : effects_of<reply_effect>(node))
             if (r.id == id) return r;
@@ -219,7 +219,7 @@ public:
     /// Invariant violations the machines reported after an input, with node and time.
     const std::vector<std::string>& violations() const { return violations_; }
 
-    /// Every effect as text, one line each, with time, node and content.
+    /// Renders every effect as text, one line each, with time, node and content.
     std::string trace() const {
         std::string out;
         for (const auto& t : history_) {

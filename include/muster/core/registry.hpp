@@ -313,6 +313,8 @@ private:
 
     using local_map = std::map<std::string, local_worker, std::less<>>;
 
+    static constexpr std::size_t sync_pull_buckets_max = 16;
+
     // ---- helpers: effects ---------------------------------------------------------------------
 
     template <class Body>
@@ -492,7 +494,10 @@ private:
 
     void on_message(time_point now, const node_id& from, const name_updates& u) {
         for (const auto& record : u.entries) apply_record(now, from, record);
-        if (u.sync_response) sync_pull_until_ = time_point{};
+        if (u.sync_response) {
+            sync_pull_until_ = time_point{};
+            synced_once_ = true;
+        }
     }
 
     void on_message(time_point now, const node_id& from, const handoff_offer& offer) {
@@ -536,9 +541,20 @@ private:
                 {{"from", from.name}, {"buckets", std::to_string(d.buckets.size())}, {"expected", std::to_string(mine.size())}});
             return;
         }
+        // At most a few buckets per pull, starting at a rotating offset: while names move, most
+        // digests differ only by updates still in flight, and pulling them all would copy the
+        // whole registry on every sync.
         std::vector<std::uint32_t> differing;
-        for (std::uint32_t b = 0; b < mine.size(); ++b)
+        const auto count = static_cast<std::uint32_t>(mine.size());
+        const auto offset = static_cast<std::uint32_t>(sync_cursor_ * 7919u) % count;
+        // The first pull after start copies everything that differs: a new replica must be
+        // complete before this node can restart the names of failed owners.
+        const std::size_t limit = synced_once_ ? sync_pull_buckets_max : count;
+        for (std::uint32_t k = 0; k < count && differing.size() < limit; ++k) {
+            const std::uint32_t b = (offset + k) % count;
             if (mine[b] != d.buckets[b]) differing.push_back(b);
+        }
+        ++sync_cursor_;
         if (differing.empty()) return;
         // Pull only, one pull at a time: a joining node receives digests from every member and
         // must not ask each of them for the whole registry.
@@ -1056,6 +1072,7 @@ private:
     bool started_ = false;
     bool stopped_ = false;
     bool leaving_ = false;
+    bool synced_once_ = false;
 };
 
 }  // namespace muster
