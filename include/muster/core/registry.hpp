@@ -414,6 +414,14 @@ private:
         for (const auto& [name, p] : membership_.peers())
             if (p.state == peer_state::up) view_.push_back(member_info{name, p.id.incarnation, 1});
         std::sort(view_.begin(), view_.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+        // Many membership changes (a member starting to leave after it left the view, a failed
+        // connection attempt) leave the placement view as it was; a rebuild then costs for nothing.
+        const bool same = view_.size() == built_view_.size() &&
+                          std::equal(view_.begin(), view_.end(), built_view_.begin(), [](const auto& a, const auto& b) {
+                              return a.name == b.name && a.incarnation == b.incarnation && a.weight == b.weight;
+                          });
+        if (same) return;
+        built_view_ = view_;
         placement_.rebuild(view_);
     }
 
@@ -1042,6 +1050,7 @@ private:
     detail::name_table table_;
     local_map locals_;
     std::vector<member_info> view_;
+    std::vector<member_info> built_view_;
     bool placement_dirty_ = true;
     std::uint64_t view_version_ = 0;
     std::uint64_t stable_version_ = 0;
