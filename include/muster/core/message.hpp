@@ -51,6 +51,7 @@ struct register_request {
     node_id origin;  ///< where the reply goes
     std::string name;
     worker_spec spec;
+    std::uint64_t known_version = 0;  ///< the caller's version of the name (a tombstone, say)
 };
 
 /// Answers a `register_request`; on success or `already_registered`, `entry` says where it runs.

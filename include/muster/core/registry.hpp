@@ -166,7 +166,10 @@ public:
             start_local(now, std::string(name), spec, std::nullopt, version);
             effects_.push_back(reply_effect{id, std::nullopt, config_.self});
         } else {
-            send_to(target->name, register_request{id, config_.self, std::string(name), spec});
+            // The caller's version travels along, so the new entry outranks a removal the owner
+            // never saw and this replica accepts the reply.
+            const std::uint64_t known = index == detail::npos32 ? 0 : table_.at(index).version;
+            send_to(target->name, register_request{id, config_.self, std::string(name), spec, known});
             add_pending(now, id);
         }
         after_input(now);
@@ -450,7 +453,7 @@ private:
             else send_to(r.origin.name, register_reply{r.id, errc::node_leaving, std::nullopt});
             return;
         }
-        const std::uint64_t version = index == detail::npos32 ? 1 : table_.at(index).version + 1;
+        const std::uint64_t version = std::max(index == detail::npos32 ? 0 : table_.at(index).version, r.known_version) + 1;
         start_local(now, r.name, r.spec, std::nullopt, version);
         send_to(r.origin.name, register_reply{r.id, std::nullopt, record_of(table_.find(r.name))});
     }
