@@ -118,10 +118,9 @@ command_line parse(int argc, char** argv) {
     cl.command = argv[1];
     if (cl.command != "rolling-deploy" && cl.command != "churn" && cl.command != "netsplit")
         reject("unknown command '" + cl.command + "': expected rolling-deploy, churn or netsplit");
-    cl.churn.nodes = 8;
-    cl.split.nodes = 6;
     run_options common;
-    common.nodes = cl.command == "churn" ? 8 : cl.command == "netsplit" ? 6 : 10;
+    if (cl.command == "churn") common.nodes = 8;
+    if (cl.command == "netsplit") common.nodes = 6;
     for (int i = 2; i < argc; ++i) {
         const std::string option = argv[i];
         auto value = [&]() -> std::string {
@@ -245,16 +244,21 @@ std::string json_report(const run_report& r, double wall) {
     return j.str();
 }
 
+// The options shared by every scenario, inside the chosen command's options.
+run_options& common_options(command_line& cl) {
+    if (cl.command == "rolling-deploy") return cl.rolling;
+    if (cl.command == "churn") return cl.churn;
+    return cl.split;
+}
+
 run_report run_one(command_line& cl, std::uint64_t seed, bool show_progress) {
     auto progress = [](time_point t) {
         std::fprintf(stderr, "\r  simulated %.1f s ...", as_seconds(t.time_since_epoch()));
         std::fflush(stderr);
     };
-    run_options* base = cl.command == "rolling-deploy" ? static_cast<run_options*>(&cl.rolling)
-                        : cl.command == "churn"        ? static_cast<run_options*>(&cl.churn)
-                                                       : static_cast<run_options*>(&cl.split);
-    base->seed = seed;
-    if (show_progress) base->progress = progress;
+    run_options& base = common_options(cl);
+    base.seed = seed;
+    if (show_progress) base.progress = progress;
     run_report r;
     if (cl.command == "rolling-deploy") r = rolling_deploy(cl.rolling);
     else if (cl.command == "churn") r = churn(cl.churn);
@@ -293,9 +297,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     const bool tty = isatty(STDERR_FILENO) != 0;
-    const run_options& base = cl.command == "rolling-deploy" ? static_cast<const run_options&>(cl.rolling)
-                              : cl.command == "churn"        ? static_cast<const run_options&>(cl.churn)
-                                                             : static_cast<const run_options&>(cl.split);
+    const run_options& base = common_options(cl);
 
     if (cl.seeds) {
         std::uint64_t broken = 0;

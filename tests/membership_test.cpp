@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/envelope.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -25,11 +27,7 @@ muster::registry_config make_config() {
 }
 
 muster::envelope from(const std::string& name, std::uint64_t incarnation, muster::message body) {
-    muster::envelope e;
-    e.from = muster::node_id{name, incarnation};
-    e.to = self_name;
-    e.body = std::move(body);
-    return e;
+    return muster::testing::make_envelope(name, incarnation, self_name, std::move(body));
 }
 
 muster::hello hello_from_peer(bool reply_requested = true) {

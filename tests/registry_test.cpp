@@ -1,5 +1,6 @@
 #include <muster/core/registry.hpp>
 
+#include "support/envelope.hpp"
 #include "support/wire.hpp"
 
 #include <catch2/catch.hpp>
@@ -79,11 +80,7 @@ muster::entry_record record_of(std::string name, muster::node_id owner, std::uin
 }
 
 muster::envelope envelope_from(const std::string& from, std::uint64_t incarnation, muster::message body) {
-    muster::envelope e;
-    e.from = muster::node_id{from, incarnation};
-    e.to = node_a;
-    e.body = std::move(body);
-    return e;
+    return muster::testing::make_envelope(from, incarnation, node_a, std::move(body));
 }
 
 }  // namespace

@@ -21,7 +21,9 @@ std::string explain(const run_report& r) {
 }
 
 handoff_choice::mode pick_mode(int m) {
-    return m == 0 ? handoff_choice::mode::restart : m == 1 ? handoff_choice::mode::resume : handoff_choice::mode::ignore;
+    if (m == 0) return handoff_choice::mode::restart;
+    if (m == 1) return handoff_choice::mode::resume;
+    return handoff_choice::mode::ignore;
 }
 
 // A deliberately broken Handoff policy: every holder declares itself the conflict winner, so

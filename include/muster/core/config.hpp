@@ -31,7 +31,7 @@ struct registry_config {
     std::uint32_t sync_buckets = 256;       ///< anti-entropy buckets, a power of two in [1, 65536]
 };
 
-/// Why a configuration is invalid.
+/// Reason a configuration is invalid.
 enum class config_error : std::uint8_t {
     empty_node_name = 1,           ///< `self.name` is empty
     node_name_too_long,            ///< `self.name` is longer than 255 bytes
@@ -41,7 +41,7 @@ enum class config_error : std::uint8_t {
     invalid_sync_buckets,          ///< `sync_buckets` is not a power of two in [1, 65536]
 };
 
-/// An English message for a configuration error, naming the setting and the accepted range.
+/// Returns an English message for a configuration error, naming the setting and the accepted range.
 constexpr std::string_view to_string(config_error e) noexcept {
     switch (e) {
     case config_error::empty_node_name: return "self.name is empty; set it to a name like app@10.0.0.5";

@@ -1,6 +1,6 @@
 #pragma once
-/// Effects: what a machine asks its host to do. Each input appends effects; the host drains them
-/// in order and performs them (or, in the simulator, schedules them).
+/// Effects: the actions a machine requests from its host. Each input appends effects, and the host
+/// drains them in order and performs them (or, in the simulator, schedules them).
 
 #include <muster/core/message.hpp>
 #include <muster/core/types.hpp>
@@ -46,7 +46,7 @@ struct start_worker_effect {
     std::optional<worker_state> state;
 };
 
-/// Why the registry stops a worker.
+/// Reason the registry stops a worker.
 enum class stop_cause : std::uint8_t {
     handoff,     ///< it moves to another node
     unregister,  ///< the name was removed

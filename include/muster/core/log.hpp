@@ -13,7 +13,7 @@ namespace muster {
 /// Severity of a log record.
 enum class log_level : std::uint8_t { debug, info, warn, error };
 
-/// A stable lower-case name for a level.
+/// Returns a stable lower-case name for a level.
 constexpr std::string_view to_string(log_level level) noexcept {
     switch (level) {
     case log_level::debug: return "debug";
@@ -32,7 +32,7 @@ struct log_record {
     std::vector<std::pair<std::string_view, std::string>> fields;
 };
 
-/// A sink answers whether a level is enabled (so records are only built when wanted) and takes
+/// A sink reports whether a level is enabled (so records are only built when wanted) and accepts
 /// records.
 template <class S>
 concept log_sink = requires(S& s, const S& cs, log_level level, const log_record& record) {

@@ -22,7 +22,7 @@ struct membership_event {
     node_id member;
 };
 
-/// State of one peer as this node sees it.
+/// State of one peer in this node's view.
 enum class peer_state : std::uint8_t {
     connecting,  ///< a connection was requested; no hello yet
     up,          ///< a member
@@ -41,7 +41,7 @@ public:
 
     explicit membership(const registry_config& config) : config_(config) {}
 
-    /// Proposes discovered node names. Unknown ones are connected; nobody is ever removed here.
+    /// Proposes discovered node names. Unknown ones are connected, and no member is removed here.
     void on_candidates(time_point now, const std::vector<std::string>& names, std::vector<effect>& out) {
         if (leaving_) return;
         for (const auto& name : names) {
@@ -66,8 +66,8 @@ public:
         if (it != peers_.end() && it->second.state == peer_state::connecting) peers_.erase(it);
     }
 
-    /// A transport reported a broken connection: the member is declared failed at once, as a
-    /// closed socket means the process or its link is gone.
+    /// Declares a member failed at once when its transport reports a broken connection, because
+    /// a closed socket means the process or its link is gone.
     void on_connection_lost(time_point now, const std::string& name, std::vector<effect>& out) {
         const auto it = peers_.find(name);
         if (it == peers_.end()) return;

@@ -16,7 +16,7 @@ namespace muster {
 /// Version of the protocol spoken by this build. A hello with another version is rejected.
 inline constexpr std::uint32_t protocol_version = 1;
 
-/// One replicated registry entry: who holds the name's instance, at which version.
+/// One replicated registry entry: the node running the name's instance, and the entry version.
 /// A removed entry (a tombstone) keeps its version so a stale copy cannot bring the name back.
 struct entry_record {
     std::string name;
@@ -42,7 +42,7 @@ struct heartbeat {};
 /// Announces a graceful leave: the sender hands off its workers and takes no new ones.
 struct leave_notice {};
 
-/// The sender has finished leaving; the receiver forgets it and never accepts this incarnation again.
+/// Ends a graceful leave. The receiver removes the sender and never accepts this incarnation again.
 struct goodbye {};
 
 /// Asks the receiver to start and register a name. Sent to the node placement picks.
@@ -54,7 +54,7 @@ struct register_request {
     std::uint64_t known_version = 0;  ///< the caller's version of the name (a tombstone, say)
 };
 
-/// Answers a `register_request`; on success or `already_registered`, `entry` says where it runs.
+/// Replies to a `register_request`. On success or `already_registered`, `entry` names where it runs.
 struct register_reply {
     request_id id = 0;
     std::optional<errc> error;
@@ -69,7 +69,7 @@ struct unregister_request {
     std::uint8_t hops = 0;  ///< forwards so far; bounded so a request cannot circle
 };
 
-/// Answers an `unregister_request`.
+/// Replies to an `unregister_request`.
 struct unregister_reply {
     request_id id = 0;
     std::optional<errc> error;
@@ -95,7 +95,7 @@ struct handoff_offer {
     std::vector<handoff_item> items;
 };
 
-/// The new owner's answer to one handoff item: started (the old holder drops its copy) or rejected.
+/// The new owner's result for one handoff item: accepted (the old holder drops its copy) or rejected.
 struct handoff_result {
     std::uint64_t handoff_id = 0;
     std::string name;
@@ -133,7 +133,7 @@ using message = std::variant<hello, heartbeat, leave_notice, goodbye, register_r
 /// Number of message kinds; the simulator counts messages per kind.
 inline constexpr std::size_t message_kinds_count = std::variant_size_v<message>;
 
-/// A stable snake_case name for a message kind, for logs and reports.
+/// Returns a stable snake_case name for a message kind, for logs and reports.
 constexpr std::string_view message_kind_name(std::size_t index) noexcept {
     constexpr std::string_view names[] = {
         "hello",         "heartbeat",     "leave_notice",  "goodbye",

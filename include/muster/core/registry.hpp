@@ -1,9 +1,9 @@
 #pragma once
 /// The registry machine (the Swarm role): a replicated name registry that starts each registered
 /// worker on the node placement picks, moves workers when the owner changes, restarts the workers
-/// of failed nodes, and resolves duplicates after a netsplit. Sans-IO and deterministic: it never
-/// reads a clock, socket or global random source; every input carries `now`, and every output is
-/// an effect the host drains with `drain_effects`.
+/// of failed nodes, and resolves duplicates after a netsplit. It is sans-IO and deterministic: it
+/// never reads a clock, socket or global random source. Every input carries `now`, and every
+/// output is an effect the host drains with `drain_effects`.
 ///
 /// Protocol summary (docs/design.md has the full argument):
 /// - Only the holder of an instance moves it, and it stops the worker before offering it, so a
@@ -46,6 +46,21 @@ struct registry_stats {
     std::uint64_t conflicts_lost = 0;
     std::uint64_t messages_rejected = 0;
     std::uint64_t sync_repairs = 0;
+
+    /// Adds another node's counters, for cluster-wide totals.
+    registry_stats& operator+=(const registry_stats& o) {
+        workers_started += o.workers_started;
+        handoffs_offered += o.handoffs_offered;
+        handoffs_accepted += o.handoffs_accepted;
+        handoffs_rejected += o.handoffs_rejected;
+        handoffs_retried += o.handoffs_retried;
+        orphans_restarted += o.orphans_restarted;
+        conflicts_won += o.conflicts_won;
+        conflicts_lost += o.conflicts_lost;
+        messages_rejected += o.messages_rejected;
+        sync_repairs += o.sync_repairs;
+        return *this;
+    }
 };
 
 template <discovery Discovery, placement Placement, handoff Handoff, log_sink Log = null_log>
@@ -106,8 +121,8 @@ public:
             next_heartbeat_ = now + config_.heartbeat_interval;
             membership_.on_heartbeat_tick(now, effects_);
             check_unknown_owners(now);
-            // A worker can start on a node that is not its owner (a request routed by an older
-            // view, a conflict winner); once the view has been stable for an interval, move it.
+            // A worker can start on a node that is not its owner, for example through a request
+            // routed by an older view. Once the view has been stable for an interval, it moves.
             if (membership_.version() == stable_version_ && !rebalance_at_) rebalance_at_ = now;
             stable_version_ = membership_.version();
         }
@@ -118,7 +133,7 @@ public:
         expire_requests(now);
         retry_handoffs(now);
         expire_tombstones(now);
-        if (leaving_ && now >= leave_deadline_) finish_leave(now);
+        if (leaving_ && now >= leave_deadline_) finish_leave();
         after_input(now);
     }
 
@@ -235,7 +250,7 @@ public:
     }
 
     /// Leaves the cluster gracefully: announces it, takes no new workers, hands every worker to
-    /// its new owner, then says goodbye and emits `node_stopped` (at the latest after
+    /// its new owner, then sends `goodbye` and emits `node_stopped` (at the latest after
     /// `leave_deadline`).
     void leave(time_point now) {
         if (!running() || leaving_) return;
@@ -244,8 +259,8 @@ public:
         membership_.leave(now, effects_);
         placement_dirty_ = true;
         log(log_level::info, "node_leaving", {});
-        rebalance(now);
-        maybe_finish_leave(now);
+        rebalance();
+        maybe_finish_leave();
         after_input(now);
     }
 
@@ -344,13 +359,13 @@ private:
         for (const auto& ev : membership_.take_events()) on_membership_event(now, ev);
         if (rebalance_at_ && now >= *rebalance_at_) {
             rebalance_at_.reset();
-            rebalance(now);
+            rebalance();
         }
         process_orphan_queue(now);
         if (!outbox_.empty() && !flush_at_) flush_at_ = now + config_.flush_interval;
         if (flush_at_ && now >= *flush_at_) flush_updates();
         flush_offers();
-        maybe_finish_leave(now);
+        maybe_finish_leave();
         arm_timer(now);
     }
 
@@ -398,12 +413,10 @@ private:
             // Updates from the nodes that took over its workers may still be in flight: wait one
             // heartbeat interval before restarting what it still owns in this replica.
             orphan_queue_.emplace_back(now + config_.heartbeat_interval, ev.member);
-            fail_requests_to(now, ev.member);
             break;
         case kind::failed:
             log(log_level::warn, "member_failed", {{"member", ev.member.name}});
             orphan_queue_.emplace_back(now + config_.rebalance_delay, ev.member);
-            fail_requests_to(now, ev.member);
             break;
         }
     }
@@ -417,8 +430,8 @@ private:
         for (const auto& [name, p] : membership_.peers())
             if (p.state == peer_state::up) view_.push_back(member_info{name, p.id.incarnation, 1});
         std::sort(view_.begin(), view_.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-        // Many membership changes (a member starting to leave after it left the view, a failed
-        // connection attempt) leave the placement view as it was; a rebuild then costs for nothing.
+        // Many membership changes leave the placement view as it was, for example a failed
+        // connection attempt. Rebuilding then would cost time for nothing.
         const bool same = view_.size() == built_view_.size() &&
                           std::equal(view_.begin(), view_.end(), built_view_.begin(), [](const auto& a, const auto& b) {
                               return a.name == b.name && a.incarnation == b.incarnation && a.weight == b.weight;
@@ -526,8 +539,8 @@ private:
             if (r.accepted) {
                 ++stats_.handoffs_accepted;
                 log(log_level::info, "worker_moved", {{"name", it->first}, {"to", from.name}});
-                // The new owner runs it at a version above the offered one; record that now, so
-                // this replica never points at this node again and a stale offer is seen as stale.
+                // The new owner runs it at a version above the offered one. Recording that now keeps
+                // this replica from pointing at this node, and marks a later stale offer as stale.
                 const auto index = table_.find(it->first);
                 const auto current = table_.at(index);
                 if (table_.owner(index) == config_.self && !current.removed)
@@ -681,15 +694,15 @@ private:
             return;
         }
         if (membership_.is_dead(r.owner)) {
-            // A claim by a node known to be gone: ours stands, with a version above the claim.
+            // A claim by a node known to be gone: ours is kept, at a version above the claim.
             claim_again(r.version + 1, name);
             return;
         }
-        resolve_conflict(now, local, r);
+        resolve_conflict(local, r);
     }
 
     // Two live instances of one name: keep the one the Handoff policy picks on both sides.
-    void resolve_conflict(time_point now, local_map::iterator local, const entry_record& r) {
+    void resolve_conflict(local_map::iterator local, const entry_record& r) {
         const std::string name = local->first;
         const auto index = table_.find(name);
         const std::uint64_t my_version = table_.at(index).version;
@@ -714,7 +727,6 @@ private:
         w.version = r.version;
         table_.upsert(r.name, r.owner, r.version, r.spec, false);
         effects_.push_back(stop_worker_effect{name, stop_cause::conflict, true, config_.stop_grace});
-        (void)now;
     }
 
     void claim_again(std::uint64_t version, const std::string& name) {
@@ -797,7 +809,7 @@ private:
 
     // Moves every running worker whose owner changed, if the policy moves workers (a leaving
     // node moves them all).
-    void rebalance(time_point now) {
+    void rebalance() {
         if (!leaving_ && !handoff_.moves_on_topology_change()) return;
         rebuild_placement();
         for (auto& [name, w] : locals_) {
@@ -810,7 +822,6 @@ private:
             effects_.push_back(
                 stop_worker_effect{name, stop_cause::handoff, handoff_.transfers_state(), config_.stop_grace});
         }
-        (void)now;
     }
 
     void offer(time_point now, const std::string& name, local_worker& w) {
@@ -942,10 +953,10 @@ private:
         if (!membership_.is_dead(table_.owner(index))) return;
         if (leaving_) return;
         // A view with connection attempts still open (right after boot, say) may lack the member
-        // placement would pick; the heartbeat tick looks again once the attempts are answered.
+        // placement would pick. The heartbeat tick checks again after the attempts complete.
         if (membership_.connecting()) return;
-        // A replica assembled right after boot may still name an owner that has since handed
-        // the worker on; wait one failure timeout, so several syncs have run, before restarting.
+        // A replica assembled right after boot may still name an owner that has since handed the
+        // worker on. Waiting one failure timeout lets several syncs run before any restart.
         if (now < started_at_ + config_.failure_timeout) return;
         const auto target = owner_of(name);
         if (!target || *target != config_.self) return;
@@ -987,6 +998,8 @@ private:
         pending_order_.emplace_back(now + config_.request_timeout, id);
     }
 
+    // NOTE: a request sent to a node that then fails also waits for its deadline, because the node
+    // may have acted on it before failing. Its reply is `timed_out`, meaning the outcome is unknown.
     void expire_requests(time_point now) {
         while (!pending_order_.empty() && pending_order_.front().first <= now) {
             const auto id = pending_order_.front().second;
@@ -995,25 +1008,20 @@ private:
         }
     }
 
-    void fail_requests_to(time_point, const node_id&) {
-        // NOTE: requests sent to a failed node wait for their deadline, because the node may have
-        // acted on them before failing; the reply is then `timed_out` (outcome unknown).
-    }
-
     // ---- leaving ------------------------------------------------------------------------------
 
-    // A leaving node is done when it runs nothing, or when nobody is left to take its workers
-    // and no handoff is in flight.
-    void maybe_finish_leave(time_point now) {
+    // A leaving node is done when it runs no worker, or when no member is up to take its
+    // workers and no handoff is in flight.
+    void maybe_finish_leave() {
         if (!leaving_ || stopped_) return;
         if (locals_.empty()) {
-            finish_leave(now);
+            finish_leave();
             return;
         }
         if (has_members()) return;
         for (const auto& [name, w] : locals_)
             if (w.phase != stage::running) return;
-        finish_leave(now);
+        finish_leave();
     }
 
     bool has_members() const {
@@ -1022,7 +1030,7 @@ private:
         return false;
     }
 
-    void finish_leave(time_point now) {
+    void finish_leave() {
         if (stopped_) return;
         for (auto& [name, w] : locals_)
             if (w.phase == stage::running)
@@ -1033,7 +1041,6 @@ private:
         stopped_ = true;
         log(log_level::info, "node_stopped", {{"workers_left", std::to_string(locals_.size())}});
         effects_.push_back(node_stopped{});
-        (void)now;
     }
 
     // ---- state --------------------------------------------------------------------------------

@@ -37,14 +37,14 @@ enum class restart_policy : std::uint8_t {
     temporary,  ///< never restarted; any exit unregisters the name
 };
 
-/// Why a worker stopped running.
+/// Reason a worker stopped running.
 enum class exit_reason : std::uint8_t {
     normal,    ///< the worker finished its work
     crashed,   ///< the worker failed
 };
 
-/// What the registry needs to know to start a worker: an application-defined kind (the host maps
-/// it to code) and the restart policy.
+/// Description of a worker for the registry: an application-defined kind (the host maps it to
+/// code) and the restart policy.
 struct worker_spec {
     std::string kind;
     restart_policy restart = restart_policy::permanent;
@@ -72,7 +72,7 @@ enum class errc : std::uint8_t {
     not_running,           ///< the node has not started or has stopped
 };
 
-/// A short English description of an error code, for messages and logs.
+/// Returns a short English description of an error code, for messages and logs.
 constexpr std::string_view to_string(errc e) noexcept {
     switch (e) {
     case errc::empty_name: return "name is empty";

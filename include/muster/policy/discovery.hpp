@@ -10,13 +10,13 @@
 
 namespace muster {
 
-/// What one discovery poll produces: candidate node names now, or a host name to resolve first.
+/// Result of one discovery poll: candidate node names now, or a host name to resolve first.
 struct discovery_poll {
     std::vector<std::string> candidates;
     std::optional<std::string> resolve_host;  ///< the registry emits a `resolve_effect` for it
 };
 
-/// The host's answer to a `resolve_effect`: the addresses found, or an error.
+/// The host's result for a `resolve_effect`: the addresses found, or an error.
 struct resolve_result {
     std::string host;
     std::vector<std::string> addresses;

@@ -18,7 +18,7 @@ struct conflict_claim {
 
 /// Chooses the default conflict winner: the instance on the node placement picks; otherwise the
 /// higher version; otherwise the lower node name. Returns 0 for `a`, 1 for `b`. Symmetric:
-/// swapping `a` and `b` swaps the answer, so both holders agree when they share a view.
+/// swapping `a` and `b` swaps the result, so both holders agree when they share a view.
 constexpr int default_conflict_winner(const conflict_claim& a, const conflict_claim& b,
                                       std::optional<std::string_view> placed) noexcept {
     if (placed) {

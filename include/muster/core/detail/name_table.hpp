@@ -1,8 +1,8 @@
 #pragma once
-// The registry replica's storage: a compact open-addressing table of name entries with names in
-// one arena, node identities interned in a small table, a per-owner linked list of entries (so a
-// failed node's names are found without scanning everything), and per-bucket digests kept up to
-// date for anti-entropy.
+// The registry replica's storage. Name entries sit in a compact open-addressing table with the
+// names in one arena, and node identities are interned in a small table. A per-owner linked list
+// of entries finds a failed node's names without scanning everything, and per-bucket digests are
+// kept up to date for anti-entropy.
 
 #include <muster/core/hash.hpp>
 #include <muster/core/types.hpp>

@@ -12,7 +12,7 @@ namespace muster {
 
 /// Polls one DNS name every interval and turns each A record into the node name
 /// `<basename>@<address>`. The lookup is a `resolve_effect` the host performs. A failed or empty
-/// lookup proposes nothing and removes nobody.
+/// lookup proposes nothing and removes no member.
 class dns_poll {
 public:
     dns_poll(std::string host, std::string basename,

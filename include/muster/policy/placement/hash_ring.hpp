@@ -138,7 +138,7 @@ static_assert(placement<hash_ring>);
 
 inline void hash_ring::rebuild(std::span<const member_info> members) {
     // TODO: when the view gains or loses one member, merge that member's sorted points in or out
-    // instead of hashing and sorting every point; rebuilds dominate 100-node simulations.
+    // instead of hashing and sorting every point, because rebuilds dominate 100-node simulations.
     std::vector<point> points = place_points(members, config_.vnodes);
     std::sort(points.begin(), points.end(), [](const point& a, const point& b) {
         return a.position != b.position ? a.position < b.position : a.owner < b.owner;

@@ -42,7 +42,7 @@ struct name_track {
 
 class checker {
 public:
-    /// Records a worker start. `healthy` says whether the network has been healthy long enough
+    /// Records a worker start. `healthy` tells whether the network has been healthy long enough
     /// that a second instance is a violation. Returns the violation, if any.
     std::optional<violation> on_start(time_point now, std::string_view name, std::uint32_t slot,
                                       std::optional<std::uint64_t> state, bool healthy, bool check_state) {
@@ -88,7 +88,7 @@ public:
         }
     }
 
-    /// A crashed node loses the handed states it kept: nothing can be expected of them.
+    /// Forgets the handed states kept by a crashed node, because they are lost with it.
     void on_node_lost(std::uint32_t slot) {
         for (auto& [name, t] : tracks_)
             if (t.handed && t.handed_by == slot) t.handed.reset();
@@ -96,7 +96,7 @@ public:
 
     void on_acknowledged(std::string_view name) { tracks_[std::string(name)].acknowledged = true; }
 
-    /// The name was removed or its worker exited for good: it is expected to have no instance.
+    /// Marks a name removed or exited for good, so it is expected to have no instance.
     void on_retired(std::string_view name) {
         auto& t = tracks_[std::string(name)];
         t.retired = true;

@@ -291,7 +291,7 @@ public:
     }
     void on_progress(std::function<void(time_point)> f) { progress_ = std::move(f); }
 
-    /// The last processed events, oldest first, for a violation report.
+    /// Returns the last processed events, oldest first, for a violation report.
     std::vector<std::string> recent_trace() const {
         std::vector<std::string> out;
         const std::size_t n = std::min(recent_.size(), config_.trace_keep);
@@ -306,7 +306,7 @@ public:
         return out;
     }
 
-    /// The worker counter of `name` on `slot` now, if it runs there.
+    /// Returns the worker counter of `name` on `slot` now, if it runs there.
     std::optional<std::uint64_t> counter_of(std::uint32_t slot, const std::string& name) const {
         const auto& n = nodes_[slot];
         const auto it = n.workers.find(name);
@@ -333,7 +333,7 @@ public:
         const bool up = target != slots_.end() && nodes_[target->second].machine.has_value() &&
                         network_.reachable(nodes_[slot].name, peer) && network_.reachable(peer, nodes_[slot].name);
         const duration rtt = network_.delay(net_rng_) + network_.delay(net_rng_);
-        // An unreachable peer answers nothing; the machine's own connect timeout gives up.
+        // An unreachable peer sends no reply, so the machine's own connect timeout ends the attempt.
         if (!up && target != slots_.end() && nodes_[target->second].machine.has_value()) return;
         queue_.push(now_ + rtt, event{connect_event{slot, inc, peer, up}});
     }

@@ -1,8 +1,9 @@
 #pragma once
-/// A model of a Kubernetes Deployment whose pods run muster nodes: RollingUpdate with maxSurge and
-/// maxUnavailable (rounded as Kubernetes rounds them, terminating pods not counted), pod boot and
-/// readiness delays, a headless-service DNS view that lags pod changes and may answer stale, and
-/// pod deletion where SIGTERM races the removal from DNS and the grace period ends in a kill.
+/// A model of a Kubernetes Deployment whose pods run muster nodes. It covers RollingUpdate with
+/// maxSurge and maxUnavailable (rounded as Kubernetes rounds them, terminating pods not counted),
+/// pod boot and readiness delays, and a headless-service DNS view that lags pod changes and may
+/// return stale answers. Deleting a pod starts SIGTERM and the removal from DNS together, and the
+/// grace period ends in a kill.
 
 #include <muster/sim/cluster.hpp>
 

@@ -42,7 +42,7 @@ public:
         return out;
     }
 
-    /// One message delay drawn from the latency range, with the reorder tail.
+    /// Draws one message delay from the latency range, with the reorder tail.
     duration delay(rng& random) const {
         duration d = random.duration_between(config_.latency_min, config_.latency_max);
         if (config_.reorder > 0 && random.chance(config_.reorder))

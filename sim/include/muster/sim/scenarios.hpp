@@ -36,7 +36,7 @@ struct handoff_choice {
 
 static_assert(handoff<handoff_choice>);
 
-/// The name of a handoff mode, as the command line spells it.
+/// Returns the name of a handoff mode, as the command line spells it.
 constexpr std::string_view to_string(handoff_choice::mode m) noexcept {
     switch (m) {
     case handoff_choice::mode::restart: return "restart";
@@ -87,7 +87,7 @@ struct netsplit_options : run_options {
     bool one_way = false;                 ///< cut one direction only
 };
 
-/// What a run measured and whether every invariant held.
+/// Measurements of one run and whether every invariant held.
 struct run_report {
     std::string scenario;
     std::uint64_t seed = 0;
@@ -175,17 +175,7 @@ run_report finish(Cluster& c, const run_options& o, std::string scenario, bool c
     r.simulated = c.now().time_since_epoch();
     for (const auto& n : c.nodes()) {
         if (!n.machine) continue;
-        const auto& s = n.machine->machine().stats();
-        r.protocol.workers_started += s.workers_started;
-        r.protocol.handoffs_offered += s.handoffs_offered;
-        r.protocol.handoffs_accepted += s.handoffs_accepted;
-        r.protocol.handoffs_rejected += s.handoffs_rejected;
-        r.protocol.handoffs_retried += s.handoffs_retried;
-        r.protocol.orphans_restarted += s.orphans_restarted;
-        r.protocol.conflicts_won += s.conflicts_won;
-        r.protocol.conflicts_lost += s.conflicts_lost;
-        r.protocol.messages_rejected += s.messages_rejected;
-        r.protocol.sync_repairs += s.sync_repairs;
+        r.protocol += n.machine->machine().stats();
         r.replica_bytes_max = std::max(r.replica_bytes_max, n.machine->machine().replica_memory_bytes());
     }
     r.trace_hash = c.trace_hash();
@@ -285,7 +275,7 @@ inline run_report churn(const churn_options& o) {
             });
         }
     }
-    // Bring every node back so the final check sees the whole cluster.
+    // Every node comes back, so the final check covers the whole cluster.
     for (const auto s : slots) {
         const auto st = c.nodes()[s].status;
         if (st == node_status::crashed || st == node_status::stopped)
