@@ -48,6 +48,8 @@ Options for every command:
   --reorder P            probability a message is delayed past later ones, 0 to 1 (default 0)
   --quiet-s X            quiescence in seconds after the last fault, before the final check (default 60)
   --deep-checks          also run every machine's own invariant check after every event
+  --watch NAME           print the timeline of one worker name (starts, stops, replies) and of
+                         node boots, stops and crashes to standard error
   --json FILE            also write the report as JSON to FILE
   --help                 print this help
 
@@ -61,6 +63,9 @@ rolling-deploy options:
 churn options:
   --duration-s X         how long churn goes on, in seconds (default 120)
   --crash-share P        share of stops that are crashes rather than graceful, 0 to 1 (default 0.5)
+  --names-during N       names registered while churn goes on, 0 to 10000000 (default 100)
+  --interval-min-s X     minimum time between two churn events in seconds (default 1)
+  --interval-max-s X     maximum time between two churn events in seconds (default 8)
 
 netsplit options:
   --split-s X            how long the partition lasts, in seconds (default 20)
@@ -151,6 +156,7 @@ command_line parse(int argc, char** argv) {
         else if (option == "--reorder") common.link.reorder = parse_number(option, value(), 0, 1);
         else if (option == "--quiet-s") common.quiet = seconds(parse_number(option, value(), 10, 86400));
         else if (option == "--deep-checks") common.deep_checks = true;
+        else if (option == "--watch") common.watch = value();
         else if (option == "--json") cl.json = value();
         else if (option == "--max-surge") cl.rolling.deployment.max_surge = parse_limit(option, value());
         else if (option == "--max-unavailable") cl.rolling.deployment.max_unavailable = parse_limit(option, value());
@@ -159,10 +165,15 @@ command_line parse(int argc, char** argv) {
         else if (option == "--dns-stale-s") cl.rolling.deployment.dns_stale_max = seconds(parse_number(option, value(), 0, 600));
         else if (option == "--duration-s") cl.churn.churn_for = seconds(parse_number(option, value(), 1, 86400));
         else if (option == "--crash-share") cl.churn.crash_share = parse_number(option, value(), 0, 1);
+        else if (option == "--names-during") cl.churn.names_during = static_cast<std::uint32_t>(parse_integer(option, value(), 0, 10'000'000));
+        else if (option == "--interval-min-s") cl.churn.churn_interval_min = seconds(parse_number(option, value(), 0.001, 3600));
+        else if (option == "--interval-max-s") cl.churn.churn_interval_max = seconds(parse_number(option, value(), 0.001, 3600));
         else if (option == "--split-s") cl.split.split_for = seconds(parse_number(option, value(), 0.1, 86400));
         else if (option == "--one-way") cl.split.one_way = true;
         else reject("unknown option '" + option + "' (see --help)");
     }
+    if (cl.churn.churn_interval_min > cl.churn.churn_interval_max)
+        reject("invalid churn interval: --interval-min-s is above --interval-max-s");
     if (common.link.latency_min > common.link.latency_max)
         reject("invalid latency range: --latency-min-ms is above --latency-max-ms");
     static_cast<run_options&>(cl.rolling) = common;

@@ -131,7 +131,11 @@ TEST_CASE("churn keeps invariants on healthy network", "[sim][property]") {
         o.churn_interval_min = std::chrono::milliseconds(*rc::gen::inRange(200, 3000));
         o.churn_interval_max = o.churn_interval_min + std::chrono::milliseconds(*rc::gen::inRange(0, 8000));
         const auto r = churn(o);
-        RC_LOG() << explain(r);
+        RC_LOG() << "nodes " << o.nodes << ", names " << o.names << " + " << o.names_during << " during churn, crash share "
+                 << o.crash_share << ", churn " << std::chrono::duration<double>(o.churn_for).count() << " s, interval "
+                 << std::chrono::duration<double>(o.churn_interval_min).count() << "-"
+                 << std::chrono::duration<double>(o.churn_interval_max).count() << " s\n"
+                 << explain(r);
         RC_ASSERT(r.ok());
     });
 }

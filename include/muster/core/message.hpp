@@ -78,7 +78,13 @@ struct unregister_reply {
 /// Carries changed registry entries (registrations, moves, removals) and anti-entropy repairs.
 struct name_updates {
     std::vector<entry_record> entries;
-    bool sync_response = false;  ///< answers a `sync_request`, ending the receiver's pull
+    bool sync_response = false;  ///< replies to a `sync_request`, ending the receiver's pull
+    request_id ack_id = 0;       ///< when not 0, the receiver confirms with `updates_ack`
+};
+
+/// Confirms that a `name_updates` with `ack_id` was applied: the entries now have a second replica.
+struct updates_ack {
+    request_id ack_id = 0;
 };
 
 /// One name offered by its old holder to its new owner, after the old worker stopped.
@@ -128,7 +134,7 @@ struct conflict_yield {
 using message = std::variant<hello, heartbeat, leave_notice, goodbye, register_request,
                              register_reply, unregister_request, unregister_reply, name_updates,
                              handoff_offer, handoff_reply, sync_digest, sync_request,
-                             conflict_yield>;
+                             conflict_yield, updates_ack>;
 
 /// Number of message kinds; the simulator counts messages per kind.
 inline constexpr std::size_t message_kinds_count = std::variant_size_v<message>;
@@ -139,7 +145,7 @@ constexpr std::string_view message_kind_name(std::size_t index) noexcept {
         "hello",         "heartbeat",     "leave_notice",  "goodbye",
         "register_request", "register_reply", "unregister_request", "unregister_reply",
         "name_updates",  "handoff_offer", "handoff_reply", "sync_digest",
-        "sync_request",  "conflict_yield"};
+        "sync_request",  "conflict_yield", "updates_ack"};
     static_assert(std::size(names) == message_kinds_count);
     return index < message_kinds_count ? names[index] : std::string_view{"unknown"};
 }

@@ -125,6 +125,7 @@ public:
             // routed by an older view. Once the view has been stable for an interval, it moves.
             if (membership_.version() == stable_version_ && !rebalance_at_) rebalance_at_ = now;
             stable_version_ = membership_.version();
+            pull_until_synced(now);
         }
         if (now >= next_sync_) {
             next_sync_ = now + config_.sync_interval;
@@ -179,7 +180,15 @@ public:
         if (*target == config_.self) {
             const std::uint64_t version = index == detail::npos32 ? 1 : table_.at(index).version + 1;
             start_local(now, std::string(name), spec, std::nullopt, version);
-            effects_.push_back(reply_effect{id, std::nullopt, config_.self});
+            // The reply waits until a second replica has the entry, so a crash of this node right
+            // after the reply cannot lose an acknowledged registration. Alone, it replies at once.
+            if (const auto witness = pick_witness()) {
+                name_updates u{{record_of(table_.find(name))}, false, id};
+                send_to(*witness, std::move(u));
+                add_pending(now, id);
+            } else {
+                effects_.push_back(reply_effect{id, std::nullopt, config_.self});
+            }
         } else {
             // The caller's version travels along, so the new entry outranks a removal the owner
             // never saw and this replica accepts the reply.
@@ -222,8 +231,17 @@ public:
             w.state = std::move(state);
             offer(now, it->first, w);
         } else if (w.phase == stage::yielding) {
-            send_to(w.target, conflict_yield{it->first, w.version, std::move(state)});
-            locals_.erase(it);
+            if (w.restart_after_stop || !membership_.is_alive(w.target)) {
+                // The winner is gone or gave way too: the name runs on here, with both states.
+                const auto index = table_.find(it->first);
+                auto other = std::move(w.state);
+                const std::string name_copy = it->first;
+                start_local(now, name_copy, table_.spec(index), std::move(state), table_.at(index).version + 1);
+                if (other) effects_.push_back(merge_state_effect{name_copy, std::move(*other)});
+            } else {
+                send_to(w.target, conflict_yield{it->first, w.version, std::move(state)});
+                locals_.erase(it);
+            }
         }
         after_input(now);
     }
@@ -327,11 +345,13 @@ private:
         std::uint64_t handoff_id = 0;  // the offer in flight, or the offer that started it here
         std::optional<worker_state> state;
         std::vector<unregister_request> unregisters;  // waiting for the handoff to finish
+        bool restart_after_stop = false;  // yielding, but the winner yielded too: run it here
     };
 
     using local_map = std::map<std::string, local_worker, std::less<>>;
+    using peer_record = membership::peer;
 
-    static constexpr std::size_t sync_pull_buckets_max = 16;
+    static constexpr std::size_t sync_pull_entries_max = 4096;
 
     // ---- helpers: effects ---------------------------------------------------------------------
 
@@ -399,6 +419,9 @@ private:
         using kind = membership_event::kind;
         placement_dirty_ = true;
         if (!rebalance_at_) rebalance_at_ = now + config_.rebalance_delay;
+        // A pull from a member that is gone will never be answered: another member may serve it.
+        if ((ev.what == kind::failed || ev.what == kind::left) && ev.member == sync_pull_from_)
+            sync_pull_until_ = time_point{};
         switch (ev.what) {
         case kind::joined:
             log(log_level::info, "member_joined", {{"member", ev.member.name}});
@@ -419,6 +442,18 @@ private:
             orphan_queue_.emplace_back(now + config_.rebalance_delay, ev.member);
             break;
         }
+    }
+
+    // The member that keeps a second replica of a local registration before it is acknowledged:
+    // the first up member after this node in name order, wrapping around.
+    std::optional<node_id> pick_witness() const {
+        const auto& peers = membership_.peers();
+        auto it = peers.upper_bound(config_.self.name);
+        for (std::size_t k = 0; k < peers.size(); ++k, ++it) {
+            if (it == peers.end()) it = peers.begin();
+            if (it->second.state == peer_state::up) return it->second.id;
+        }
+        return std::nullopt;
     }
 
     void rebuild_placement() {
@@ -509,6 +544,10 @@ private:
         reply_unregister(now, r, errc::not_registered);
     }
 
+    void on_message(time_point, const node_id&, const updates_ack& a) {
+        if (pending_.erase(a.ack_id) > 0) effects_.push_back(reply_effect{a.ack_id, std::nullopt, config_.self});
+    }
+
     void on_message(time_point, const node_id&, const unregister_reply& r) {
         const auto it = pending_.find(r.id);
         if (it == pending_.end()) return;
@@ -518,6 +557,7 @@ private:
 
     void on_message(time_point now, const node_id& from, const name_updates& u) {
         for (const auto& record : u.entries) apply_record(now, from, record);
+        if (u.ack_id != 0) send_to(from, updates_ack{u.ack_id});
         if (u.sync_response) {
             sync_pull_until_ = time_point{};
             synced_once_ = true;
@@ -565,15 +605,17 @@ private:
                 {{"from", from.name}, {"buckets", std::to_string(d.buckets.size())}, {"expected", std::to_string(mine.size())}});
             return;
         }
-        // At most a few buckets per pull, starting at a rotating offset: while names move, most
-        // digests differ only by updates still in flight, and pulling them all would copy the
-        // whole registry on every sync.
+        // A pull after the first fetches about `sync_pull_entries_max` entries, starting at a
+        // rotating offset. While names move, most digests differ only by updates still in flight,
+        // and pulling every differing bucket would copy a large registry on every sync. The first
+        // pull after start copies everything that differs, because a new replica must be complete
+        // before this node can restart the names of failed owners.
         std::vector<std::uint32_t> differing;
         const auto count = static_cast<std::uint32_t>(mine.size());
         const auto offset = static_cast<std::uint32_t>(sync_cursor_ * 7919u) % count;
-        // The first pull after start copies everything that differs: a new replica must be
-        // complete before this node can restart the names of failed owners.
-        const std::size_t limit = synced_once_ ? sync_pull_buckets_max : count;
+        const std::size_t entries_per_bucket = std::max<std::size_t>(1, table_.size() / count);
+        const std::size_t limit =
+            synced_once_ ? std::max<std::size_t>(1, sync_pull_entries_max / entries_per_bucket) : count;
         for (std::uint32_t k = 0; k < count && differing.size() < limit; ++k) {
             const std::uint32_t b = (offset + k) % count;
             if (mine[b] != d.buckets[b]) differing.push_back(b);
@@ -583,7 +625,8 @@ private:
         // Pull only, one pull at a time: a joining node receives digests from every member and
         // must not ask each of them for the whole registry.
         if (now < sync_pull_until_) return;
-        sync_pull_until_ = now + config_.request_timeout;
+        sync_pull_until_ = now + config_.heartbeat_interval;
+        sync_pull_from_ = from;
         ++stats_.sync_repairs;
         send_to(from.name, sync_request{std::move(differing)});
     }
@@ -595,19 +638,36 @@ private:
         send_buckets(from.name, buckets);
     }
 
-    void on_message(time_point now, const node_id&, const conflict_yield& y) {
+    void on_message(time_point now, const node_id& from, const conflict_yield& y) {
         const auto it = locals_.find(y.name);
         if (it != locals_.end() && it->second.phase == stage::running) {
             if (y.state) effects_.push_back(merge_state_effect{y.name, *y.state});
             return;
         }
-        if (it != locals_.end()) return;
-        // Both holders yielded to each other (their views disagreed): the name must not be lost,
-        // so the receiver of a yield that no longer runs the name starts it with the given state.
+        // Both holders gave way to each other because their views disagreed ("crossing yields").
+        // The node with the lower name runs the name with both states; the other sends back the
+        // state it received, since its own state is already on the way to the lower one.
+        const bool lower = config_.self.name < from.name;
+        if (it != locals_.end()) {
+            auto& w = it->second;
+            if (w.phase == stage::yielding && w.target == from) {
+                if (lower) {
+                    w.restart_after_stop = true;
+                    w.state = y.state;
+                } else if (y.state) {
+                    send_to(from, conflict_yield{y.name, y.version, y.state});
+                }
+            }
+            return;
+        }
         const auto index = table_.find(y.name);
         if (index == detail::npos32 || table_.at(index).removed) return;
         const auto owner = table_.owner(index);
-        if (owner != config_.self && membership_.is_alive(owner)) return;
+        if (owner == from && !lower) {
+            if (y.state) send_to(from, conflict_yield{y.name, y.version, y.state});
+            return;
+        }
+        if (owner != from && owner != config_.self && membership_.is_alive(owner)) return;
         start_local(now, y.name, table_.spec(index), y.state, std::max(y.version, table_.at(index).version) + 1);
     }
 
@@ -753,6 +813,22 @@ private:
         for (std::uint32_t i = 0; i < table_.size(); ++i)
             if (wanted[table_.bucket_of(table_.at(i).hash)]) u.entries.push_back(record_of(i));
         send_to(to, std::move(u));
+    }
+
+    // Until a first pull has completed, asks the next member for every bucket each heartbeat
+    // interval, so a new node does not wait for digests while the members it knows fail.
+    void pull_until_synced(time_point now) {
+        if (synced_once_ || now < sync_pull_until_) return;
+        std::vector<const peer_record*> members;
+        for (const auto& [name, p] : membership_.peers())
+            if (p.state != peer_state::connecting) members.push_back(&p);
+        if (members.empty()) return;
+        const auto& to = members[sync_cursor_++ % members.size()]->id;
+        std::vector<std::uint32_t> all(table_.digests().size());
+        for (std::uint32_t b = 0; b < all.size(); ++b) all[b] = b;
+        sync_pull_until_ = now + config_.heartbeat_interval;
+        sync_pull_from_ = to;
+        send_to(to, sync_request{std::move(all)});
     }
 
     void send_digest_to_next_member() {
@@ -935,12 +1011,8 @@ private:
             // Offers in flight to the gone node are placed again with their kept state.
             for (auto it = locals_.begin(); it != locals_.end();) {
                 auto next = std::next(it);
+                // A yielding worker whose winner is gone restarts here once its stop completes.
                 if (it->second.phase == stage::offered && it->second.target == gone) replace(now, it);
-                else if (it->second.phase == stage::yielding && it->second.target == gone) {
-                    // The winner died before our worker stopped: it runs on here.
-                    it->second.phase = stage::running;
-                    claim_again(table_.at(table_.find(it->first)).version + 1, it->first);
-                }
                 it = next;
             }
         }
@@ -1082,6 +1154,7 @@ private:
     time_point next_sync_{};
     time_point leave_deadline_{};
     time_point sync_pull_until_{};
+    node_id sync_pull_from_;
     time_point started_at_{};
     time_point armed_at_ = time_point::max();
     std::uint64_t sync_cursor_ = 0;

@@ -77,6 +77,7 @@ struct cluster_config {
     bool check_placement = true;              ///< the final check expects names on their placement owner
     bool deep_checks = false;                 ///< run each machine's own invariant check after every event
     std::size_t trace_keep = 64;              ///< last events kept for a violation report
+    std::string watch;                        ///< a name whose timeline is printed to standard error
 };
 
 /// Lifecycle of a simulated node slot.
@@ -111,6 +112,7 @@ public:
         std::unordered_map<std::string, sim_worker> workers;
         std::function<sim_discovery()> make_discovery;
         time_point stopped_at{};
+        time_point booted_at{};
     };
 
     cluster(cluster_config config, Placement placement, Handoff handoff)
@@ -151,7 +153,7 @@ public:
         auto& n = nodes_[slot];
         if (!n.machine) return;
         trace("crash", slot, 0);
-        if (std::getenv("WATCH")) std::fprintf(stderr, "%.3f CRASH %s reset=%d\n", now_.time_since_epoch().count()/1e9, n.name.c_str(), reset);
+        watch_node("crash", n.name, reset ? "connections reset" : "silent");
         last_disruption_ = now_;
         kill_workers(slot);
         checker_.on_node_lost(slot);
@@ -180,7 +182,7 @@ public:
         auto& n = nodes_[slot];
         if (!n.machine || n.status != node_status::running) return;
         trace("terminate", slot, 0);
-        if (std::getenv("WATCH")) std::fprintf(stderr, "%.3f TERM %s\n", now_.time_since_epoch().count()/1e9, n.name.c_str());
+        watch_node("terminate", n.name, "");
         last_disruption_ = now_;
         n.status = node_status::leaving;
         n.machine->leave(now_);
@@ -430,8 +432,9 @@ private:
         }
         n.machine.emplace(std::move(made).value());
         n.status = node_status::running;
+        n.booted_at = now_;
         trace("boot", slot, n.incarnation);
-        if (std::getenv("WATCH")) std::fprintf(stderr, "%.3f BOOT %s#%llu\n", now_.time_since_epoch().count()/1e9, n.name.c_str(), (unsigned long long)n.incarnation);
+        watch_node("boot", n.name, "incarnation " + std::to_string(n.incarnation));
         last_disruption_ = now_;
         n.machine->start(now_);
         drain(slot);
@@ -465,7 +468,9 @@ private:
 
     void perform(std::uint32_t slot, start_worker_effect& s) {
         auto& n = nodes_[slot];
-        if (const char* w = std::getenv("WATCH"); w && s.name == w) std::fprintf(stderr, "%.3f START %s on %s#%llu\n", now_.time_since_epoch().count()/1e9, s.name.c_str(), n.name.c_str(), (unsigned long long)n.incarnation);
+        if (s.name == config_.watch)
+            watch_line("worker_started on " + n.name + " incarnation " + std::to_string(n.incarnation) +
+                       (s.state ? " with state" : ""));
         std::optional<std::uint64_t> state;
         if (s.state && s.state->size() == sizeof(std::uint64_t)) {
             std::uint64_t v = 0;
@@ -485,7 +490,8 @@ private:
 
     void perform(std::uint32_t slot, stop_worker_effect& s) {
         auto& n = nodes_[slot];
-        if (const char* w = std::getenv("WATCH"); w && s.name == w) std::fprintf(stderr, "%.3f STOP %s on %s cause %d\n", now_.time_since_epoch().count()/1e9, s.name.c_str(), n.name.c_str(), (int)s.cause);
+        if (s.name == config_.watch)
+            watch_line("worker_stop on " + n.name + " cause " + std::to_string(static_cast<int>(s.cause)));
         const auto it = n.workers.find(s.name);
         std::optional<worker_state> state;
         std::optional<std::uint64_t> handed;
@@ -519,7 +525,9 @@ private:
     void perform(std::uint32_t slot, reply_effect& r) {
         const auto it = pending_.find({slot, r.id});
         if (it == pending_.end()) return;
-        if (const char* w = std::getenv("WATCH"); w && it->second == w) std::fprintf(stderr, "%.3f REPLY %s at %s err=%d owner=%s\n", now_.time_since_epoch().count()/1e9, w, nodes_[slot].name.c_str(), r.error ? (int)*r.error : 0, r.owner ? r.owner->name.c_str() : "-");
+        if (it->second == config_.watch)
+            watch_line("registration reply at " + nodes_[slot].name + ": " +
+                       (r.error ? std::string(to_string(*r.error)) : "ok, owner " + (r.owner ? r.owner->name : std::string("unknown"))));
         if (!r.error) {
             ++counters_.registrations_acknowledged;
             checker_.on_acknowledged(it->second);
@@ -546,6 +554,19 @@ private:
         schedule(now_, [this, slot, inc] {
             if (alive(slot, inc)) nodes_[slot].machine.reset();
         });
+    }
+
+    // Prints one timeline line for the watched name (`cluster_config::watch`) to standard error.
+    void watch_line(const std::string& text) const {
+        std::fprintf(stderr, "%.6f %s %s\n", std::chrono::duration<double>(now_.time_since_epoch()).count(),
+                     config_.watch.c_str(), text.c_str());
+    }
+
+    // Node lifecycle changes go on the watched name's timeline too, since they explain its moves.
+    void watch_node(std::string_view what, const std::string& node, const std::string& detail) const {
+        if (config_.watch.empty()) return;
+        std::fprintf(stderr, "%.6f node %s %s %s\n", std::chrono::duration<double>(now_.time_since_epoch()).count(),
+                     node.c_str(), std::string(what).c_str(), detail.c_str());
     }
 
     void kill_workers(std::uint32_t slot) {

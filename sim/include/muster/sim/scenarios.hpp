@@ -57,6 +57,7 @@ struct run_options {
     duration quiet = 60s;                 ///< quiescence after the last fault, before the final check
     duration register_window = 1s;        ///< registrations are spread over this window
     bool deep_checks = false;
+    std::string watch;                    ///< a name whose timeline is printed to standard error
     std::function<void(time_point)> progress;
 };
 
@@ -78,6 +79,7 @@ struct churn_options : run_options {
     double crash_share = 0.5;             ///< share of stops that are crashes, not graceful
     duration grace = 30s;
     std::uint32_t names_during = 100;     ///< names registered while churn goes on
+    duration settled_after = 10s;         ///< a node counts as settled after running this long
 };
 
 /// Options of `netsplit`.
@@ -189,6 +191,7 @@ inline cluster_config make_cluster_config(const run_options& o) {
     cc.seed = o.seed;
     cc.link = o.link;
     cc.deep_checks = o.deep_checks;
+    cc.watch = o.watch;
     cc.check_placement = o.handoff.moves_on_topology_change();
     return cc;
 }
@@ -262,9 +265,15 @@ inline run_report churn(const churn_options& o) {
         c.run_until(c.now() + r.duration_between(o.churn_interval_min, o.churn_interval_max));
         const auto s = slots[r.uniform<std::size_t>(0, slots.size() - 1)];
         auto& n = c.nodes()[s];
-        std::uint32_t running = 0;
-        for (const auto x : slots) running += c.nodes()[x].status == node_status::running ? 1 : 0;
-        if (n.status == node_status::running && running > 2) {
+        // The fault model keeps two nodes that have run for `settled_after` alive besides the
+        // one stopped, as a disruption budget would: killing every node that had time to copy
+        // the registry loses it, whatever the protocol.
+        std::uint32_t settled = 0;
+        for (const auto x : slots) {
+            const auto& other = c.nodes()[x];
+            if (x != s && other.status == node_status::running && c.now() - other.booted_at >= o.settled_after) ++settled;
+        }
+        if (n.status == node_status::running && settled >= 2) {
             if (r.chance(o.crash_share)) c.crash(s, r.chance(0.5));
             else c.terminate(s, o.grace);
             const auto back = c.now() + r.duration_between(o.downtime_min, o.downtime_max);
