@@ -4,6 +4,7 @@
 #include <rapidcheck/catch.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 #include <set>
 #include <string>
@@ -227,6 +228,35 @@ TEST_CASE("hash_ring adding member moves only its names", "[policy][property]") 
             const std::string& old_owner = before[*ring_before.owner_of(name)].name;
             const std::string& new_owner = after[*ring_after.owner_of(name)].name;
             if (new_owner != added) RC_ASSERT(new_owner == old_owner);
+        }
+    });
+}
+
+TEST_CASE("hash_ring incremental rebuild matches fresh", "[policy][property]") {
+    rc::prop("a ring rebuilt through many views equals one built from the last view", [] {
+        const auto steps = *rc::gen::inRange(1, 12);
+        muster::hash_ring evolved(muster::hash_ring_config{16});
+        std::vector<muster::member_info> view;
+        for (int step = 0; step < steps; ++step) {
+            // Each step keeps a random subset of 30 candidate members with random weights.
+            view.clear();
+            for (int m = 0; m < 30; ++m) {
+                if (!*rc::gen::arbitrary<bool>()) continue;
+                const auto weight = *rc::gen::inRange<std::uint32_t>(0, 3);
+                char name[16];
+                std::snprintf(name, sizeof name, "app@n%02d", m);
+                view.push_back(muster::member_info{name, 1, weight});
+            }
+            evolved.rebuild(view);
+        }
+        muster::hash_ring fresh(muster::hash_ring_config{16});
+        fresh.rebuild(view);
+
+        RC_ASSERT(evolved.points_count() == fresh.points_count());
+        RC_ASSERT(evolved.members_count() == fresh.members_count());
+        for (std::size_t i = 0; i < 500; ++i) {
+            const auto name = worker_name(i);
+            RC_ASSERT(evolved.owner_of(name) == fresh.owner_of(name));
         }
     });
 }

@@ -707,7 +707,7 @@ private:
             on_competing_record(now, local, r);
             return;
         }
-        table_.upsert(r.name, r.owner, r.version, r.spec, r.removed);
+        table_.update(index, r.owner, r.version, r.spec, r.removed);
         if (r.removed) tombstones_.emplace_back(now, r.name);
         else if (r.owner == config_.self) {
             // A claim that this incarnation runs a worker it does not run: restart it here so the

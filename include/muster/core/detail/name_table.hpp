@@ -18,19 +18,24 @@ namespace muster::detail {
 
 inline constexpr std::uint32_t npos32 = std::numeric_limits<std::uint32_t>::max();
 
-/// One replicated name: 40 bytes plus the name's own bytes in the arena.
+/// One replicated name: 32 bytes plus the name's own bytes in the arena.
 struct name_entry {
-    std::uint64_t hash = 0;
     std::uint64_t version = 0;
     std::uint32_t name_offset = 0;
     std::uint32_t owner = npos32;       ///< index into the node table
     std::uint32_t owner_prev = npos32;  ///< neighbours in the owner's list of entries
     std::uint32_t owner_next = npos32;
+    std::uint32_t hash = 0;             ///< `name_hash(name)`: picks the slot and the digest bucket
     std::uint16_t spec = 0;             ///< index into the spec table
     std::uint8_t name_size = 0;
     bool removed = false;
 };
-static_assert(sizeof(name_entry) == 40);
+static_assert(sizeof(name_entry) == 32);
+
+/// The 32-bit name hash the table stores: the top half of `hash64`, the same on every node.
+inline std::uint32_t name_hash(std::string_view name) noexcept {
+    return static_cast<std::uint32_t>(hash64(name) >> 32);
+}
 
 /// An interned node identity with the entries it owns.
 struct node_slot {
@@ -43,7 +48,7 @@ struct node_slot {
 class name_table {
 public:
     explicit name_table(std::uint32_t buckets_count) : digests_(buckets_count, 0) {
-        unsigned shift = 64;
+        unsigned shift = 32;
         for (std::uint32_t b = buckets_count; b > 1; b >>= 1) --shift;
         bucket_shift_ = shift;
     }
@@ -57,9 +62,9 @@ public:
     const node_id& owner(std::uint32_t index) const { return nodes_[entries_[index].owner].id; }
     const worker_spec& spec(std::uint32_t index) const { return specs_[entries_[index].spec]; }
 
-    std::uint32_t find(std::string_view name) const { return find(name, hash64(name)); }
+    std::uint32_t find(std::string_view name) const { return find(name, name_hash(name)); }
 
-    std::uint32_t find(std::string_view name, std::uint64_t h) const {
+    std::uint32_t find(std::string_view name, std::uint32_t h) const {
         if (slots_.empty()) return npos32;
         const std::size_t mask = slots_.size() - 1;
         for (std::size_t i = h & mask;; i = (i + 1) & mask) {
@@ -73,22 +78,36 @@ public:
     /// Inserts or replaces the entry for `name`. Returns its index.
     std::uint32_t upsert(std::string_view name, const node_id& owner, std::uint64_t version,
                          const worker_spec& spec, bool removed) {
-        const std::uint64_t h = hash64(name);
+        const std::uint32_t h = name_hash(name);
         std::uint32_t index = find(name, h);
-        if (index == npos32) {
-            grow_if_needed();
-            name_entry e;
-            e.hash = h;
-            e.name_offset = static_cast<std::uint32_t>(arena_.size());
-            e.name_size = static_cast<std::uint8_t>(name.size());
-            arena_.append(name);
-            index = static_cast<std::uint32_t>(entries_.size());
-            entries_.push_back(e);
-            place_slot(index);
-        } else {
-            digest_toggle(index);
-            unlink_owner(index);
-        }
+        if (index != npos32) return update(index, owner, version, spec, removed);
+
+        grow_if_needed();
+        name_entry e;
+        e.hash = h;
+        e.name_offset = static_cast<std::uint32_t>(arena_.size());
+        e.name_size = static_cast<std::uint8_t>(name.size());
+        reserve_gently(arena_, arena_.size() + name.size());
+        arena_.append(name);
+        index = static_cast<std::uint32_t>(entries_.size());
+        reserve_gently(entries_, entries_.size() + 1);
+        entries_.push_back(e);
+        place_slot(index);
+        set(index, owner, version, spec, removed);
+        return index;
+    }
+
+    /// Replaces the entry at `index`, found with `find`, without looking the name up again.
+    std::uint32_t update(std::uint32_t index, const node_id& owner, std::uint64_t version, const worker_spec& spec,
+                         bool removed) {
+        digest_toggle(index);
+        unlink_owner(index);
+        set(index, owner, version, spec, removed);
+        return index;
+    }
+private:
+    void set(std::uint32_t index, const node_id& owner, std::uint64_t version, const worker_spec& spec,
+             bool removed) {
         auto& e = entries_[index];
         e.version = version;
         e.removed = removed;
@@ -96,8 +115,17 @@ public:
         e.owner = intern_node(owner);
         link_owner(index);
         digest_toggle(index);
-        return index;
     }
+
+    // Grows capacity by a quarter at a time: memory per name matters more than the cost of the
+    // extra reallocations, which stay amortized O(1).
+    template <class Container>
+    static void reserve_gently(Container& c, std::size_t needed) {
+        if (needed <= c.capacity()) return;
+        c.reserve(std::max(needed, c.capacity() + c.capacity() / 4 + 16));
+    }
+
+public:
 
     /// Removes an entry entirely (tombstone expiry). Indices of other entries may change.
     void erase(std::uint32_t index) {
@@ -127,8 +155,8 @@ public:
         return out;
     }
 
-    std::uint32_t bucket_of(std::uint64_t h) const {
-        return bucket_shift_ >= 64 ? 0 : static_cast<std::uint32_t>(h >> bucket_shift_);
+    std::uint32_t bucket_of(std::uint32_t h) const {
+        return bucket_shift_ >= 32 ? 0 : static_cast<std::uint32_t>(h >> bucket_shift_);
     }
     const std::vector<std::uint64_t>& digests() const { return digests_; }
 
@@ -148,12 +176,15 @@ private:
             if (specs_[i] == spec) return static_cast<std::uint16_t>(i);
         // NOTE: up to 65536 distinct specs per replica; applications have a handful of kinds.
         specs_.push_back(spec);
+        spec_hashes_.push_back(hash64(spec.kind, static_cast<std::uint64_t>(spec.restart)));
         return static_cast<std::uint16_t>(specs_.size() - 1);
     }
 
     std::uint32_t intern_node(const node_id& id) {
+        // Updates arrive in batches that mostly share one owner, so the last node is tried first.
+        if (last_node_ != npos32 && nodes_[last_node_].id == id) return last_node_;
         const auto it = node_index_.find(id);
-        if (it != node_index_.end()) return it->second;
+        if (it != node_index_.end()) return last_node_ = it->second;
         std::uint32_t slot;
         if (!free_nodes_.empty()) {
             slot = free_nodes_.back();
@@ -164,7 +195,7 @@ private:
         }
         nodes_[slot] = node_slot{id, hash64(id.name, id.incarnation), npos32, 0};
         node_index_.emplace(id, slot);
-        return slot;
+        return last_node_ = slot;
     }
 
     void link_owner(std::uint32_t index) {
@@ -187,6 +218,7 @@ private:
         if (n.count == 0) {
             node_index_.erase(n.id);
             free_nodes_.push_back(e.owner);
+            if (last_node_ == e.owner) last_node_ = npos32;
         }
         e.owner = npos32;
     }
@@ -194,14 +226,16 @@ private:
     void digest_toggle(std::uint32_t index) {
         const auto& e = entries_[index];
         const auto& n = nodes_[e.owner];
-        std::uint64_t d = hash_combine(e.hash, n.name_hash);
+        // The full 64-bit name hash goes in, so two names sharing the 32-bit `hash` do not cancel.
+        std::uint64_t d = hash_combine(hash64(name(index)), n.name_hash);
         d = hash_combine(d, e.version * 2 + (e.removed ? 1 : 0));
-        d = hash_combine(d, hash64(specs_[e.spec].kind, static_cast<std::uint64_t>(specs_[e.spec].restart)));
+        d = hash_combine(d, spec_hashes_[e.spec]);
         digests_[bucket_of(e.hash)] ^= d;
     }
 
+    // Keeps the load at most 0.7, so linear probes stay short with 4 to 12 bytes of slots per name.
     void grow_if_needed() {
-        if ((entries_.size() + 1) * 2 <= slots_.size()) return;
+        if ((entries_.size() + 1) * 10 <= slots_.size() * 7) return;
         std::vector<std::uint32_t> old;
         old.swap(slots_);
         slots_.assign(old.empty() ? 16 : old.size() * 2, 0);
@@ -268,8 +302,10 @@ private:
     std::vector<std::uint32_t> free_nodes_;
     std::map<node_id, std::uint32_t> node_index_;
     std::vector<worker_spec> specs_;
+    std::vector<std::uint64_t> spec_hashes_;  // hash of each spec, for digests
+    std::uint32_t last_node_ = npos32;        // the node table slot interned last
     std::vector<std::uint64_t> digests_;
-    unsigned bucket_shift_ = 64;
+    unsigned bucket_shift_ = 32;
 };
 
 }  // namespace muster::detail

@@ -77,7 +77,9 @@ public:
 
     /// Replaces the view with `members`, which the registry passes sorted by name without
     /// duplicates. A member of weight 0 gets no points and owns no names.
-    /// Cost: O(p log p) for p points in total, with 16 to 20 bytes of memory per point. On an
+    /// Cost: O(p + a log a) for p points in total and a points of members new to the view (or
+    /// with a changed weight), because the points of members already present are kept and only
+    /// renumbered. The first build is O(p log p). Memory is 16 to 20 bytes per point. On an
     /// exception the previous view stays in place.
     /// Throws `std::length_error` when the points would not fit 32-bit indices.
     void rebuild(std::span<const member_info> members);
@@ -114,13 +116,26 @@ private:
         std::uint32_t owner;
     };
 
-    static std::vector<point> place_points(std::span<const member_info> members, std::uint32_t vnodes);
+    // Places the points of the `added` members (at `added_index` in `members`), after checking
+    // that the whole view fits 32-bit indices.
+    static std::vector<point> place_points(std::span<const member_info> members, std::span<const member_info> added,
+                                           std::span<const std::uint32_t> added_index, std::uint32_t vnodes);
     static unsigned bucket_shift_for(std::size_t points_count) noexcept;
     static std::vector<std::uint32_t> build_buckets(const std::vector<std::uint64_t>& positions,
                                                     unsigned bucket_shift);
 
+    struct member_key {
+        std::string name;
+        std::uint32_t weight = 0;
+    };
+
+    static std::uint64_t member_points(const member_info& member, std::uint32_t vnodes) noexcept {
+        return std::min(std::uint64_t{vnodes} * member.weight, hash_ring_member_points_max);
+    }
+
     hash_ring_config config_{};
     std::size_t members_count_ = 0;
+    std::vector<member_key> previous_;  // the last view's names and weights, sorted by name
 
     // Point i sits at positions_[i] and belongs to member owners_[i]. Points are sorted by
     // position, then by member index, so equal positions resolve the same way everywhere.
@@ -137,31 +152,91 @@ private:
 static_assert(placement<hash_ring>);
 
 inline void hash_ring::rebuild(std::span<const member_info> members) {
-    // TODO: when the view gains or loses one member, merge that member's sorted points in or out
-    // instead of hashing and sorting every point, because rebuilds dominate 100-node simulations.
-    std::vector<point> points = place_points(members, config_.vnodes);
-    std::sort(points.begin(), points.end(), [](const point& a, const point& b) {
-        return a.position != b.position ? a.position < b.position : a.owner < b.owner;
+    const bool sorted = std::adjacent_find(members.begin(), members.end(), [](const auto& a, const auto& b) {
+                            return !(a.name < b.name);
+                        }) == members.end();
+
+    // Members of the previous view with the same name and weight keep their points under their new
+    // index. The others, and every member when the view is not sorted, get points placed afresh.
+    constexpr std::uint32_t gone = std::numeric_limits<std::uint32_t>::max();
+    std::vector<std::uint32_t> renumbered(previous_.size(), gone);
+    std::vector<bool> kept(members.size(), false);
+    if (sorted) {
+        std::size_t a = 0;
+        std::size_t b = 0;
+        while (a < previous_.size() && b < members.size()) {
+            if (previous_[a].name < members[b].name) {
+                ++a;
+            } else if (members[b].name < previous_[a].name) {
+                ++b;
+            } else {
+                if (previous_[a].weight == members[b].weight) {
+                    renumbered[a] = static_cast<std::uint32_t>(b);
+                    kept[b] = true;
+                }
+                ++a;
+                ++b;
+            }
+        }
+    }
+
+    std::vector<member_info> added;
+    std::vector<std::uint32_t> added_index;
+    for (std::size_t b = 0; b < members.size(); ++b) {
+        if (kept[b]) continue;
+        added.push_back(members[b]);
+        added_index.push_back(static_cast<std::uint32_t>(b));
+    }
+    std::vector<point> fresh = place_points(members, added, added_index, config_.vnodes);
+    std::sort(fresh.begin(), fresh.end(), [](const point& x, const point& y) {
+        return x.position != y.position ? x.position < y.position : x.owner < y.owner;
     });
 
-    // The new tables are built aside and swapped in, so a failed allocation keeps the old view.
-    std::vector<std::uint64_t> positions(points.size());
-    std::vector<std::uint32_t> owners(points.size());
-    for (std::size_t i = 0; i < points.size(); ++i) {
-        positions[i] = points[i].position;
-        owners[i] = points[i].owner;
+    // Renumbering is monotone, because both views are sorted by name, so the kept points stay in
+    // (position, owner) order and one merge with the fresh points sorts the whole ring.
+    std::vector<std::uint64_t> positions;
+    std::vector<std::uint32_t> owners;
+    positions.reserve(positions_.size() + fresh.size());
+    owners.reserve(positions_.size() + fresh.size());
+    std::size_t f = 0;
+    for (std::size_t i = 0; i < positions_.size(); ++i) {
+        const std::uint32_t owner = renumbered[owners_[i]];
+        if (owner == gone) continue;
+        const std::uint64_t position = positions_[i];
+        while (f < fresh.size() &&
+               (fresh[f].position < position || (fresh[f].position == position && fresh[f].owner < owner))) {
+            positions.push_back(fresh[f].position);
+            owners.push_back(fresh[f].owner);
+            ++f;
+        }
+        positions.push_back(position);
+        owners.push_back(owner);
     }
+    for (; f < fresh.size(); ++f) {
+        positions.push_back(fresh[f].position);
+        owners.push_back(fresh[f].owner);
+    }
+
     const unsigned bucket_shift = bucket_shift_for(positions.size());
     std::vector<std::uint32_t> bucket_starts = build_buckets(positions, bucket_shift);
+    std::vector<member_key> previous;
+    if (sorted) {
+        previous.reserve(members.size());
+        for (const auto& m : members) previous.push_back({m.name, m.weight});
+    }
 
+    // The new tables are built aside and swapped in, so a failed allocation keeps the old view.
     positions_.swap(positions);
     owners_.swap(owners);
     bucket_starts_.swap(bucket_starts);
+    previous_.swap(previous);
     bucket_shift_ = bucket_shift;
     members_count_ = members.size();
 }
 
 inline std::vector<hash_ring::point> hash_ring::place_points(std::span<const member_info> members,
+                                                             std::span<const member_info> added,
+                                                             std::span<const std::uint32_t> added_index,
                                                              std::uint32_t vnodes) {
     // Owners and bucket starts are 32-bit, so both the member count and the point total must
     // stay below 2^32.
@@ -172,22 +247,20 @@ inline std::vector<hash_ring::point> hash_ring::place_points(std::span<const mem
     }
 
     std::uint64_t total = 0;
-    for (const member_info& member : members) {
-        total += std::min(std::uint64_t{vnodes} * member.weight, hash_ring_member_points_max);
-    }
+    for (const member_info& member : members) total += member_points(member, vnodes);
     if (total >= index_max) {
         throw std::length_error("muster::hash_ring: " + std::to_string(total) +
                                 " points exceed the ring's 32-bit point index; lower vnodes or weights");
     }
 
+    std::uint64_t added_total = 0;
+    for (const member_info& member : added) added_total += member_points(member, vnodes);
     std::vector<point> points;
-    points.reserve(static_cast<std::size_t>(total));
-    for (std::size_t index = 0; index < members.size(); ++index) {
-        const member_info& member = members[index];
-        const std::uint64_t count =
-            std::min(std::uint64_t{vnodes} * member.weight, hash_ring_member_points_max);
+    points.reserve(static_cast<std::size_t>(added_total));
+    for (std::size_t k = 0; k < added.size(); ++k) {
+        const std::uint64_t count = member_points(added[k], vnodes);
         for (std::uint64_t vnode = 0; vnode < count; ++vnode) {
-            points.push_back({hash64(member.name, vnode), static_cast<std::uint32_t>(index)});
+            points.push_back({hash64(added[k].name, vnode), added_index[k]});
         }
     }
     return points;
