@@ -20,6 +20,7 @@ struct membership_event {
     enum class kind : std::uint8_t { joined, leaving, left, failed };
     kind what = kind::joined;
     node_id member;
+    bool rejoined = false;  ///< joined: this incarnation had been declared failed here before
 };
 
 /// State of one peer in this node's view.
@@ -246,14 +247,15 @@ private:
         auto& p = it->second;
         p.last_heard = now;
         const auto d = dead_.find(from.name);
-        if (d != dead_.end() && d->second >= from.incarnation) {
+        const bool rejoined = d != dead_.end() && d->second >= from.incarnation;
+        if (rejoined) {
             // Declared failed earlier (a partition, a pause) and now back: accept it again.
             d->second = from.incarnation - 1;
         }
         if (p.state == peer_state::connecting) {
             p.id = from;
             p.state = h.leaving ? peer_state::leaving : peer_state::up;
-            events_.push_back({membership_event::kind::joined, from});
+            events_.push_back({membership_event::kind::joined, from, rejoined});
             out.push_back(member_joined{from});
             if (h.leaving) {
                 events_.push_back({membership_event::kind::leaving, from});

@@ -116,6 +116,7 @@ struct handoff_reply {
 /// Anti-entropy: one digest per bucket of the name space. Sent every sync interval and on join.
 struct sync_digest {
     std::vector<std::uint64_t> buckets;
+    bool after_failure = false;  ///< sent to a member declared failed that came back: pull all
 };
 
 /// Asks for every entry in the listed buckets.

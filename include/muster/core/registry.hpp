@@ -351,7 +351,7 @@ private:
     using local_map = std::map<std::string, local_worker, std::less<>>;
     using peer_record = membership::peer;
 
-    static constexpr std::size_t sync_pull_entries_max = 4096;
+    static constexpr std::size_t sync_pull_entries_max = 512;
 
     // ---- helpers: effects ---------------------------------------------------------------------
 
@@ -426,7 +426,7 @@ private:
         case kind::joined:
             log(log_level::info, "member_joined", {{"member", ev.member.name}});
             // A new member gets our digest at once, so a late joiner converges in one round trip.
-            send_to(ev.member.name, sync_digest{table_.digests()});
+            send_to(ev.member.name, sync_digest{table_.digests(), ev.rejoined});
             break;
         case kind::leaving:
             log(log_level::info, "member_leaving", {{"member", ev.member.name}});
@@ -581,10 +581,14 @@ private:
                 log(log_level::info, "worker_moved", {{"name", it->first}, {"to", from.name}});
                 // The new owner runs it at a version above the offered one. Recording that now keeps
                 // this replica from pointing at this node, and marks a later stale offer as stale.
+                // A leaving node also broadcasts it, because its goodbye may reach members before
+                // the new owner's update and make them restart the name as an orphan.
                 const auto index = table_.find(it->first);
                 const auto current = table_.at(index);
-                if (table_.owner(index) == config_.self && !current.removed)
-                    queue_update(table_.upsert(it->first, from, it->second.version + 1, table_.spec(index), false));
+                if (table_.owner(index) == config_.self && !current.removed) {
+                    table_.update(index, from, it->second.version + 1, table_.spec(index), false);
+                    if (leaving_) queue_update(index);
+                }
                 for (auto u : it->second.unregisters) {
                     ++u.hops;
                     send_to(from.name, u);
@@ -605,17 +609,18 @@ private:
                 {{"from", from.name}, {"buckets", std::to_string(d.buckets.size())}, {"expected", std::to_string(mine.size())}});
             return;
         }
-        // A pull after the first fetches about `sync_pull_entries_max` entries, starting at a
-        // rotating offset. While names move, most digests differ only by updates still in flight,
-        // and pulling every differing bucket would copy a large registry on every sync. The first
-        // pull after start copies everything that differs, because a new replica must be complete
-        // before this node can restart the names of failed owners.
+        // A pull fetches about `sync_pull_entries_max` entries, starting at a rotating offset. While
+        // names move, most digests differ only by updates still in flight, and pulling every
+        // differing bucket would copy a large registry on every sync. The first pull after start
+        // copies everything that differs, because a new replica must be complete before this node
+        // can restart the names of failed owners, and so does the pull after a member declared
+        // failed came back (a healed partition), when the replicas really diverged.
         std::vector<std::uint32_t> differing;
         const auto count = static_cast<std::uint32_t>(mine.size());
         const auto offset = static_cast<std::uint32_t>(sync_cursor_ * 7919u) % count;
         const std::size_t entries_per_bucket = std::max<std::size_t>(1, table_.size() / count);
-        const std::size_t limit =
-            synced_once_ ? std::max<std::size_t>(1, sync_pull_entries_max / entries_per_bucket) : count;
+        const bool whole = !synced_once_ || d.after_failure;
+        const std::size_t limit = whole ? count : std::max<std::size_t>(1, sync_pull_entries_max / entries_per_bucket);
         for (std::uint32_t k = 0; k < count && differing.size() < limit; ++k) {
             const std::uint32_t b = (offset + k) % count;
             if (mine[b] != d.buckets[b]) differing.push_back(b);
