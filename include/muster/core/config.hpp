@@ -28,7 +28,7 @@ struct registry_config {
     duration stop_grace = 5s;               ///< a worker asked to stop is killed after this
     duration leave_deadline = 25s;          ///< a leaving node stops waiting for handoffs after this
     duration tombstone_ttl = 5min;          ///< removed names are remembered this long
-    std::uint32_t sync_buckets = 256;       ///< anti-entropy buckets, a power of two in [1, 65536]
+    std::uint32_t sync_buckets = 1024;      ///< anti-entropy buckets, a power of two in [1, 65536]
 };
 
 /// Reason a configuration is invalid.

@@ -351,7 +351,7 @@ private:
     using local_map = std::map<std::string, local_worker, std::less<>>;
     using peer_record = membership::peer;
 
-    static constexpr std::size_t sync_pull_entries_max = 512;
+    static constexpr std::size_t sync_pull_entries_max = 4096;
 
     // ---- helpers: effects ---------------------------------------------------------------------
 
