@@ -165,6 +165,7 @@ public:
     void presume_dead(const node_id& id) {
         auto& d = dead_[id.name];
         d = std::max(d, id.incarnation);
+        ++version_;
     }
 
     /// Sends `body` to every member (up or leaving) as one shared envelope.

@@ -1023,11 +1023,22 @@ private:
         }
     }
 
+    // Returns `membership_.is_dead(owner)`, remembering the last answer until membership
+    // changes, because records arrive in batches that mostly share one owner.
+    bool owner_gone(const node_id& owner) {
+        if (gone_cache_version_ != membership_.version() || gone_cache_owner_ != owner) {
+            gone_cache_version_ = membership_.version();
+            gone_cache_owner_ = owner;
+            gone_cache_ = membership_.is_dead(owner);
+        }
+        return gone_cache_;
+    }
+
     // Restarts `name` here if its owner is gone and placement picks this node.
     void check_orphan(time_point now, const std::string& name) {
         const auto index = table_.find(name);
-        if (index == detail::npos32 || table_.at(index).removed || locals_.contains(name)) return;
-        if (!membership_.is_dead(table_.owner(index))) return;
+        if (index == detail::npos32 || table_.at(index).removed) return;
+        if (!owner_gone(table_.owner(index)) || locals_.contains(name)) return;
         if (leaving_) return;
         // A view with connection attempts still open (right after boot, say) may lack the member
         // placement would pick. The heartbeat tick checks again after the attempts complete.
@@ -1160,6 +1171,9 @@ private:
     time_point leave_deadline_{};
     time_point sync_pull_until_{};
     node_id sync_pull_from_;
+    node_id gone_cache_owner_;
+    std::uint64_t gone_cache_version_ = ~std::uint64_t{0};
+    bool gone_cache_ = false;
     time_point started_at_{};
     time_point armed_at_ = time_point::max();
     std::uint64_t sync_cursor_ = 0;
