@@ -29,6 +29,9 @@ constexpr const char* usage = R"(usage: muster-sim COMMAND [OPTIONS]
 Runs a simulated muster cluster, checks the invariants after every event and prints a report.
 Exit status: 0 when every invariant held, 1 when one broke, 2 on invalid arguments.
 
+The report counts a move each time a name starts on another node than its previous instance,
+and a name's unavailability as the time it had no live instance after its first start.
+
 Commands:
   rolling-deploy   a Kubernetes Deployment rolls over to a new pod template (the main job)
   churn            nodes crash, stop gracefully and restart at random
@@ -36,7 +39,8 @@ Commands:
 
 Options for every command:
   --seed N               seed of the run, an integer (default 1)
-  --seeds A..B           run every seed from A to B and print one line per seed
+  --seeds A..B           run every seed from A to B and print one line per seed (with --json, the
+                         file holds an array of one report per seed)
   --nodes N              number of nodes, 2 to 5000 (default 10; netsplit 6, churn 8)
   --names N              registered names, 0 to 10000000 (default 1000)
   --handoff MODE         restart, resume or ignore (default resume)
@@ -50,7 +54,7 @@ Options for every command:
   --deep-checks          also run every machine's own invariant check after every event
   --watch NAME           print the timeline of one worker name (starts, stops, replies) and of
                          node boots, stops and crashes to standard error
-  --json FILE            also write the report as JSON to FILE
+  --json FILE            also write the report as JSON to FILE (checked before the run starts)
   --help                 print this help
 
 rolling-deploy options:
@@ -117,6 +121,17 @@ struct command_line {
     netsplit_options split;
 };
 
+// Returns the command an option belongs to, or nothing for options every command accepts.
+std::string_view command_of_option(std::string_view option) {
+    for (const char* o : {"--max-surge", "--max-unavailable", "--grace-s", "--dns-interval-s", "--dns-stale-s"})
+        if (option == o) return "rolling-deploy";
+    for (const char* o : {"--duration-s", "--crash-share", "--names-during", "--interval-min-s", "--interval-max-s"})
+        if (option == o) return "churn";
+    for (const char* o : {"--split-s", "--one-way"})
+        if (option == o) return "netsplit";
+    return {};
+}
+
 command_line parse(int argc, char** argv) {
     command_line cl;
     if (argc < 2) reject("missing command: expected rolling-deploy, churn or netsplit (see --help)");
@@ -126,14 +141,19 @@ command_line parse(int argc, char** argv) {
     run_options common;
     if (cl.command == "churn") common.nodes = 8;
     if (cl.command == "netsplit") common.nodes = 6;
+    bool seed_given = false;
     for (int i = 2; i < argc; ++i) {
         const std::string option = argv[i];
         auto value = [&]() -> std::string {
             if (i + 1 >= argc) reject("missing value for " + option);
             return argv[++i];
         };
-        if (option == "--seed") common.seed = parse_integer(option, value(), 0, UINT64_MAX);
-        else if (option == "--seeds") {
+        if (const auto owner = command_of_option(option); !owner.empty() && owner != cl.command)
+            reject("option " + option + " applies to " + std::string(owner) + " only, not to " + cl.command);
+        if (option == "--seed") {
+            common.seed = parse_integer(option, value(), 0, UINT64_MAX);
+            seed_given = true;
+        } else if (option == "--seeds") {
             const auto text = value();
             const auto dots = text.find("..");
             if (dots == std::string::npos) reject("invalid value '" + text + "' for --seeds: expected FIRST..LAST, such as 1..100");
@@ -172,6 +192,12 @@ command_line parse(int argc, char** argv) {
         else if (option == "--one-way") cl.split.one_way = true;
         else reject("unknown option '" + option + "' (see --help)");
     }
+    if (seed_given && cl.seeds) reject("--seed and --seeds cannot be combined: use --seeds N..N for one seed");
+    if (cl.json) {
+        // Checked before the run, so a long run does not end in an unwritable path.
+        std::ofstream probe(*cl.json, std::ios::app);
+        if (!probe) reject("cannot write the JSON report to " + *cl.json + ": check that the folder exists and is writable");
+    }
     if (cl.churn.churn_interval_min > cl.churn.churn_interval_max)
         reject("invalid churn interval: --interval-min-s is above --interval-max-s");
     if (common.link.latency_min > common.link.latency_max)
@@ -182,7 +208,10 @@ command_line parse(int argc, char** argv) {
     if (cl.command == "rolling-deploy") {
         const auto& d = cl.rolling.deployment;
         if (d.max_surge.resolve(common.nodes, true) == 0 && d.max_unavailable.resolve(common.nodes, false) == 0)
-            reject("invalid rollout limits: --max-surge and --max-unavailable cannot both be 0");
+            reject("invalid rollout limits: --max-surge and --max-unavailable both resolve to 0 pods for " +
+                   std::to_string(common.nodes) +
+                   " replicas (maxSurge rounds up, maxUnavailable rounds down), and Kubernetes rejects that; "
+                   "raise one of them");
     }
     return cl;
 }
@@ -199,7 +228,7 @@ void print_report(const run_report& r, double wall) {
     std::printf("scenario:            %s\n", r.scenario.c_str());
     std::printf("seed:                %llu\n", static_cast<unsigned long long>(r.seed));
     std::printf("nodes:               %u\n", r.nodes);
-    std::printf("names:               %u (acknowledged %llu, failed %llu)\n", r.names,
+    std::printf("names:               %u registration requests (acknowledged %llu, failed %llu)\n", r.names,
                 static_cast<unsigned long long>(r.acknowledged), static_cast<unsigned long long>(r.failed_registrations));
     std::printf("handoff:             %s\n", r.handoff.c_str());
     if (r.rollout) std::printf("rollout:             %.1f s in %u scale-up waves\n", as_seconds(*r.rollout), r.waves);
@@ -291,6 +320,14 @@ std::string replay_command(const command_line& cl, std::uint64_t seed, int argc,
     return cmd + " --seed " + std::to_string(seed);
 }
 
+bool write_json(const std::string& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text << "\n";
+    if (out) return true;
+    std::fprintf(stderr, "muster-sim: cannot write the JSON report to %s\n", path.c_str());
+    return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -312,6 +349,7 @@ int main(int argc, char** argv) {
 
     if (cl.seeds) {
         std::uint64_t broken = 0;
+        std::string json = "[";
         for (std::uint64_t seed = cl.seeds->first;; ++seed) {
             const auto start = std::chrono::steady_clock::now();
             const auto r = run_one(cl, seed, false);
@@ -326,11 +364,13 @@ int main(int argc, char** argv) {
                             replay_command(cl, seed, argc, argv).c_str());
             }
             std::fflush(stdout);
+            if (cl.json) json += (json.size() > 1 ? "," : "") + json_report(r, wall);
             if (seed == cl.seeds->second) break;
         }
         const auto runs = cl.seeds->second - cl.seeds->first + 1;
         std::printf("%llu runs, %llu with a broken invariant\n", static_cast<unsigned long long>(runs),
                     static_cast<unsigned long long>(broken));
+        if (cl.json && !write_json(*cl.json, json + "]")) return 2;
         return broken == 0 ? 0 : 1;
     }
 
@@ -343,13 +383,6 @@ int main(int argc, char** argv) {
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     print_report(r, wall);
     if (!r.ok()) std::printf("replay:              %s\n", replay_command(cl, base.seed, argc, argv).c_str());
-    if (cl.json) {
-        std::ofstream out(*cl.json);
-        out << json_report(r, wall) << "\n";
-        if (!out) {
-            std::fprintf(stderr, "muster-sim: cannot write the JSON report to %s\n", cl.json->c_str());
-            return 2;
-        }
-    }
+    if (cl.json && !write_json(*cl.json, json_report(r, wall))) return 2;
     return r.ok() ? 0 : 1;
 }

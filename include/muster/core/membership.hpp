@@ -133,8 +133,12 @@ public:
         for (auto it = peers_.begin(); it != peers_.end();) {
             auto& p = it->second;
             if (p.state == peer_state::connecting) {
-                if (now >= p.connect_deadline) it = peers_.erase(it);
-                else ++it;
+                if (now >= p.connect_deadline) {
+                    connect_timeouts_.push_back(it->first);
+                    it = peers_.erase(it);
+                } else {
+                    ++it;
+                }
                 continue;
             }
             if (now - p.last_heard > config_.failure_timeout) {
@@ -219,6 +223,10 @@ public:
         version_ += events_.size();
         return std::exchange(events_, {});
     }
+
+    /// Takes the peers whose connection attempt got no outcome within `connect_timeout` since the
+    /// last call. A transport that never reports `on_connected` shows up here.
+    std::vector<std::string> take_connect_timeouts() { return std::exchange(connect_timeouts_, {}); }
 
     /// Grows with every membership change, so views built from members can tell they are stale.
     std::uint64_t version() const { return version_ + events_.size(); }
@@ -324,6 +332,7 @@ private:
     std::map<std::string, std::uint64_t, std::less<>> dead_;  // highest failed incarnation per name
     std::map<std::string, std::uint64_t, std::less<>> left_;  // highest departed incarnation per name
     std::vector<membership_event> events_;
+    std::vector<std::string> connect_timeouts_;
     envelope_ptr heartbeat_;
     std::uint64_t version_ = 0;
     bool leaving_ = false;

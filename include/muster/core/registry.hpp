@@ -377,6 +377,9 @@ private:
     // Runs after every input: consumes membership events, flushes batches, arms the timer.
     void after_input(time_point now) {
         for (const auto& ev : membership_.take_events()) on_membership_event(now, ev);
+        for (const auto& peer : membership_.take_connect_timeouts())
+            log(log_level::warn, "connect_timed_out",
+                {{"peer", peer}, {"hint", "the transport reported neither on_connected nor on_connect_failed"}});
         if (rebalance_at_ && now >= *rebalance_at_) {
             rebalance_at_.reset();
             rebalance();

@@ -291,7 +291,9 @@ inline run_report churn(const churn_options& o) {
             c.add_node(c.nodes()[s].name, [names, interval] { return sim_discovery(static_list(names, interval)); }, c.now());
     }
     c.run_until(c.now() + o.quiet);
-    return detail::finish(c, o, "churn", true);
+    auto report = detail::finish(c, o, "churn", true);
+    report.names += o.names_during;
+    return report;
 }
 
 /// Boots `nodes` nodes, registers names, splits the cluster in two halves (or cuts one direction)
