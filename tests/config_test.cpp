@@ -143,5 +143,16 @@ TEST_CASE("config errors have distinct messages", "[core]") {
         CHECK_FALSE(message.empty());
         messages.insert(message);
     }
-    CHECK(messages.size() == 6);
+    CHECK(messages.size() == 7);
+}
+
+TEST_CASE("config rejects durations above bound", "[core]") {
+    muster::registry_config config;
+    config.self = {"app@a", 1};
+    config.connect_timeout = muster::duration_max + muster::duration(1);
+    CHECK(muster::validate(config) == muster::config_error::duration_too_large);
+    config.connect_timeout = muster::duration_max;
+    CHECK_FALSE(muster::validate(config).has_value());
+    config.heartbeat_interval = muster::duration::max();
+    CHECK(muster::validate(config) == muster::config_error::duration_too_large);
 }

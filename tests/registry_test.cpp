@@ -1121,3 +1121,46 @@ TEST_CASE("registry converges after random faults", "[core][property]") {
         RC_ASSERT(w.violations().empty());
     });
 }
+
+TEST_CASE("registry ignores offer replayed after unregister", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    const auto names = names_placed_on(w, node_a, node_b, 1);
+    REQUIRE(names.size() == 1);
+    register_and_wait(w, node_a, names[0]);
+    const auto id = w.node(node_a).unregister(w.now(), names[0]);
+    REQUIRE(id.has_value());
+    w.run_for(1s);
+    REQUIRE(w.running(names[0]).empty());
+    const auto starts_before = w.effects_of<muster::start_worker_effect>(node_b).size();
+
+    // A duplicated offer from before the removal arrives late: the tombstone is newer.
+    muster::handoff_offer offer;
+    offer.items.push_back(muster::handoff_item{77, names[0], 1, counter_spec, std::string("count=1")});
+    w.node(node_b).step(w.now(), muster::testing::make_envelope(node_a, 1, node_b, offer));
+    w.run_for(1s);
+
+    CHECK(w.effects_of<muster::start_worker_effect>(node_b).size() == starts_before);
+    CHECK(w.running(names[0]).empty());
+    CHECK_FALSE(w.node(node_a).whereis(names[0]).has_value());
+    CHECK_FALSE(w.node(node_b).whereis(names[0]).has_value());
+}
+
+TEST_CASE("registry rejects oversized version and kind", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    auto& a = w.node(node_a);
+    const auto names_before = a.names_count();
+    const auto rejected_before = a.stats().messages_rejected;
+
+    muster::name_updates updates;
+    updates.entries.push_back(record_of("huge-version", {node_b, 1}, muster::version_max));
+    auto long_kind = record_of("long-kind", {node_b, 1}, 1);
+    long_kind.spec.kind = std::string(256, 'k');
+    updates.entries.push_back(long_kind);
+    a.step(w.now(), envelope_from(node_b, 1, updates));
+
+    CHECK(a.names_count() == names_before);
+    CHECK(a.stats().messages_rejected == rejected_before + 2);
+    const auto registered = a.register_name(w.now(), "job", muster::worker_spec{std::string(256, 'k')});
+    REQUIRE_FALSE(registered.has_value());
+    CHECK(registered.error() == muster::errc::invalid_spec);
+}

@@ -37,6 +37,7 @@ enum class config_error : std::uint8_t {
     node_name_too_long,            ///< `self.name` is longer than 255 bytes
     zero_incarnation,              ///< `self.incarnation` is 0; incarnations start at 1
     nonpositive_duration,          ///< a duration setting is zero or negative
+    duration_too_large,            ///< a duration setting is above `duration_max` (100 days)
     failure_timeout_too_short,     ///< `failure_timeout` is under twice `heartbeat_interval`
     invalid_sync_buckets,          ///< `sync_buckets` is not a power of two in [1, 65536]
 };
@@ -48,11 +49,16 @@ constexpr std::string_view to_string(config_error e) noexcept {
     case config_error::node_name_too_long: return "self.name is longer than 255 bytes";
     case config_error::zero_incarnation: return "self.incarnation is 0; use a value of at least 1 that grows on every restart";
     case config_error::nonpositive_duration: return "a duration setting is zero or negative; every interval and timeout must be positive";
+    case config_error::duration_too_large: return "a duration setting is above 100 days; use a shorter interval or timeout";
     case config_error::failure_timeout_too_short: return "failure_timeout is shorter than twice heartbeat_interval";
     case config_error::invalid_sync_buckets: return "sync_buckets must be a power of two between 1 and 65536";
     }
     return "unknown configuration error";
 }
+
+/// Upper bound on every duration setting: far above any useful timeout, and low enough that
+/// `now + setting` and `2 * setting` cannot overflow.
+inline constexpr duration duration_max = std::chrono::hours(24 * 100);
 
 /// Checks a configuration; returns the first problem found.
 constexpr std::optional<config_error> validate(const registry_config& c) noexcept {
@@ -63,8 +69,10 @@ constexpr std::optional<config_error> validate(const registry_config& c) noexcep
                              c.sync_interval, c.flush_interval, c.request_timeout,
                              c.handoff_retry, c.stop_grace, c.leave_deadline, c.tombstone_ttl}) {
         if (d <= duration::zero()) return config_error::nonpositive_duration;
+        if (d > duration_max) return config_error::duration_too_large;
     }
     if (c.rebalance_delay < duration::zero()) return config_error::nonpositive_duration;
+    if (c.rebalance_delay > duration_max) return config_error::duration_too_large;
     if (c.failure_timeout < 2 * c.heartbeat_interval) return config_error::failure_timeout_too_short;
     if (c.sync_buckets == 0 || c.sync_buckets > 65536 || (c.sync_buckets & (c.sync_buckets - 1)) != 0)
         return config_error::invalid_sync_buckets;

@@ -93,8 +93,7 @@ public:
         const auto it = peers_.find(e.from.name);
         if (std::holds_alternative<goodbye>(e.body) &&
             (it == peers_.end() || it->second.state == peer_state::connecting)) {
-            mark_left(e.from);  // a goodbye from a node that never became a member here
-            return false;
+            return false;  // a goodbye from a node that never became a member here changes nothing
         }
         const bool member = it != peers_.end() && it->second.state != peer_state::connecting &&
                             it->second.id.incarnation == e.from.incarnation;

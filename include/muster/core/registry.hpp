@@ -169,6 +169,7 @@ public:
     /// `whereis(name)` on this node returns the new instance at once.
     result<request_id> register_name(time_point now, std::string_view name, const worker_spec& spec) {
         if (const auto e = check_name(name)) return *e;
+        if (!table_.accepts_spec(spec)) return errc::invalid_spec;
         if (!running()) return errc::not_running;
         const auto index = table_.find(name);
         if (index != detail::npos32 && !table_.at(index).removed && !membership_.is_dead(table_.owner(index)))
@@ -487,9 +488,14 @@ private:
     void on_message(time_point, const node_id&, const goodbye&) {}
 
     void on_message(time_point now, const node_id& from, const register_request& r) {
-        if (check_name(r.name)) {
+        if (const auto error = check_name(r.name)) {
             ++stats_.messages_rejected;
-            send_to(r.origin.name, register_reply{r.id, errc::empty_name, std::nullopt});
+            send_to(r.origin.name, register_reply{r.id, *error, std::nullopt});
+            return;
+        }
+        if (!table_.accepts_spec(r.spec) || r.known_version >= version_max) {
+            ++stats_.messages_rejected;
+            send_to(r.origin.name, register_reply{r.id, errc::invalid_spec, std::nullopt});
             return;
         }
         const auto index = table_.find(r.name);
@@ -647,6 +653,10 @@ private:
     }
 
     void on_message(time_point now, const node_id& from, const conflict_yield& y) {
+        if (check_name(y.name) || y.version >= version_max) {
+            ++stats_.messages_rejected;
+            return;
+        }
         const auto it = locals_.find(y.name);
         if (it != locals_.end() && it->second.phase == stage::running) {
             if (y.state) effects_.push_back(merge_state_effect{y.name, *y.state});
@@ -694,9 +704,10 @@ private:
     }
 
     void apply_record(time_point now, const node_id& from, const entry_record& r) {
-        if (check_name(r.name) || check_name(r.owner.name)) {
+        if (check_name(r.name) || check_name(r.owner.name) || r.version >= version_max ||
+            !table_.accepts_spec(r.spec)) {
             ++stats_.messages_rejected;
-            log(log_level::warn, "entry_rejected", {{"from", from.name}});
+            log(log_level::warn, "entry_rejected", {{"from", from.name}, {"name", r.name.substr(0, 64)}});
             return;
         }
         const auto index = table_.find(r.name);
@@ -884,8 +895,8 @@ private:
 
     void reply_unregister(time_point, const unregister_request& r, std::optional<errc> error) {
         if (r.origin == config_.self) {
-            pending_.erase(r.id);
-            effects_.push_back(reply_effect{r.id, error, std::nullopt});
+            // A request that already timed out has had its one reply.
+            if (pending_.erase(r.id) > 0) effects_.push_back(reply_effect{r.id, error, std::nullopt});
         } else {
             send_to(r.origin.name, unregister_reply{r.id, error});
         }
@@ -945,13 +956,16 @@ private:
 
     handoff_result accept_offer(time_point now, const handoff_item& item) {
         handoff_result result{item.handoff_id, item.name, false};
-        if (check_name(item.name)) return result;
+        if (check_name(item.name) || item.version >= version_max || !table_.accepts_spec(item.spec)) {
+            ++stats_.messages_rejected;
+            return result;
+        }
         const auto local = locals_.find(item.name);
         const auto index = table_.find(item.name);
         // This replica has seen the name at a later version: it moved on after the offer was
         // made, so there is nothing to start and the sender may drop its copy.
-        const bool superseded = index != detail::npos32 && !table_.at(index).removed &&
-                                table_.at(index).version > item.version;
+        // A removal newer than the offer counts too: the name was unregistered after it was made.
+        const bool superseded = index != detail::npos32 && table_.at(index).version > item.version;
         if (local != locals_.end()) {
             auto& w = local->second;
             if (w.handoff_id == item.handoff_id) {

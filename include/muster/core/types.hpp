@@ -17,8 +17,12 @@ using duration = std::chrono::nanoseconds;
 /// A point on the host's monotonic clock (the simulator counts from its own epoch).
 using time_point = std::chrono::time_point<std::chrono::steady_clock, duration>;
 
-/// Upper bound on a node name or worker name, in bytes.
+/// Upper bound on a node name, worker name or worker kind, in bytes.
 inline constexpr std::size_t name_size_max = 255;
+
+/// Upper bound on an entry version. Versions grow by one per change, so a peer claiming a version
+/// above this is malformed, and the bound keeps every `version + 1` from wrapping.
+inline constexpr std::uint64_t version_max = std::uint64_t{1} << 62;
 
 /// One life of a node: its stable name (for example `app@10.0.0.5`) and the incarnation number it
 /// chose at boot. A restarted process keeps its name and takes a higher incarnation.
@@ -68,6 +72,7 @@ enum class errc : std::uint8_t {
     node_leaving,          ///< this node is leaving the cluster and accepts no new workers
     no_members,            ///< placement has no eligible node for the name
     timed_out,             ///< no reply arrived before the request's deadline
+    invalid_spec,          ///< the worker kind is longer than 255 bytes, or too many kinds exist
     invalid_config,        ///< a configuration value is out of range (see `config_error`)
     not_running,           ///< the node has not started or has stopped
 };
@@ -83,6 +88,7 @@ constexpr std::string_view to_string(errc e) noexcept {
     case errc::node_leaving: return "node is leaving the cluster and accepts no new workers";
     case errc::no_members: return "no eligible member to place the name on";
     case errc::timed_out: return "request timed out";
+    case errc::invalid_spec: return "worker kind is longer than 255 bytes, or the registry already holds 65535 kinds";
     case errc::invalid_config: return "configuration is invalid";
     case errc::not_running: return "node is not running";
     }

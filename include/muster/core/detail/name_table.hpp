@@ -127,6 +127,15 @@ private:
 
 public:
 
+    /// Returns whether `spec` can be stored: its kind fits `name_size_max` and it is known already
+    /// or the spec table (at most 65535 kinds, never shrunk) has room.
+    bool accepts_spec(const worker_spec& spec) const {
+        if (spec.kind.size() > name_size_max) return false;
+        return specs_.size() < specs_max || spec_index_.contains(spec_key(spec));
+    }
+
+    static constexpr std::size_t specs_max = 65535;
+
     /// Removes an entry entirely (tombstone expiry). Indices of other entries may change.
     void erase(std::uint32_t index) {
         digest_toggle(index);
@@ -172,13 +181,17 @@ public:
 
 private:
     std::uint16_t intern_spec(const worker_spec& spec) {
-        for (std::size_t i = 0; i < specs_.size(); ++i)
-            if (specs_[i] == spec) return static_cast<std::uint16_t>(i);
-        // NOTE: up to 65536 distinct specs per replica; applications have a handful of kinds.
+        const auto it = spec_index_.find(spec_key(spec));
+        if (it != spec_index_.end()) return it->second;
+        // The caller checked `accepts_spec`, so the table has room.
+        const auto index = static_cast<std::uint16_t>(specs_.size());
         specs_.push_back(spec);
         spec_hashes_.push_back(hash64(spec.kind, static_cast<std::uint64_t>(spec.restart)));
-        return static_cast<std::uint16_t>(specs_.size() - 1);
+        spec_index_.emplace(spec_key(spec), index);
+        return index;
     }
+
+    static std::pair<std::string, restart_policy> spec_key(const worker_spec& spec) { return {spec.kind, spec.restart}; }
 
     std::uint32_t intern_node(const node_id& id) {
         // Updates arrive in batches that mostly share one owner, so the last node is tried first.
@@ -303,6 +316,7 @@ private:
     std::map<node_id, std::uint32_t> node_index_;
     std::vector<worker_spec> specs_;
     std::vector<std::uint64_t> spec_hashes_;  // hash of each spec, for digests
+    std::map<std::pair<std::string, restart_policy>, std::uint16_t> spec_index_;
     std::uint32_t last_node_ = npos32;        // the node table slot interned last
     std::vector<std::uint64_t> digests_;
     unsigned bucket_shift_ = 32;
