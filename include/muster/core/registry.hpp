@@ -352,7 +352,7 @@ private:
     using local_map = std::map<std::string, local_worker, std::less<>>;
     using peer_record = membership::peer;
 
-    static constexpr std::size_t sync_pull_entries_max = 4096;
+    static constexpr std::size_t sync_pull_entries_max = 1024;
 
     // ---- helpers: effects ---------------------------------------------------------------------
 
