@@ -423,7 +423,7 @@ private:
         using kind = membership_event::kind;
         placement_dirty_ = true;
         if (!rebalance_at_) rebalance_at_ = now + config_.rebalance_delay;
-        // A pull from a member that is gone will never be answered: another member may serve it.
+        // A member that is gone never replies to a pull, so another member may serve the next one.
         if ((ev.what == kind::failed || ev.what == kind::left) && ev.member == sync_pull_from_)
             sync_pull_until_ = time_point{};
         switch (ev.what) {
@@ -622,8 +622,8 @@ private:
         // names move, most digests differ only by updates still in flight, and pulling every
         // differing bucket would copy a large registry on every sync. The first pull after start
         // copies everything that differs, because a new replica must be complete before this node
-        // can restart the names of failed owners, and so does the pull after a member declared
-        // failed came back (a healed partition), when the replicas really diverged.
+        // can restart the names of failed owners. The pull after a member declared failed came
+        // back (a healed partition) copies everything too, because then the replicas diverged.
         std::vector<std::uint32_t> differing;
         const auto count = static_cast<std::uint32_t>(mine.size());
         const auto offset = static_cast<std::uint32_t>(sync_cursor_ * 7919u) % count;
@@ -663,8 +663,8 @@ private:
             return;
         }
         // Both holders gave way to each other because their views disagreed ("crossing yields").
-        // The node with the lower name runs the name with both states; the other sends back the
-        // state it received, since its own state is already on the way to the lower one.
+        // The node with the lower name runs the name with both states. The other sends back the
+        // state it received, because its own state is already on the way to the lower one.
         const bool lower = config_.self.name < from.name;
         if (it != locals_.end()) {
             auto& w = it->second;
@@ -834,7 +834,7 @@ private:
         send_to(to, std::move(u));
     }
 
-    // Until a first pull has completed, asks the next member for every bucket each heartbeat
+    // Until a first pull has completed, requests every bucket from the next member each heartbeat
     // interval, so a new node does not wait for digests while the members it knows fail.
     void pull_until_synced(time_point now) {
         if (synced_once_ || now < sync_pull_until_) return;
@@ -1040,8 +1040,8 @@ private:
         }
     }
 
-    // Returns `membership_.is_dead(owner)`, remembering the last answer until membership
-    // changes, because records arrive in batches that mostly share one owner.
+    // Returns `membership_.is_dead(owner)`, caching the last result until membership changes,
+    // because records arrive in batches that mostly share one owner.
     bool owner_gone(const node_id& owner) {
         if (gone_cache_version_ != membership_.version() || gone_cache_owner_ != owner) {
             gone_cache_version_ = membership_.version();

@@ -32,7 +32,7 @@ struct name_entry {
 };
 static_assert(sizeof(name_entry) == 32);
 
-/// The 32-bit name hash the table stores: the top half of `hash64`, the same on every node.
+/// Returns the 32-bit name hash the table stores: the top half of `hash64`, the same on every node.
 inline std::uint32_t name_hash(std::string_view name) noexcept {
     return static_cast<std::uint32_t>(hash64(name) >> 32);
 }
