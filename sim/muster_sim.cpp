@@ -253,6 +253,7 @@ void print_report(const run_report& r, double wall) {
     std::printf("handoff:             %s\n", r.handoff.c_str());
     if (r.rollout) std::printf("rollout:             %.1f s in %u scale-up waves\n", as_seconds(*r.rollout), r.waves);
     std::printf("moves per name:      mean %.3f, max %u\n", r.moves_mean, r.moves_max);
+    if (r.rollout) std::printf("moves onto old pods: %llu\n", static_cast<unsigned long long>(r.moves_into_old));
     std::printf("unavailability:      p50 %.3f s, p99 %.3f s, max %.3f s\n", as_seconds(r.unavailable_p50),
                 as_seconds(r.unavailable_p99), as_seconds(r.unavailable_max));
     std::printf("messages sent:       %llu\n", static_cast<unsigned long long>(r.messages));
@@ -281,7 +282,7 @@ std::string json_report(const run_report& r, double wall) {
     j << "{\"scenario\":\"" << r.scenario << "\",\"seed\":" << r.seed << ",\"nodes\":" << r.nodes << ",\"names\":" << r.names
       << ",\"placement\":\"" << r.placement << "\",\"handoff\":\"" << r.handoff << "\",\"acknowledged\":" << r.acknowledged
       << ",\"failed_registrations\":" << r.failed_registrations << ",\"moves_mean\":" << r.moves_mean
-      << ",\"moves_max\":" << r.moves_max << ",\"unavailable_p50_s\":" << as_seconds(r.unavailable_p50)
+      << ",\"moves_max\":" << r.moves_max << ",\"moves_into_old\":" << r.moves_into_old << ",\"unavailable_p50_s\":" << as_seconds(r.unavailable_p50)
       << ",\"unavailable_p99_s\":" << as_seconds(r.unavailable_p99) << ",\"unavailable_max_s\":" << as_seconds(r.unavailable_max)
       << ",\"messages\":" << r.messages << ",\"events\":" << r.events << ",\"convergence_s\":" << as_seconds(r.convergence)
       << ",\"simulated_s\":" << as_seconds(r.simulated);

@@ -28,6 +28,11 @@ struct registry_config {
     duration rebalance_delay = 50ms;        ///< membership changes within this window move names once
     duration stop_grace = 5s;               ///< a worker asked to stop is killed after this
     duration leave_deadline = 25s;          ///< a leaving node stops waiting for handoffs after this
+    /// A leaving node that sees no member of a newer generation keeps its workers running up to
+    /// this long, waiting for one to join, before it hands them off. In a rollout the first pods
+    /// told to stop often go before any new pod is up, and without a wait their workers move to
+    /// old pods that stop next. 0 (the default) hands off at once. Must be below `leave_deadline`.
+    duration newer_generation_wait = 0s;
     duration tombstone_ttl = 5min;          ///< removed names are remembered this long
     std::uint32_t sync_buckets = 1024;      ///< anti-entropy buckets, a power of two in [1, 65536]
 };
@@ -41,6 +46,7 @@ enum class config_error : std::uint8_t {
     duration_too_large,            ///< a duration setting is above `duration_max` (100 days)
     failure_timeout_too_short,     ///< `failure_timeout` is under twice `heartbeat_interval`
     invalid_sync_buckets,          ///< `sync_buckets` is not a power of two in [1, 65536]
+    generation_wait_too_long,      ///< `newer_generation_wait` is not below `leave_deadline`
 };
 
 /// Returns an English message for a configuration error, naming the setting and the accepted range.
@@ -53,6 +59,8 @@ constexpr std::string_view to_string(config_error e) noexcept {
     case config_error::duration_too_large: return "a duration setting is above 100 days; use a shorter interval or timeout";
     case config_error::failure_timeout_too_short: return "failure_timeout is shorter than twice heartbeat_interval";
     case config_error::invalid_sync_buckets: return "sync_buckets must be a power of two between 1 and 65536";
+    case config_error::generation_wait_too_long:
+        return "newer_generation_wait is not below leave_deadline, so a leaving node would have no time left to hand off";
     }
     return "unknown configuration error";
 }
@@ -75,6 +83,8 @@ constexpr std::optional<config_error> validate(const registry_config& c) noexcep
     if (c.rebalance_delay < duration::zero()) return config_error::nonpositive_duration;
     if (c.rebalance_delay > duration_max) return config_error::duration_too_large;
     if (c.failure_timeout < 2 * c.heartbeat_interval) return config_error::failure_timeout_too_short;
+    if (c.newer_generation_wait < duration::zero()) return config_error::nonpositive_duration;
+    if (c.newer_generation_wait >= c.leave_deadline) return config_error::generation_wait_too_long;
     if (c.sync_buckets == 0 || c.sync_buckets > 65536 || (c.sync_buckets & (c.sync_buckets - 1)) != 0)
         return config_error::invalid_sync_buckets;
     return std::nullopt;

@@ -128,10 +128,8 @@ public:
             if (membership_.version() == stable_version_ && !rebalance_at_) rebalance_at_ = now;
             stable_version_ = membership_.version();
             if constexpr (name_set_placement<Placement>) {
-                if (placement_uses_names()) {
-                    rebuild_placement();
-                    assign_names();
-                }
+                rebuild_placement();
+                assign_names();
             }
             pull_until_synced(now);
         }
@@ -283,10 +281,12 @@ public:
         if (!running() || leaving_) return;
         leaving_ = true;
         leave_deadline_ = now + config_.leave_deadline;
+        leave_started_ = now;
+        generation_wait_ = config_.newer_generation_wait > duration::zero();
         membership_.leave(now, effects_);
         placement_dirty_ = true;
         log(log_level::info, "node_leaving", {});
-        rebalance();
+        rebalance(now);
         maybe_finish_leave();
         after_input(now);
     }
@@ -322,13 +322,7 @@ public:
     /// Returns the member placement picks for `name` in this node's current view.
     std::optional<node_id> owner_of(std::string_view name) {
         rebuild_placement();
-        std::optional<std::size_t> index;
-        if constexpr (owner_aware_placement<Placement>) {
-            if (placement_uses_current_owner()) index = placement_.owner_of(name, current_owner_index(name));
-            else index = placement_.owner_of(name);
-        } else {
-            index = placement_.owner_of(name);
-        }
+        const auto index = placement_.owner_of(name);
         if (!index || *index >= view_.size()) return std::nullopt;
         return node_id{view_[*index].name, view_[*index].incarnation};
     }
@@ -396,9 +390,13 @@ private:
         for (const auto& peer : membership_.take_connect_timeouts())
             log(log_level::warn, "connect_timed_out",
                 {{"peer", peer}, {"hint", "the transport reported neither on_connected nor on_connect_failed"}});
+        if (leaving_ && generation_wait_ && now >= leave_started_ + config_.newer_generation_wait) {
+            generation_wait_ = false;
+            rebalance_at_ = now;
+        }
         if (rebalance_at_ && now >= *rebalance_at_) {
             rebalance_at_.reset();
-            rebalance();
+            rebalance(now);
         }
         process_orphan_queue(now);
         if (!outbox_.empty() && !flush_at_) flush_at_ = now + config_.flush_interval;
@@ -418,6 +416,7 @@ private:
         if (!tombstones_.empty()) next = std::min(next, tombstones_.front().first + config_.tombstone_ttl);
         if (!orphan_queue_.empty()) next = std::min(next, orphan_queue_.front().first);
         if (leaving_) next = std::min(next, leave_deadline_);
+        if (generation_wait_) next = std::min(next, leave_started_ + config_.newer_generation_wait);
         next = std::max(next, now);
         if (next < armed_at_) {
             armed_at_ = next;
@@ -494,55 +493,77 @@ private:
         if (same) return;
         built_view_ = view_;
         placement_.rebuild(view_);
-        if constexpr (name_set_placement<Placement>) {
-            if (!names_assigned_ && placement_uses_names()) assign_names();
-        }
+        // The rebuilt placement read the names as the last assignment left them; where they run
+        // may have changed since, through handoffs.
+        assign_names();
     }
 
-    // A placement that satisfies an optional concept may still tell at run time that it does
-    // not use it (`uses_current_owner()`, `uses_names()`), which spares the registry the work.
-    bool placement_uses_current_owner() const {
-        if constexpr (requires { placement_.uses_current_owner(); }) return placement_.uses_current_owner();
-        else return owner_aware_placement<Placement>;
-    }
+    // A `name_set_placement` may still tell at run time that it does not read the names
+    // (`uses_names()`, as a run-time choice of model does), which spares the registry the work.
     bool placement_uses_names() const {
         if constexpr (requires { placement_.uses_names(); }) return placement_.uses_names();
         else return name_set_placement<Placement>;
     }
 
-    // Gives a placement that reads the registered names the live ones, when they changed since
-    // the last call. Detecting no change costs one pass over the table.
+    // Gives a placement that reads the registered names the live ones with their owners, when
+    // they changed since the last call. Detecting no change costs one pass over the table.
     void assign_names() {
         if constexpr (name_set_placement<Placement>) {
+            if (!placement_uses_names()) return;
             std::uint64_t fingerprint = 0;
             std::uint64_t live = 0;
             for (std::uint32_t i = 0; i < table_.size(); ++i) {
-                if (table_.at(i).removed) continue;
+                const auto& e = table_.at(i);
+                if (e.removed) continue;
                 ++live;
-                fingerprint += mix64(table_.at(i).hash);
+                fingerprint += mix64(hash_combine(e.hash, e.owner));
             }
             fingerprint = hash_combine(fingerprint, live);
             if (names_assigned_ && fingerprint == names_fingerprint_) return;
             names_assigned_ = true;
             names_fingerprint_ = fingerprint;
-            std::vector<std::uint64_t> hashes;
-            hashes.reserve(static_cast<std::size_t>(live));
-            for (std::uint32_t i = 0; i < table_.size(); ++i)
-                if (!table_.at(i).removed) hashes.push_back(hash64(table_.name(i)));
-            std::sort(hashes.begin(), hashes.end());
-            placement_.assign(hashes);
+            std::vector<placed_name> names;
+            names.reserve(static_cast<std::size_t>(live));
+            for (std::uint32_t i = 0; i < table_.size(); ++i) {
+                if (table_.at(i).removed) continue;
+                const auto owner = view_index_of(table_.owner(i));
+                names.push_back({hash64(table_.name(i)),
+                                 owner ? static_cast<std::uint32_t>(*owner) : placed_name::no_member});
+            }
+            std::sort(names.begin(), names.end(), [](const placed_name& a, const placed_name& b) {
+                return a.hash != b.hash ? a.hash < b.hash : a.owner < b.owner;
+            });
+            placement_.assign(names);
         }
     }
 
-    // The index in `view_` of the member the replica names as the owner of `name`, if any.
-    std::optional<std::size_t> current_owner_index(std::string_view name) const {
-        const auto index = table_.find(name);
-        if (index == detail::npos32 || table_.at(index).removed) return std::nullopt;
-        const node_id& owner = table_.owner(index);
+    // The index of `owner` in `view_`, if it is a member there.
+    std::optional<std::size_t> view_index_of(const node_id& owner) const {
         const auto it = std::lower_bound(view_.begin(), view_.end(), owner.name,
                                          [](const member_info& m, const std::string& n) { return m.name < n; });
         if (it == view_.end() || it->name != owner.name || it->incarnation != owner.incarnation) return std::nullopt;
         return static_cast<std::size_t>(it - view_.begin());
+    }
+
+    // Whether `member` is within the capacity a load-bounded placement gives it; true for
+    // placements without capacities.
+    bool placement_has_room(const node_id& member) const {
+        if constexpr (requires(std::size_t i) {
+                          { placement_.load(i) } -> std::convertible_to<std::uint64_t>;
+                          { placement_.capacity(i) } -> std::convertible_to<std::uint64_t>;
+                      }) {
+            const auto index = view_index_of(member);
+            if (!index) return false;
+            return placement_.load(*index) <= placement_.capacity(*index);
+        } else {
+            return true;
+        }
+    }
+
+    bool newer_generation_present() const {
+        for (const auto& [name, p] : membership_.peers())
+            if (p.state == peer_state::up && p.generation > config_.generation) return true;
+        return false;
     }
 
     // ---- message handlers ---------------------------------------------------------------------
@@ -978,9 +999,18 @@ private:
 
     // Moves every running worker whose owner changed, if the policy moves workers (a leaving
     // node moves them all).
-    void rebalance() {
+    void rebalance(time_point now) {
+        // A leaving node waiting for a newer generation keeps its workers until one is a member.
+        const bool waiting = generation_wait_ && now < leave_started_ + config_.newer_generation_wait;
+        if (waiting && !newer_generation_present()) return;
+        // A node that is still connecting, or has not yet received a replica, sees part of the
+        // cluster or of the registry, so its placement answers are not the cluster's. It keeps
+        // what it was given until then; the periodic rebalance on the heartbeat moves what is
+        // misplaced after that.
+        if (!leaving_ && (membership_.connecting() || (!synced_once_ && !membership_.peers().empty()))) return;
         const bool moves = leaving_ || handoff_.moves_on_topology_change();
         rebuild_placement();
+        assign_names();
         for (auto& [name, w] : locals_) {
             if (w.phase != stage::running) continue;
             const auto target = owner_of(name);
@@ -998,6 +1028,8 @@ private:
                 continue;
             }
             if (!moves || !target || *target == config_.self) continue;
+            // While waiting, a name moves only to a member with room for it: the others join soon.
+            if (waiting && !placement_has_room(*target)) continue;
             w.phase = stage::stopping;
             w.target = *target;
             w.version = table_.at(table_.find(name)).version;
@@ -1272,6 +1304,8 @@ private:
 
     std::optional<time_point> flush_at_;
     std::optional<time_point> rebalance_at_;
+    time_point leave_started_{};
+    bool generation_wait_ = false;  // leaving, and waiting for a member of a newer generation
     time_point next_heartbeat_{};
     time_point next_poll_{};
     time_point next_sync_{};

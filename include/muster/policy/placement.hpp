@@ -39,30 +39,37 @@ concept placement = requires(P& p, const P& cp, std::span<const member_info> mem
     { cp.members_count() } -> std::convertible_to<std::size_t>;
 };
 
-/// A placement that also reads where a name runs now, such as `rollout_aware`, which keeps names
-/// where they are while a rollout is under way.
+/// A placement that can list members in its order of preference for a name, such as
+/// `hash_ring` (clockwise from the name) and `rendezvous` (by descending score). Load-bounded
+/// models build on it: they take the first member in that order that still has room.
 ///
-/// `cp.owner_of(name, current)` gets the index, in the last view, of the member the registry
-/// replica names as the name's owner, or `std::nullopt` when the name is new, removed, or owned by
-/// a node outside the view (failed, leaving). The answer must be a pure function of the name, the
-/// view and `current`, so every node with the same view and replica agrees. `cp.owner_of(name)`
-/// stays the answer for a name without a current owner.
+/// `cp.first_accepted(key, accept)` calls `accept(index)` for members in preference order for the
+/// name whose `hash64` is `key`, and returns the first index for which `accept` returns true, or
+/// `std::nullopt` when it accepts none. A member may be offered more than once.
 template <class P>
-concept owner_aware_placement =
-    placement<P> && requires(const P& cp, std::string_view name, std::optional<std::size_t> current) {
-        { cp.owner_of(name, current) } -> std::same_as<std::optional<std::size_t>>;
-    };
+concept ordered_placement = placement<P> && requires(const P& cp, std::uint64_t key, bool (*accept)(std::size_t)) {
+    { cp.first_accepted(key, accept) } -> std::same_as<std::optional<std::size_t>>;
+};
 
-/// A placement whose owners depend on the whole set of registered names, such as `bounded_load`.
+/// One registered name as a `name_set_placement` sees it.
+struct placed_name {
+    static constexpr std::uint32_t no_member = 0xffffffffU;
+    std::uint64_t hash = 0;             ///< `hash64` of the name
+    std::uint32_t owner = no_member;    ///< index in the view of its current owner, if a member
+};
+
+/// A placement whose owners depend on the registered names and where they run now, such as
+/// `bounded_load` (which caps each member's load) and `rollout_aware` (which keeps names where
+/// they run).
 ///
-/// `p.assign(hashes)` receives the `hash64` of every registered name (sorted, possibly with
-/// repeats) after `rebuild`, and again whenever the registry's names change, at most once per
-/// heartbeat interval. Owners must be a pure function of the view and that set, so every node
-/// holding the same replica agrees. Between two calls, names not in the last set get an answer
-/// consistent with the last set.
+/// `p.assign(names)` receives every registered name, sorted by hash, with the view index of its
+/// current owner. The registry calls it after each `rebuild` and whenever the names or their
+/// owners changed, at most once per heartbeat interval. Owners must be a pure function of the
+/// view and that list, so every node holding the same replica agrees. Between two calls,
+/// `owner_of` answers for names outside the last list as if each were the next one assigned.
 template <class P>
-concept name_set_placement = placement<P> && requires(P& p, std::span<const std::uint64_t> hashes) {
-    { p.assign(hashes) } -> std::same_as<void>;
+concept name_set_placement = placement<P> && requires(P& p, std::span<const placed_name> names) {
+    { p.assign(names) } -> std::same_as<void>;
 };
 
 }  // namespace muster

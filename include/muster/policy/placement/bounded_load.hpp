@@ -5,10 +5,10 @@
 #include <muster/core/hash.hpp>
 #include <muster/core/types.hpp>
 #include <muster/policy/placement.hpp>
+#include <muster/policy/placement/detail/assignment.hpp>
 #include <muster/policy/placement/hash_ring.hpp>
 
 #include <algorithm>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -35,12 +35,12 @@ struct bounded_load_config {
 ///
 /// The owners are a pure function of the view and the set of registered names, so every node
 /// holding the same replica agrees. The registry passes that set through `assign` (see
-/// `name_set_placement`). A name missing from the last set, such as one being registered, gets
-/// the first member clockwise with room left, which is the owner it would get if it were the
-/// last name taken.
+/// `name_set_placement`); where names run now does not matter to this model. A name missing from
+/// the last set, such as one being registered, gets the first member clockwise with room left,
+/// the owner it would get if it were the last name taken.
 ///
 /// Cost: `assign` is O(N log N) for N names (a sort, then a walk that ends after a few points on
-/// average for c ≥ 1.1). `owner_of` is a binary search over the assigned hashes. Memory: 12 bytes
+/// average for c ≥ 1.1). `owner_of` is a binary search over the assigned names. Memory: 16 bytes
 /// per name plus the ring.
 class bounded_load {
 public:
@@ -53,9 +53,7 @@ public:
                                         std::to_string(config.vnodes) + ", expected c in [1, 16] and vnodes in [1, " +
                                         std::to_string(hash_ring_vnodes_max) + "]");
         }
-        // A fixed-point factor keeps every capacity an integer computation, identical on every
-        // platform and compiler setting.
-        c_millis_ = static_cast<std::uint64_t>(std::llround(config.c * 1000.0));
+        c_millis_ = detail::load_factor_millis(config.c);
     }
 
     /// Returns `errc::invalid_config` when `c` is outside [1, 16] (or not a number) or `vnodes`
@@ -68,101 +66,60 @@ public:
     /// Replaces the view and assigns the last set of names again.
     void rebuild(std::span<const member_info> members) {
         ring_.rebuild(members);
-        weights_.clear();
-        for (const auto& m : members) weights_.push_back(m.weight);
-        std::vector<std::uint64_t> hashes = std::move(hashes_);
-        assign_sorted(std::move(hashes));
+        members_.assign(members.begin(), members.end());
+        assign_hashes();
     }
 
-    /// Assigns owners to the names whose `hash64` values are `hashes` (any order, repeats allowed).
-    void assign(std::span<const std::uint64_t> hashes) {
-        std::vector<std::uint64_t> sorted(hashes.begin(), hashes.end());
-        if (!std::is_sorted(sorted.begin(), sorted.end())) std::sort(sorted.begin(), sorted.end());
-        assign_sorted(std::move(sorted));
+    /// Assigns owners to `names` (see `name_set_placement`); their current owners are ignored.
+    void assign(std::span<const placed_name> names) {
+        hashes_.clear();
+        hashes_.reserve(names.size());
+        for (const auto& n : names) hashes_.push_back(n.hash);
+        if (!std::is_sorted(hashes_.begin(), hashes_.end())) std::sort(hashes_.begin(), hashes_.end());
+        assign_hashes();
     }
 
     /// Returns the owner of `name`: its assigned owner when the last set holds it, otherwise the
     /// first member clockwise with room left. `std::nullopt` when no member has a weight.
-    std::optional<std::size_t> owner_of(std::string_view name) const noexcept { return owner_of_hash(hash64(name)); }
+    std::optional<std::size_t> owner_of(std::string_view name) const { return owner_of_hash(hash64(name)); }
 
     /// Returns the owner of a name whose `hash64` is `key`, as `owner_of` does.
-    std::optional<std::size_t> owner_of_hash(std::uint64_t key) const noexcept {
-        if (ring_.points_count() == 0) return std::nullopt;
-        const auto it = std::lower_bound(hashes_.begin(), hashes_.end(), key);
-        if (it != hashes_.end() && *it == key) return owners_[static_cast<std::size_t>(it - hashes_.begin())];
-        return walk(key);
+    std::optional<std::size_t> owner_of_hash(std::uint64_t key) const {
+        if (const auto owner = table_.find(key)) return owner;
+        if (const auto owner = ring_.first_accepted(key, [&](std::size_t i) { return table_.has_room(i); })) return owner;
+        return ring_.owner_of_hash(key);
     }
 
     std::size_t members_count() const noexcept { return ring_.members_count(); }
 
     /// Returns the names assigned to member `i` by the last `assign` or `rebuild`.
-    std::uint64_t load(std::size_t i) const noexcept { return i < loads_.size() ? loads_[i] : 0; }
+    std::uint64_t load(std::size_t i) const noexcept { return table_.load(i); }
 
     /// Returns the most names member `i` may hold under the last set.
-    std::uint64_t capacity(std::size_t i) const noexcept { return i < capacities_.size() ? capacities_[i] : 0; }
+    std::uint64_t capacity(std::size_t i) const noexcept { return table_.capacity(i); }
 
     /// Returns the heap memory held, in bytes.
     std::size_t memory_bytes() const noexcept {
-        return ring_.memory_bytes() + hashes_.capacity() * sizeof(std::uint64_t) +
-               owners_.capacity() * sizeof(std::uint32_t) +
-               (loads_.capacity() + capacities_.capacity()) * sizeof(std::uint64_t) +
-               weights_.capacity() * sizeof(std::uint32_t);
+        return ring_.memory_bytes() + table_.memory_bytes() + hashes_.capacity() * sizeof(std::uint64_t);
     }
 
 private:
-    void assign_sorted(std::vector<std::uint64_t> sorted) {
-        const std::size_t m = weights_.size();
-        std::vector<std::uint64_t> capacities(m, 0);
-        std::uint64_t total_weight = 0;
-        for (const auto w : weights_) total_weight += w;
-        const std::uint64_t n = sorted.size();
-        if (total_weight != 0) {
-            for (std::size_t i = 0; i < m; ++i) {
-                // ⌈c · n · w / W⌉ in 128-bit integers, c in thousandths.
-                const unsigned __int128 numerator =
-                    static_cast<unsigned __int128>(c_millis_) * n * weights_[i];
-                const unsigned __int128 denominator = static_cast<unsigned __int128>(1000) * total_weight;
-                capacities[i] = static_cast<std::uint64_t>((numerator + denominator - 1) / denominator);
-            }
+    void assign_hashes() {
+        table_.reset(members_, c_millis_, hashes_.size());
+        if (ring_.points_count() == 0) return;
+        for (const std::uint64_t key : hashes_) {
+            // The capacities add up to at least the number of names, so a member with room exists.
+            const auto owner = ring_.first_accepted(key, [&](std::size_t i) { return table_.has_room(i); });
+            table_.add(key, *owner);
         }
-        capacities_.swap(capacities);
-        loads_.assign(m, 0);
-        std::vector<std::uint32_t> owners;
-        owners.reserve(sorted.size());
-        if (ring_.points_count() != 0) {
-            for (const std::uint64_t key : sorted) {
-                const std::size_t owner = *walk(key);
-                ++loads_[owner];
-                owners.push_back(static_cast<std::uint32_t>(owner));
-            }
-        } else {
-            sorted.clear();
-        }
-        hashes_.swap(sorted);
-        owners_.swap(owners);
-    }
-
-    // The first member clockwise from `key` whose load is below its capacity. The capacities add
-    // up to at least the number of names, so while names are assigned one always has room. For a
-    // name outside the set every member may be full; the plain ring owner answers then.
-    std::optional<std::size_t> walk(std::uint64_t key) const noexcept {
-        const std::size_t points = ring_.points_count();
-        std::size_t p = ring_.point_at_or_after(key);
-        for (std::size_t step = 0; step < points; ++step) {
-            const std::size_t owner = ring_.point_owner(p);
-            if (loads_[owner] < capacities_[owner]) return owner;
-            p = p + 1 == points ? 0 : p + 1;
-        }
-        return ring_.point_owner(ring_.point_at_or_after(key));
+        table_.finish();
     }
 
     hash_ring ring_;
     std::uint64_t c_millis_ = 1250;
-    std::vector<std::uint32_t> weights_;
-    std::vector<std::uint64_t> capacities_;
-    std::vector<std::uint64_t> loads_;
-    std::vector<std::uint64_t> hashes_;  // the assigned names' hashes, sorted
-    std::vector<std::uint32_t> owners_;  // owner of each entry of hashes_
+    std::vector<member_info> members_;
+    std::vector<std::uint64_t> hashes_;  // the last set, sorted
+    detail::assignment table_;
 };
 
 static_assert(name_set_placement<bounded_load>);

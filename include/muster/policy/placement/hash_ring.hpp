@@ -108,6 +108,22 @@ public:
     /// Returns the member index (into the last view) owning point `i < points_count()`.
     std::size_t point_owner(std::size_t i) const noexcept { return owners_[i]; }
 
+    /// Offers the owners of the points from `key` clockwise to `accept` and returns the first one
+    /// it accepts (see `ordered_placement`). A member is offered once per point it owns on the
+    /// way, so a walk that accepts nobody costs one call per point.
+    template <class Accept>
+    std::optional<std::size_t> first_accepted(std::uint64_t key, Accept&& accept) const {
+        const std::size_t n = positions_.size();
+        if (n == 0) return std::nullopt;
+        std::size_t p = point_at_or_after(key);
+        for (std::size_t step = 0; step < n; ++step) {
+            const std::size_t owner = owners_[p];
+            if (accept(owner)) return owner;
+            p = p + 1 == n ? 0 : p + 1;
+        }
+        return std::nullopt;
+    }
+
     /// Returns the heap memory held by the ring, in bytes (allocated capacity, not size).
     std::size_t memory_bytes() const noexcept {
         return positions_.capacity() * sizeof(std::uint64_t) +
@@ -157,7 +173,7 @@ private:
     unsigned bucket_shift_ = 63;
 };
 
-static_assert(placement<hash_ring>);
+static_assert(ordered_placement<hash_ring>);
 
 inline void hash_ring::rebuild(std::span<const member_info> members) {
     const bool sorted = std::adjacent_find(members.begin(), members.end(), [](const auto& a, const auto& b) {

@@ -4,12 +4,14 @@
 #include <muster/core/hash.hpp>
 #include <muster/policy/placement.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace muster {
@@ -85,6 +87,38 @@ public:
         return best;
     }
 
+    /// Offers members to `accept` by descending score for `key` and returns the first one it
+    /// accepts (see `ordered_placement`). Members of weight 0 are never offered.
+    /// Cost: O(m log m) to rank the m members.
+    template <class Accept>
+    std::optional<std::size_t> first_accepted(std::uint64_t key, Accept&& accept) const {
+        std::vector<std::pair<double, std::size_t>> ranked;
+        ranked.reserve(seeds_.size());
+        for (std::size_t i = 0; i < seeds_.size(); ++i) {
+            if (weights_[i] == 0.0) continue;
+            const std::uint64_t h = hash_combine(key, seeds_[i]);
+            // With equal weights the ranking must match `owner_of`'s integer comparison, and the
+            // top 53 bits alone could tie where the full hashes differ: rank by the hash itself.
+            const double score = uniform_ ? static_cast<double>(h)
+                                          : weights_[i] / -std::log((static_cast<double>(h >> 11) + 0.5) * 0x1p-53);
+            ranked.emplace_back(score, i);
+        }
+        if (uniform_) {
+            std::sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) {
+                const std::uint64_t ha = hash_combine(key, seeds_[a.second]);
+                const std::uint64_t hb = hash_combine(key, seeds_[b.second]);
+                return ha != hb ? ha > hb : a.second < b.second;
+            });
+        } else {
+            std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+                return a.first != b.first ? a.first > b.first : a.second < b.second;
+            });
+        }
+        for (const auto& [score, index] : ranked)
+            if (accept(index)) return index;
+        return std::nullopt;
+    }
+
     /// Returns the number of members in the last view.
     std::size_t members_count() const noexcept { return seeds_.size(); }
 
@@ -100,6 +134,6 @@ private:
     bool any_weight_ = false;
 };
 
-static_assert(placement<rendezvous>);
+static_assert(ordered_placement<rendezvous>);
 
 }  // namespace muster

@@ -53,19 +53,11 @@ public:
         return inner_.owner_of(name);
     }
 
-    /// Forwards to an owner-aware inner placement, without a quorum `std::nullopt`.
-    std::optional<std::size_t> owner_of(std::string_view name, std::optional<std::size_t> current) const
-        requires owner_aware_placement<Inner>
-    {
-        if (!has_quorum_) return std::nullopt;
-        return inner_.owner_of(name, current);
-    }
-
-    /// Forwards the registered names to an inner placement that needs them.
-    void assign(std::span<const std::uint64_t> hashes)
+    /// Forwards the registered names to an inner placement that reads them.
+    void assign(std::span<const placed_name> names)
         requires name_set_placement<Inner>
     {
-        inner_.assign(hashes);
+        inner_.assign(names);
     }
 
     std::size_t members_count() const noexcept { return inner_.members_count(); }

@@ -16,8 +16,8 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
-#include <map>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -91,6 +91,7 @@ struct run_counters {
     std::array<std::uint64_t, message_kinds_count> messages_by_kind{};
     std::uint64_t registrations_acknowledged = 0;
     std::uint64_t registrations_failed = 0;
+    std::map<std::uint64_t, std::uint64_t> moves_into_generation;  ///< moves by the generation of the new node
 };
 
 template <placement Placement, handoff Handoff>
@@ -489,6 +490,9 @@ private:
                               now_ - last_network_fault_ > 2 * config_.node_defaults.failure_timeout);
         // Under loss or partitions two instances may both hand off and the new owner merges
         // their states, so the handed-state check applies only while the network is healthy.
+        if (const auto t = checker_.tracks().find(s.name); t != checker_.tracks().end() && t->second.last_slot >= 0 &&
+                                                          static_cast<std::uint32_t>(t->second.last_slot) != slot)
+            ++counters_.moves_into_generation[n.generation];
         if (auto v = checker_.on_start(now_, s.name, slot, state, healthy, healthy && config_.check_state && s.state.has_value()))
             fail(v->invariant, v->detail);
     }

@@ -48,13 +48,13 @@ constexpr std::optional<placement_kind> parse_placement_kind(std::string_view na
 struct placement_options {
     placement_kind kind = placement_kind::ring;
     std::uint32_t vnodes = 128;   ///< ring points per member (ring, bounded-load, rollout-aware, quorum)
-    double load_factor = 1.25;    ///< bounded-load's c
+    double load_factor = 1.25;    ///< c of bounded-load and rollout-aware
     std::size_t quorum = 1;       ///< members the quorum model needs
 };
 
 /// One of the shipped placement models, picked by `placement_options::kind`. It forwards the
-/// optional parts of the contract (current owners, registered names) to the models that have
-/// them, and tells the registry which ones those are, so the others cost nothing extra.
+/// registered names to the models that read them, and tells the registry whether the chosen one
+/// does, so the others cost nothing extra.
 class placement_choice {
 public:
     explicit placement_choice(const placement_options& o = {}) : model_(make(o)) {}
@@ -67,19 +67,10 @@ public:
         return std::visit([&](const auto& m) { return m.owner_of(name); }, model_);
     }
 
-    std::optional<std::size_t> owner_of(std::string_view name, std::optional<std::size_t> current) const {
-        return std::visit(
-            [&](const auto& m) -> std::optional<std::size_t> {
-                if constexpr (owner_aware_placement<std::decay_t<decltype(m)>>) return m.owner_of(name, current);
-                else return m.owner_of(name);
-            },
-            model_);
-    }
-
-    void assign(std::span<const std::uint64_t> hashes) {
+    void assign(std::span<const placed_name> names) {
         std::visit(
             [&](auto& m) {
-                if constexpr (name_set_placement<std::decay_t<decltype(m)>>) m.assign(hashes);
+                if constexpr (name_set_placement<std::decay_t<decltype(m)>>) m.assign(names);
             },
             model_);
     }
@@ -88,9 +79,24 @@ public:
         return std::visit([](const auto& m) { return m.members_count(); }, model_);
     }
 
-    /// Whether the registry must pass current owners (see `owner_aware_placement`).
-    bool uses_current_owner() const {
-        return std::visit([](const auto& m) { return owner_aware_placement<std::decay_t<decltype(m)>>; }, model_);
+    /// Names assigned to member `i`, for the load-bounded models; 0 for the others.
+    std::uint64_t load(std::size_t i) const {
+        return std::visit(
+            [&](const auto& m) -> std::uint64_t {
+                if constexpr (requires { m.load(i); }) return m.load(i);
+                else return 0;
+            },
+            model_);
+    }
+
+    /// Capacity of member `i`, for the load-bounded models; unbounded for the others.
+    std::uint64_t capacity(std::size_t i) const {
+        return std::visit(
+            [&](const auto& m) -> std::uint64_t {
+                if constexpr (requires { m.capacity(i); }) return m.capacity(i);
+                else return UINT64_MAX;
+            },
+            model_);
     }
 
     /// Whether the registry must pass the registered names (see `name_set_placement`).
@@ -107,7 +113,7 @@ private:
         case placement_kind::ring: return ring;
         case placement_kind::rendezvous: return rendezvous{};
         case placement_kind::bounded_load: return bounded_load{bounded_load_config{o.load_factor, o.vnodes}};
-        case placement_kind::rollout_aware: return rollout_aware<hash_ring>{ring};
+        case placement_kind::rollout_aware: return rollout_aware<hash_ring>{ring, rollout_aware_config{o.load_factor}};
         case placement_kind::quorum: return static_quorum<hash_ring>{o.quorum, ring};
         }
         return ring;
@@ -116,7 +122,6 @@ private:
     model model_;
 };
 
-static_assert(owner_aware_placement<placement_choice>);
 static_assert(name_set_placement<placement_choice>);
 
 }  // namespace muster::sim
