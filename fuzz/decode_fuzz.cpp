@@ -18,8 +18,8 @@
 
 namespace {
 
-void fail(const char* what) {
-    std::fprintf(stderr, "fuzz: %s\n", what);
+void fail(const char* reason) {
+    std::fprintf(stderr, "fuzz: %s\n", reason);
     std::abort();
 }
 

@@ -108,8 +108,8 @@ TEST_CASE("handshake rejects wrong secret", "[wire]") {
         CHECK(a.take_messages().empty());
     }
     SECTION("responder checks initiator") {
-        // The initiator here holds another secret but got a valid response by relay; it can only
-        // guess a proof, so the responder rejects it.
+        // An initiator with another secret rejects the response, and without the secret an attacker
+        // can only guess a proof, so the responder rejects it.
         auto b = make_responder();
         auto a = make_initiator();
         deliver(a, b);
@@ -258,7 +258,7 @@ TEST_CASE("handshake rejects malformed frame", "[wire]") {
     CHECK(c.decode_failure() == muster::wire::decode_error::unknown_kind);
 }
 
-TEST_CASE("handshake config validation", "[wire]") {
+TEST_CASE("handshake config rejects invalid settings", "[wire]") {
     using muster::wire::handshake_config_error;
     CHECK(handshake::create(secret(), handshake_config{handshake_role::initiator, "", nonce_of(1), std::nullopt}).error() ==
           handshake_config_error::invalid_self_name);
@@ -321,7 +321,7 @@ TEST_CASE("handshake frames round-trip", "[wire][property]") {
     });
 }
 
-TEST_CASE("handshake encoder refuses invalid name", "[wire]") {
+TEST_CASE("handshake encoder rejects invalid name", "[wire]") {
     CHECK(muster::wire::encode_auth(muster::wire::auth_challenge{"", nonce_of(1)}).error() ==
           muster::wire::encode_error::invalid_field);
     CHECK(muster::wire::encode_auth(muster::wire::auth_response{std::string(256, 'n'), nonce_of(1), {}}).error() ==

@@ -290,7 +290,7 @@ TEST_CASE("codec rejects hello version above 32 bits", "[wire]") {
     CHECK(error_of(edited) == decode_error::garbled);
 }
 
-TEST_CASE("codec refuses message above frame_size_max", "[wire]") {
+TEST_CASE("codec rejects message above frame_size_max", "[wire]") {
     const muster::wire::wire_config config{4096};
     const muster::conflict_yield small{"billing", 1, std::string(3000, 's')};
     CHECK(muster::wire::encode(sample(small), config).has_value());

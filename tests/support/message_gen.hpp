@@ -23,7 +23,7 @@ rc::Gen<std::optional<T>> gen_optional(rc::Gen<T> value) {
     });
 }
 
-/// A node or worker name of 1 to `name_size_max` arbitrary bytes; the extremes come often.
+/// Generates a node or worker name of 1 to `name_size_max` arbitrary bytes, often at the extremes.
 inline rc::Gen<std::string> gen_name() {
     return rc::gen::mapcat(rc::gen::weightedOneOf<int>({{1, rc::gen::just(1)},
                                                         {1, rc::gen::just(static_cast<int>(name_size_max))},
@@ -183,7 +183,7 @@ rc::Gen<envelope> gen_envelope_of() {
     });
 }
 
-/// An envelope carrying any message kind.
+/// Generates an envelope carrying any message kind.
 inline rc::Gen<envelope> gen_envelope() {
     return rc::gen::oneOf(gen_envelope_of<hello>(), gen_envelope_of<heartbeat>(), gen_envelope_of<leave_notice>(),
                           gen_envelope_of<goodbye>(), gen_envelope_of<register_request>(),

@@ -1,6 +1,6 @@
 #pragma once
 /// Authentication of a new connection: a sans-IO challenge-response handshake in which each side
-/// proves that it holds the cluster's shared secret, with HMAC-SHA256 from OpenSSL. The secret
+/// proves that it has the cluster's shared secret, with HMAC-SHA256 from OpenSSL. The secret
 /// never goes on the wire. Link `muster::auth`, which brings OpenSSL's libcrypto.
 ///
 /// The side that opened the connection (the initiator) and the side that accepted it (the
@@ -66,8 +66,8 @@ struct auth_challenge {
     friend bool operator==(const auth_challenge&, const auth_challenge&) = default;
 };
 
-/// Second handshake message: the responder names itself, sends its nonce and proves it holds
-/// the secret.
+/// Second handshake message: the responder names itself, sends its nonce and proves it has the
+/// secret.
 struct auth_response {
     std::string node_name;
     nonce challenge{};
@@ -76,7 +76,7 @@ struct auth_response {
     friend bool operator==(const auth_response&, const auth_response&) = default;
 };
 
-/// Third handshake message: the initiator proves it holds the secret.
+/// Third handshake message: the initiator proves it has the secret.
 struct auth_proof {
     mac proof{};
 
@@ -161,7 +161,7 @@ private:
     std::vector<std::uint8_t> key_;
 };
 
-/// Which end of the connection a handshake runs on.
+/// End of the connection that a handshake runs on.
 enum class handshake_role : std::uint8_t {
     initiator,  ///< this node opened the connection and speaks first
     responder,  ///< this node accepted the connection
@@ -222,7 +222,7 @@ enum class auth_error : std::uint8_t {
 /// Returns an English message for a handshake error, naming the reason.
 constexpr std::string_view to_string(auth_error e) noexcept {
     switch (e) {
-    case auth_error::malformed_message: return "handshake message is malformed";
+    case auth_error::malformed_message: return "handshake frame failed to decode; a protocol message sent before the handshake finished fails here too";
     case auth_error::unexpected_message: return "handshake message arrived out of order";
     case auth_error::unexpected_peer: return "peer answered with another node name than the one this node connected to";
     case auth_error::own_name: return "peer claims this node's own name";
@@ -249,7 +249,7 @@ public:
     }
 
     /// Decodes and handles one handshake frame payload. A payload that fails to decode rejects
-    /// the handshake with `malformed_message`; `decode_failure()` then tells why.
+    /// the handshake with `malformed_message`, and `decode_failure()` returns the decode error.
     void on_payload(std::span<const std::uint8_t> payload) {
         if (status_ != handshake_status::in_progress) return;
         auto message = decode_auth(payload);
@@ -282,7 +282,7 @@ public:
     /// The reason for a rejection; empty unless `status()` is `rejected`.
     std::optional<auth_error> error() const noexcept { return error_; }
 
-    /// Why a frame failed to decode, when the error is `malformed_message`.
+    /// The decode error of the frame that caused `malformed_message`, if any.
     std::optional<decode_error> decode_failure() const noexcept { return decode_failure_; }
 
     /// The peer's claimed name once it arrived; authenticated only when `status()` is `accepted`.
@@ -302,7 +302,7 @@ private:
         }
     }
 
-    // Responder: the initiator introduced itself. Answer with our nonce and our proof.
+    // Responder: the initiator introduced itself. Reply with our nonce and our proof.
     void on_challenge(const auth_challenge& c) {
         if (const auto error = check_peer(c.node_name, c.challenge)) return reject(*error);
         peer_name_ = c.node_name;

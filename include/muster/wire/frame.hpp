@@ -28,7 +28,7 @@ inline constexpr std::size_t frame_header_size = 4;
 /// Settings of the wire format.
 struct wire_config {
     /// Largest accepted payload, in bytes, not counting the 4-byte length prefix. Applies to
-    /// both directions: an encoder refuses a larger message and a decoder rejects a larger frame.
+    /// both directions: an encoder rejects a larger message and a decoder rejects a larger frame.
     std::uint32_t frame_size_max = 1024 * 1024;
 };
 
@@ -98,8 +98,8 @@ inline std::uint32_t read_frame_header(std::span<const std::uint8_t> header) noe
     return v;
 }
 
-/// Returns the payload of the single frame that `frame` holds, or why it is not one: truncated
-/// (shorter than its prefix says), oversized, or garbled (bytes after the frame).
+/// Returns the payload of the single frame in `frame`, or why it is not one: truncated (shorter
+/// than its prefix states), oversized, or garbled (bytes after the frame).
 inline expected<std::span<const std::uint8_t>, decode_error> unframe(std::span<const std::uint8_t> frame,
                                                                      const wire_config& config = {}) {
     if (frame.size() < frame_header_size) return decode_error::truncated;

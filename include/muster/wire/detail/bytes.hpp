@@ -12,7 +12,7 @@
 
 namespace muster::wire::detail {
 
-/// Longest varint of a 64-bit value: ten groups of seven bits.
+/// Maximum size of a 64-bit varint, in bytes: ten groups of seven bits.
 inline constexpr std::size_t varint_size_max = 10;
 
 /// Appends encoded fields to a byte vector.
@@ -55,8 +55,8 @@ private:
 /// produces.
 enum class read_failure : std::uint8_t { none, truncated, garbled };
 
-/// Reads fields from a byte span. The first failure sticks: later reads return nothing and
-/// `failure()` reports the first cause, so a decoder may check once after a group of reads.
+/// Reads fields from a byte span. The first failure sticks: later reads return zero or empty
+/// values and `failure()` reports the first cause, so a decoder may check once after a group of reads.
 class reader {
 public:
     explicit reader(std::span<const std::uint8_t> in) : in_(in) {}
