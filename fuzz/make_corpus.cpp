@@ -1,7 +1,7 @@
 // Writes the seed corpus of the decoder fuzz target: real encoded messages, a stream of frames,
-// handshake messages, and a few malformed inputs. Each file starts with the target byte that
-// `decode_fuzz.cpp` reads (0 message, 1 stream, 2 handshake). Run it again after a change of the
-// wire format: muster-fuzz-corpus fuzz/corpus
+// handshake messages, handshake edits, and a few malformed inputs. Each file starts with the
+// target byte that `decode_fuzz.cpp` reads (0 message, 1 stream, 2 handshake, 3 handshake
+// tampering). Run it again after a change of the wire format: muster-fuzz-corpus fuzz/corpus
 //
 // Usage: muster-fuzz-corpus OUTPUT_DIR
 
@@ -85,6 +85,9 @@ int main(int argc, char** argv) {
     write("auth-challenge", 2, auth_payload(muster::wire::auth_challenge{"app@10.0.0.1:7001", n}));
     write("auth-response", 2, auth_payload(muster::wire::auth_response{"app@10.0.0.2:7001", n, m}));
     write("auth-proof", 2, auth_payload(muster::wire::auth_proof{m}));
+
+    write("tamper-response", 3, {0, 40, 0x01});
+    write("tamper-proof", 3, {1, 5, 0x80, 30, 0x10});
 
     auto truncated = payload(muster::name_updates{{billing}, false, 0});
     truncated.resize(truncated.size() - 6);
