@@ -3,8 +3,8 @@
 //   1: `frame_splitter` on the rest as a byte stream, in chunks sized by the input, then `decode`
 //      on every payload it returns,
 //   2: `decode_auth` on the rest, and a responder handshake fed the rest as a payload,
-//   3: a handshake between two sides with one secret, where the input changes bytes of the
-//      response or the proof in transit; the receiving side must reject every change.
+//   3: a handshake between two sides with one secret, in which the input changes bytes of the
+//      response or the proof in transit. The receiving side must reject every change.
 // Whatever decodes must encode back to the same bytes; a difference aborts, as a crash would.
 
 #include <muster/wire/auth.hpp>

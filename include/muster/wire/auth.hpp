@@ -88,10 +88,10 @@ using auth_message = std::variant<auth_challenge, auth_response, auth_proof>;
 
 /// Returns one frame (length prefix and payload) holding a handshake message. Fails with
 /// `invalid_field` when a node name fails `check_name`.
-expected<std::vector<std::uint8_t>, encode_error> encode_auth(const auth_message& message);
+inline expected<std::vector<std::uint8_t>, encode_error> encode_auth(const auth_message& message);
 
 /// Decodes a handshake frame payload, as `frame_splitter::next` returns it.
-expected<auth_message, decode_error> decode_auth(std::span<const std::uint8_t> payload);
+inline expected<auth_message, decode_error> decode_auth(std::span<const std::uint8_t> payload);
 
 /// Shortest accepted shared secret, in bytes (128 bits).
 inline constexpr std::size_t secret_size_min = 16;

@@ -54,19 +54,19 @@ inline constexpr std::size_t sync_buckets_max = 65536;
 ///
 /// TODO: Split a `name_updates` above `frame_size_max` into several frames. The core puts a whole
 /// anti-entropy pull into one message, so today a large pull fails with `oversized`.
-std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, const envelope& message,
-                                      const wire_config& config = {});
+inline std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, const envelope& message,
+                                             const wire_config& config = {});
 
 /// Returns one frame (length prefix and payload) holding `message`.
-expected<std::vector<std::uint8_t>, encode_error> encode(const envelope& message, const wire_config& config = {});
+inline expected<std::vector<std::uint8_t>, encode_error> encode(const envelope& message, const wire_config& config = {});
 
 /// Decodes a frame payload, as `frame_splitter::next` returns it. Memory stays within a fixed
 /// multiple of the payload size, whatever the payload claims, because every list count is
 /// checked against the bytes left before anything is reserved.
-expected<envelope, decode_error> decode(std::span<const std::uint8_t> payload);
+inline expected<envelope, decode_error> decode(std::span<const std::uint8_t> payload);
 
 /// Decodes a buffer that contains exactly one frame, length prefix included.
-expected<envelope, decode_error> decode_frame(std::span<const std::uint8_t> frame, const wire_config& config = {});
+inline expected<envelope, decode_error> decode_frame(std::span<const std::uint8_t> frame, const wire_config& config = {});
 
 namespace detail {
 

@@ -75,7 +75,7 @@ enum class decode_error : std::uint8_t {
 constexpr std::string_view to_string(decode_error e) noexcept {
     switch (e) {
     case decode_error::truncated: return "frame is truncated: the input ends before the frame or one of its fields is complete";
-    case decode_error::oversized: return "frame is larger than frame_size_max";
+    case decode_error::oversized: return "frame is larger than frame_size_max; if the peer is trusted and sends large messages, raise frame_size_max on every node";
     case decode_error::unknown_version: return "frame has an unknown wire format version; the peer runs an incompatible build";
     case decode_error::unknown_kind: return "frame has an unknown message kind";
     case decode_error::garbled: return "frame is garbled: a field is out of range, a name is invalid, a count exceeds the frame, or bytes follow the last field";
