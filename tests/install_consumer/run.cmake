@@ -14,3 +14,6 @@ execute_process(COMMAND "${CMAKE_COMMAND}" -S "${CONSUMER_SOURCE_DIR}" -B "${WOR
                 COMMAND_ERROR_IS_FATAL ANY)
 execute_process(COMMAND "${CMAKE_COMMAND}" --build "${WORK_DIR}/build" COMMAND_ERROR_IS_FATAL ANY)
 execute_process(COMMAND "${WORK_DIR}/build/consumer" COMMAND_ERROR_IS_FATAL ANY)
+if(EXISTS "${WORK_DIR}/build/consumer_auth")
+  execute_process(COMMAND "${WORK_DIR}/build/consumer_auth" COMMAND_ERROR_IS_FATAL ANY)
+endif()

@@ -1,6 +1,6 @@
 #pragma once
-/// Protocol messages exchanged between nodes, as in-memory values. The wire encoding lives in the
-/// runtime; the simulator passes these values directly.
+/// Protocol messages exchanged between nodes, as in-memory values. The byte encoding lives in
+/// `muster/wire/codec.hpp`; the simulator passes these values directly.
 
 #include <muster/core/types.hpp>
 
@@ -35,16 +35,24 @@ struct hello {
     bool reply_requested = false;  ///< the receiver should answer with its own hello
     std::uint64_t generation = 0;  ///< the sender's release (`registry_config::generation`)
     std::vector<std::string> members;  ///< the sender's members, so the mesh becomes complete
+
+    friend bool operator==(const hello&, const hello&) = default;
 };
 
 /// Keeps the failure detector quiet when there is nothing else to send.
-struct heartbeat {};
+struct heartbeat {
+    friend bool operator==(const heartbeat&, const heartbeat&) = default;
+};
 
 /// Announces a graceful leave: the sender hands off its workers and takes no new ones.
-struct leave_notice {};
+struct leave_notice {
+    friend bool operator==(const leave_notice&, const leave_notice&) = default;
+};
 
 /// Ends a graceful leave. The receiver removes the sender and never accepts this incarnation again.
-struct goodbye {};
+struct goodbye {
+    friend bool operator==(const goodbye&, const goodbye&) = default;
+};
 
 /// Asks the receiver to start and register a name. Sent to the node placement picks.
 struct register_request {
@@ -53,6 +61,8 @@ struct register_request {
     std::string name;
     worker_spec spec;
     std::uint64_t known_version = 0;  ///< the caller's version of the name (a tombstone, say)
+
+    friend bool operator==(const register_request&, const register_request&) = default;
 };
 
 /// Replies to a `register_request`. On success or `already_registered`, `entry` names where it runs.
@@ -60,6 +70,8 @@ struct register_reply {
     request_id id = 0;
     std::optional<errc> error;
     std::optional<entry_record> entry;
+
+    friend bool operator==(const register_reply&, const register_reply&) = default;
 };
 
 /// Asks the holder of a name to stop its worker and remove the name.
@@ -68,12 +80,16 @@ struct unregister_request {
     node_id origin;
     std::string name;
     std::uint8_t hops = 0;  ///< forwards so far; bounded so a request cannot circle
+
+    friend bool operator==(const unregister_request&, const unregister_request&) = default;
 };
 
 /// Replies to an `unregister_request`.
 struct unregister_reply {
     request_id id = 0;
     std::optional<errc> error;
+
+    friend bool operator==(const unregister_reply&, const unregister_reply&) = default;
 };
 
 /// Carries changed registry entries (registrations, moves, removals) and anti-entropy repairs.
@@ -81,11 +97,15 @@ struct name_updates {
     std::vector<entry_record> entries;
     bool sync_response = false;  ///< replies to a `sync_request`, ending the receiver's pull
     request_id ack_id = 0;       ///< when not 0, the receiver confirms with `updates_ack`
+
+    friend bool operator==(const name_updates&, const name_updates&) = default;
 };
 
 /// Confirms that a `name_updates` with `ack_id` was applied: the entries now have a second replica.
 struct updates_ack {
     request_id ack_id = 0;
+
+    friend bool operator==(const updates_ack&, const updates_ack&) = default;
 };
 
 /// One name offered by its old holder to its new owner, after the old worker stopped.
@@ -95,11 +115,15 @@ struct handoff_item {
     std::uint64_t version = 0;  ///< the entry version at the old holder
     worker_spec spec;
     std::optional<worker_state> state;  ///< present under the resume policy
+
+    friend bool operator==(const handoff_item&, const handoff_item&) = default;
 };
 
 /// Offers names to their new owner. The sender keeps each state until it is accepted.
 struct handoff_offer {
     std::vector<handoff_item> items;
+
+    friend bool operator==(const handoff_offer&, const handoff_offer&) = default;
 };
 
 /// The new owner's result for one handoff item: accepted (the old holder drops its copy) or rejected.
@@ -107,22 +131,30 @@ struct handoff_result {
     std::uint64_t handoff_id = 0;
     std::string name;
     bool accepted = false;
+
+    friend bool operator==(const handoff_result&, const handoff_result&) = default;
 };
 
 /// Answers a `handoff_offer`, one result per item.
 struct handoff_reply {
     std::vector<handoff_result> results;
+
+    friend bool operator==(const handoff_reply&, const handoff_reply&) = default;
 };
 
 /// Anti-entropy: one digest per bucket of the name space. Sent every sync interval and on join.
 struct sync_digest {
     std::vector<std::uint64_t> buckets;
     bool after_failure = false;  ///< sent to a member declared failed that came back: pull all
+
+    friend bool operator==(const sync_digest&, const sync_digest&) = default;
 };
 
 /// Asks for every entry in the listed buckets.
 struct sync_request {
     std::vector<std::uint32_t> buckets;
+
+    friend bool operator==(const sync_request&, const sync_request&) = default;
 };
 
 /// Sent by the instance that lost a conflict after it stopped, carrying its state to the winner.
@@ -130,6 +162,8 @@ struct conflict_yield {
     std::string name;
     std::uint64_t version = 0;
     std::optional<worker_state> state;
+
+    friend bool operator==(const conflict_yield&, const conflict_yield&) = default;
 };
 
 /// Every message of the protocol.
@@ -158,6 +192,8 @@ struct envelope {
     std::string to;
     std::uint64_t to_incarnation = 0;  ///< the incarnation addressed; 0 addresses any
     message body;
+
+    friend bool operator==(const envelope&, const envelope&) = default;
 };
 
 using envelope_ptr = std::shared_ptr<const envelope>;

@@ -1,0 +1,364 @@
+#include <muster/wire/codec.hpp>
+
+#include "support/message_gen.hpp"
+
+#include <catch2/catch.hpp>
+#include <rapidcheck/catch.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <span>
+#include <string>
+#include <vector>
+
+using muster::wire::decode_error;
+using muster::wire::encode_error;
+
+namespace {
+
+muster::envelope sample(muster::message body) {
+    muster::envelope e;
+    e.from = {"app@10.0.0.1:7001", 3};
+    e.to = "app@10.0.0.2:7001";
+    e.to_incarnation = 0;
+    e.body = std::move(body);
+    return e;
+}
+
+std::vector<std::uint8_t> payload_of(const muster::envelope& e) {
+    auto frame = muster::wire::encode(e);
+    REQUIRE(frame.has_value());
+    return {frame->begin() + muster::wire::frame_header_size, frame->end()};
+}
+
+// Decodes a payload and returns its error, failing the test if it decodes.
+decode_error error_of(const std::vector<std::uint8_t>& payload) {
+    const auto decoded = muster::wire::decode(payload);
+    REQUIRE_FALSE(decoded.has_value());
+    return decoded.error();
+}
+
+// Offset of the body in the payload of `sample(...)`: version, kind, from, to, to_incarnation.
+std::size_t body_offset() {
+    return 2 + 1 + std::string("app@10.0.0.1:7001").size() + 1 + 1 + std::string("app@10.0.0.2:7001").size() + 1;
+}
+
+template <class T>
+void check_round_trip() {
+    rc::prop("decode(encode(m)) == m, and encoding again gives the same bytes", [] {
+        const muster::envelope e = *muster::testing::gen_envelope_of<T>();
+        const auto frame = muster::wire::encode(e);
+        RC_ASSERT(frame.has_value());
+        const auto decoded = muster::wire::decode_frame(*frame);
+        RC_ASSERT(decoded.has_value());
+        RC_ASSERT(*decoded == e);
+        RC_ASSERT(std::holds_alternative<T>(decoded->body));
+        const auto again = muster::wire::encode(*decoded);
+        RC_ASSERT(again.has_value());
+        RC_ASSERT(*again == *frame);
+    });
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("codec round-trips every message kind", "[wire][property]", muster::hello, muster::heartbeat,
+                   muster::leave_notice, muster::goodbye, muster::register_request, muster::register_reply,
+                   muster::unregister_request, muster::unregister_reply, muster::name_updates, muster::handoff_offer,
+                   muster::handoff_reply, muster::sync_digest, muster::sync_request, muster::conflict_yield,
+                   muster::updates_ack) {
+    check_round_trip<TestType>();
+}
+
+TEST_CASE("codec kind byte is the variant index", "[wire]") {
+    static_assert(muster::message_kinds_count == 15);
+    const auto payload = payload_of(sample(muster::updates_ack{7}));
+    CHECK(payload[0] == muster::wire::wire_version);
+    CHECK(payload[1] == 14);
+}
+
+TEST_CASE("codec writes big-endian length prefix", "[wire]") {
+    const auto frame = muster::wire::encode(sample(muster::heartbeat{}));
+    REQUIRE(frame.has_value());
+    const std::size_t payload_size = frame->size() - 4;
+    CHECK((*frame)[0] == 0);
+    CHECK((*frame)[1] == 0);
+    CHECK((*frame)[2] == 0);
+    CHECK((*frame)[3] == payload_size);
+}
+
+TEST_CASE("codec decodes every prefix as an error", "[wire]") {
+    muster::entry_record record;
+    record.name = "billing";
+    record.owner = {"app@b", 2};
+    record.version = 9;
+    record.spec.kind = "sweeper";
+    record.spec.restart = muster::restart_policy::transient;
+    muster::name_updates updates;
+    updates.entries.push_back(record);
+    updates.ack_id = 300;
+    muster::handoff_item item;
+    item.handoff_id = 1;
+    item.name = "billing";
+    item.version = 4;
+    item.spec.kind = "sweeper";
+    item.state = "state";
+    muster::hello hello;
+    hello.reply_requested = true;
+    hello.members = {"app@a", "app@b"};
+    muster::register_reply reply;
+    reply.id = 5;
+    reply.error = muster::errc::already_registered;
+    reply.entry = record;
+    for (const auto& body : std::vector<muster::message>{hello, updates, muster::handoff_offer{{item}}, reply}) {
+        const auto payload = payload_of(sample(body));
+        REQUIRE(muster::wire::decode(payload).has_value());
+        for (std::size_t size = 0; size < payload.size(); ++size) {
+            const std::vector<std::uint8_t> prefix(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(size));
+            const auto decoded = muster::wire::decode(prefix);
+            INFO("prefix of " << size << " of " << payload.size() << " bytes");
+            REQUIRE_FALSE(decoded.has_value());
+            // A cut inside a list can make its count exceed the bytes left, which is garbled.
+            CHECK((decoded.error() == decode_error::truncated || decoded.error() == decode_error::garbled));
+        }
+    }
+}
+
+TEST_CASE("codec rejects empty payload as truncated", "[wire]") {
+    CHECK(error_of({}) == decode_error::truncated);
+    CHECK(error_of({muster::wire::wire_version}) == decode_error::truncated);
+}
+
+TEST_CASE("codec rejects unknown version", "[wire]") {
+    auto payload = payload_of(sample(muster::heartbeat{}));
+    for (const std::uint8_t version : {0, 2, 255}) {
+        payload[0] = version;
+        CHECK(error_of(payload) == decode_error::unknown_version);
+    }
+}
+
+TEST_CASE("codec rejects unknown kind", "[wire]") {
+    auto payload = payload_of(sample(muster::heartbeat{}));
+    for (const std::uint8_t kind : {15, 0x40, 0x41, 0x42, 255}) {
+        payload[1] = kind;
+        CHECK(error_of(payload) == decode_error::unknown_kind);
+    }
+}
+
+TEST_CASE("codec rejects trailing bytes", "[wire]") {
+    auto payload = payload_of(sample(muster::updates_ack{1}));
+    payload.push_back(0);
+    CHECK(error_of(payload) == decode_error::garbled);
+}
+
+TEST_CASE("codec rejects boolean above one", "[wire]") {
+    auto payload = payload_of(sample(muster::hello{1, false, false, {}}));
+    // hello: version varint (1 byte), leaving, reply_requested, member count.
+    payload[body_offset() + 1] = 2;
+    CHECK(error_of(payload) == decode_error::garbled);
+}
+
+TEST_CASE("codec rejects invalid names", "[wire]") {
+    SECTION("empty sender name") {
+        auto payload = payload_of(sample(muster::heartbeat{}));
+        // Replace the sender name by an empty string: keep version and kind, drop its bytes.
+        std::vector<std::uint8_t> edited{payload[0], payload[1], 0};
+        edited.insert(edited.end(), payload.begin() + 3 + 17, payload.end());
+        CHECK(error_of(edited) == decode_error::garbled);
+    }
+    SECTION("member name of 256 bytes") {
+        auto valid = payload_of(sample(muster::hello{1, false, false, {std::string(255, 'm')}}));
+        CHECK(muster::wire::decode(valid).has_value());
+        // The varint 255 is {0xff, 0x01}; 256 is {0x80, 0x02}, followed by one more byte.
+        const std::size_t length_at = body_offset() + 4;
+        REQUIRE(valid[length_at] == 0xff);
+        valid[length_at] = 0x80;
+        valid[length_at + 1] = 0x02;
+        valid.push_back('m');
+        CHECK(error_of(valid) == decode_error::garbled);
+    }
+    SECTION("encoder refuses the same names") {
+        CHECK(muster::wire::encode(sample(muster::hello{1, false, false, {""}})).error() == encode_error::invalid_field);
+        CHECK(muster::wire::encode(sample(muster::hello{1, false, false, {std::string(256, 'm')}})).error() ==
+              encode_error::invalid_field);
+    }
+}
+
+TEST_CASE("codec rejects zero sender incarnation", "[wire]") {
+    auto e = sample(muster::heartbeat{});
+    e.from.incarnation = 0;
+    CHECK(muster::wire::encode(e).error() == encode_error::invalid_field);
+    auto payload = payload_of(sample(muster::heartbeat{}));
+    payload[2 + 1 + 17] = 0;
+    CHECK(error_of(payload) == decode_error::garbled);
+}
+
+TEST_CASE("codec rejects version at version_max", "[wire]") {
+    const muster::conflict_yield below{"billing", muster::version_max - 1, std::nullopt};
+    CHECK(muster::wire::decode(payload_of(sample(below))).has_value());
+
+    muster::conflict_yield at = below;
+    at.version = muster::version_max;
+    CHECK(muster::wire::encode(sample(at)).error() == encode_error::invalid_field);
+
+    // version_max - 1 is 2^62 - 1: eight groups of 0x7f plus 0x3f; 2^62 is eight 0x80, 0x80, 0x40.
+    auto payload = payload_of(sample(below));
+    const std::size_t version_at = body_offset() + 1 + 7;
+    for (std::size_t i = 0; i < 8; ++i) payload[version_at + i] = 0x80;
+    payload[version_at + 8] = 0x40;
+    CHECK(error_of(payload) == decode_error::garbled);
+}
+
+TEST_CASE("codec rejects undefined enumerations", "[wire]") {
+    SECTION("error code") {
+        auto payload = payload_of(sample(muster::unregister_reply{1, muster::errc::not_running}));
+        // unregister_reply: id varint, presence byte, error code.
+        for (const std::uint8_t code : {0, 12, 255}) {
+            payload[body_offset() + 2] = code;
+            CHECK(error_of(payload) == decode_error::garbled);
+        }
+    }
+    SECTION("restart policy") {
+        muster::register_request request;
+        request.id = 1;
+        request.origin = {"app@a", 1};
+        request.name = "billing";
+        request.spec.restart = muster::restart_policy::temporary;
+        auto payload = payload_of(sample(request));
+        // register_request: id, origin name (1 + 5), incarnation, name (1 + 7), kind length 0, restart.
+        const std::size_t restart_at = body_offset() + 1 + 6 + 1 + 8 + 1;
+        REQUIRE(payload[restart_at] == 2);
+        payload[restart_at] = 3;
+        CHECK(error_of(payload) == decode_error::garbled);
+    }
+}
+
+TEST_CASE("codec rejects count beyond remaining bytes", "[wire]") {
+    auto payload = payload_of(sample(muster::name_updates{}));
+    // name_updates with no entries: count 0, sync_response, ack_id. Claim a billion entries.
+    std::vector<std::uint8_t> edited(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(body_offset()));
+    for (const std::uint8_t b : {0x80, 0x94, 0xeb, 0xdc, 0x03}) edited.push_back(b);
+    edited.push_back(0);
+    edited.push_back(0);
+    CHECK(error_of(edited) == decode_error::garbled);
+}
+
+TEST_CASE("codec rejects overlong varint", "[wire]") {
+    auto payload = payload_of(sample(muster::updates_ack{1}));
+    // 1 as a two-byte varint {0x81, 0x00} is not minimal.
+    payload.back() = 0x81;
+    payload.push_back(0x00);
+    CHECK(error_of(payload) == decode_error::garbled);
+
+    // Eleven continuation groups exceed 64 bits.
+    auto too_long = payload_of(sample(muster::updates_ack{0}));
+    too_long.pop_back();
+    for (int i = 0; i < 10; ++i) too_long.push_back(0xff);
+    too_long.push_back(0x01);
+    CHECK(error_of(too_long) == decode_error::garbled);
+
+    // The largest value round-trips.
+    CHECK(muster::wire::decode(payload_of(sample(muster::updates_ack{UINT64_MAX}))).has_value());
+}
+
+TEST_CASE("codec bounds sync buckets", "[wire]") {
+    muster::sync_digest digest;
+    digest.buckets.assign(muster::wire::sync_buckets_max, 1);
+    CHECK(muster::wire::decode(payload_of(sample(digest))).has_value());
+    digest.buckets.push_back(1);
+    CHECK(muster::wire::encode(sample(digest)).error() == encode_error::invalid_field);
+
+    muster::sync_request request{{65535}};
+    auto payload = payload_of(sample(request));
+    CHECK(muster::wire::decode(payload).has_value());
+    request.buckets = {65536};
+    CHECK(muster::wire::encode(sample(request)).error() == encode_error::invalid_field);
+    // 65535 is {0xff, 0xff, 0x03}; 65536 is {0x80, 0x80, 0x04}.
+    payload[payload.size() - 3] = 0x80;
+    payload[payload.size() - 2] = 0x80;
+    payload[payload.size() - 1] = 0x04;
+    CHECK(error_of(payload) == decode_error::garbled);
+}
+
+TEST_CASE("codec rejects hello version above 32 bits", "[wire]") {
+    auto payload = payload_of(sample(muster::hello{0, false, false, {}}));
+    std::vector<std::uint8_t> edited(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(body_offset()));
+    // 2^32 as a varint.
+    for (const std::uint8_t b : {0x80, 0x80, 0x80, 0x80, 0x10}) edited.push_back(b);
+    edited.insert(edited.end(), payload.begin() + static_cast<std::ptrdiff_t>(body_offset()) + 1, payload.end());
+    CHECK(error_of(edited) == decode_error::garbled);
+}
+
+TEST_CASE("codec rejects message above frame_size_max", "[wire]") {
+    const muster::wire::wire_config config{4096};
+    const muster::conflict_yield small{"billing", 1, std::string(3000, 's')};
+    CHECK(muster::wire::encode(sample(small), config).has_value());
+    const muster::conflict_yield large{"billing", 1, std::string(5000, 's')};
+    CHECK(muster::wire::encode(sample(large), config).error() == encode_error::oversized);
+    CHECK(muster::wire::encode(sample(large)).has_value());
+
+    std::vector<std::uint8_t> out{9, 9};
+    CHECK(muster::wire::encode_to(out, sample(large), config) == encode_error::oversized);
+    CHECK(out == std::vector<std::uint8_t>{9, 9});
+}
+
+TEST_CASE("codec appends several frames to one buffer", "[wire]") {
+    std::vector<std::uint8_t> out;
+    REQUIRE_FALSE(muster::wire::encode_to(out, sample(muster::heartbeat{})).has_value());
+    const std::size_t first = out.size();
+    REQUIRE_FALSE(muster::wire::encode_to(out, sample(muster::updates_ack{5})).has_value());
+    const std::span<const std::uint8_t> all(out);
+    CHECK(muster::wire::decode_frame(all.first(first))->body == muster::message{muster::heartbeat{}});
+    CHECK(muster::wire::decode_frame(all.subspan(first))->body == muster::message{muster::updates_ack{5}});
+}
+
+TEST_CASE("codec decodes garbled bytes without crashing", "[wire][property]") {
+    rc::prop("a frame with one byte changed decodes to an error or to a message that encodes back to it", [] {
+        const muster::envelope e = *muster::testing::gen_envelope();
+        const auto frame = muster::wire::encode(e);
+        RC_ASSERT(frame.has_value());
+        auto payload = std::vector<std::uint8_t>(frame->begin() + 4, frame->end());
+        const auto at = *rc::gen::inRange<std::size_t>(0, payload.size());
+        payload[at] = *rc::gen::arbitrary<std::uint8_t>();
+        const auto decoded = muster::wire::decode(payload);
+        if (decoded) {
+            const auto again = muster::wire::encode(*decoded);
+            RC_ASSERT(again.has_value());
+            RC_ASSERT(std::vector<std::uint8_t>(again->begin() + 4, again->end()) == payload);
+        }
+    });
+}
+
+TEST_CASE("codec matches documented heartbeat frame", "[wire]") {
+    muster::envelope e;
+    e.from = {"a", 1};
+    e.to = "b";
+    e.body = muster::heartbeat{};
+    const auto frame = muster::wire::encode(e);
+    REQUIRE(frame.has_value());
+    CHECK(*frame == std::vector<std::uint8_t>{0, 0, 0, 8, 1, 1, 1, 'a', 1, 1, 'b', 0});
+}
+
+#ifdef MUSTER_FUZZ_CORPUS_DIR
+TEST_CASE("fuzz corpus files decode as named", "[wire]") {
+    // Each file starts with the fuzz target byte; message files decode, bad ones fail as named.
+    const auto read = [](const char* name) {
+        std::ifstream in(std::filesystem::path(MUSTER_FUZZ_CORPUS_DIR) / name, std::ios::binary);
+        std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        REQUIRE(bytes.size() > 1);
+        return std::vector<std::uint8_t>(bytes.begin() + 1, bytes.end());
+    };
+    for (const char* name : {"message-hello", "message-heartbeat", "message-register-request", "message-register-reply",
+                             "message-unregister-request", "message-name-updates", "message-handoff-offer",
+                             "message-handoff-reply", "message-sync-digest", "message-sync-request",
+                             "message-conflict-yield"}) {
+        INFO(name);
+        CHECK(muster::wire::decode(read(name)).has_value());
+    }
+    CHECK(error_of(read("bad-truncated")) == decode_error::truncated);
+    CHECK(error_of(read("bad-unknown-version")) == decode_error::unknown_version);
+    CHECK(error_of(read("bad-unknown-kind")) == decode_error::unknown_kind);
+    CHECK(error_of(read("bad-count")) == decode_error::garbled);
+}
+#endif
