@@ -84,6 +84,7 @@ inline rc::Gen<hello> gen_body<hello>() {
         m.leaving = *rc::gen::arbitrary<bool>();
         m.reply_requested = *rc::gen::arbitrary<bool>();
         m.members = *rc::gen::container<std::vector<std::string>>(gen_name());
+        m.generation = *rc::gen::arbitrary<std::uint64_t>();
         return m;
     });
 }

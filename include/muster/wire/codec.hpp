@@ -228,6 +228,7 @@ inline void encode_body(encoder& e, const hello& m) {
     e.boolean(m.reply_requested);
     e.count(m.members.size());
     for (const auto& member : m.members) e.name(member);
+    e.varint(m.generation);
 }
 
 inline void decode_body(decoder& d, hello& m) {
@@ -239,6 +240,7 @@ inline void decode_body(decoder& d, hello& m) {
     const std::size_t n = d.count(member_name_size_min);
     m.members.reserve(n);
     for (std::size_t i = 0; i < n && !d.failed(); ++i) m.members.push_back(d.name());
+    m.generation = d.varint();
 }
 
 inline void encode_body(encoder&, const heartbeat&) {}
