@@ -174,3 +174,87 @@ TEST_CASE("same seed same hash property", "[sim][property]") {
         RC_ASSERT(a.ok());
     });
 }
+
+TEST_CASE("every placement model keeps the invariants through a rolling deploy", "[sim]") {
+    for (const auto& [kind, spelling] : placement_kinds) {
+        for (std::uint64_t seed = 1; seed <= 2; ++seed) {
+            rolling_deploy_options o;
+            o.seed = seed;
+            o.placement.kind = kind;
+            o.placement.quorum = 6;
+            const auto r = rolling_deploy(o);
+            INFO(spelling << " seed " << seed << ": " << explain(r));
+            CHECK(r.ok());
+            CHECK(r.acknowledged == 1000);
+        }
+    }
+}
+
+TEST_CASE("rollout-aware placement moves each name about once, never onto an old pod", "[sim]") {
+    for (const bool one_at_a_time : {false, true}) {
+        for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+            rolling_deploy_options o;
+            o.seed = seed;
+            o.names = 2000;
+            if (one_at_a_time) {
+                o.deployment.max_surge = rollout_limit{1, false};
+                o.deployment.max_unavailable = rollout_limit{0, false};
+            }
+            o.placement.kind = placement_kind::rollout_aware;
+            const auto aware = rolling_deploy(o);
+            INFO("seed " << seed << (one_at_a_time ? ", one at a time: " : ", 25%/25%: ") << explain(aware));
+            REQUIRE(aware.ok());
+            CHECK(aware.moves_mean <= 1.05);
+            CHECK(aware.moves_into_old == 0);
+
+            // The plain ring, on the same rollout, moves names onto old pods: the check can fail.
+            o.placement.kind = placement_kind::ring;
+            const auto ring = rolling_deploy(o);
+            REQUIRE(ring.ok());
+            CHECK(ring.moves_into_old > 0);
+            CHECK(ring.moves_mean > aware.moves_mean);
+        }
+    }
+}
+
+namespace {
+
+// Splits five nodes 2 | 3 for 20 s and returns the workers the minority side runs at the end of
+// the split, with the report after the heal.
+std::pair<std::size_t, run_report> minority_workers(placement_kind kind) {
+    run_options o;
+    o.seed = 4;
+    o.nodes = 5;
+    o.names = 200;
+    o.placement.kind = kind;
+    o.placement.quorum = 3;
+    sim_cluster c(muster::sim::detail::make_cluster_config(o), placement_choice(o.placement), o.handoff);
+    const auto slots = muster::sim::detail::boot_static(c, o.nodes, 5s);
+    c.run_until(time_point{} + 10s);
+    muster::sim::detail::register_names(c, slots, o.names, "worker-", c.now(), 1s);
+    c.run_until(time_point{} + 20s);
+    const auto names = muster::sim::detail::static_names(o.nodes);
+    c.net().partition({{names[0], names[1]}, {names[2], names[3], names[4]}});
+    c.note_network_fault();
+    c.run_until(c.now() + 20s);
+    const std::size_t minority = c.nodes()[slots[0]].workers.size() + c.nodes()[slots[1]].workers.size();
+    c.net().heal();
+    c.note_network_fault();
+    c.run_until(c.now() + 60s);
+    return {minority, muster::sim::detail::finish(c, o, "netsplit", true)};
+}
+
+}  // namespace
+
+TEST_CASE("quorum placement stops the minority side's workers during a split", "[sim]") {
+    const auto [quorum_minority, quorum_report] = minority_workers(placement_kind::quorum);
+    INFO(explain(quorum_report));
+    CHECK(quorum_minority == 0);
+    CHECK(quorum_report.ok());
+    CHECK(quorum_report.protocol.workers_suspended > 0);
+
+    // Without a quorum the minority keeps its workers: the check above can fail.
+    const auto [ring_minority, ring_report] = minority_workers(placement_kind::ring);
+    CHECK(ring_minority > 0);
+    CHECK(ring_report.ok());
+}
