@@ -51,7 +51,7 @@ concept ordered_placement = placement<P> && requires(const P& cp, std::uint64_t 
     { cp.first_accepted(key, accept) } -> std::same_as<std::optional<std::size_t>>;
 };
 
-/// One registered name as a `name_set_placement` sees it.
+/// One registered name as passed to a `name_set_placement`.
 struct placed_name {
     static constexpr std::uint32_t no_member = 0xffffffffU;
     std::uint64_t hash = 0;             ///< `hash64` of the name
@@ -63,10 +63,11 @@ struct placed_name {
 /// they run).
 ///
 /// `p.assign(names)` receives every registered name, sorted by hash, with the view index of its
-/// current owner. The registry calls it after each `rebuild` and whenever the names or their
-/// owners changed, at most once per heartbeat interval. Owners must be a pure function of the
-/// view and that list, so every node holding the same replica agrees. Between two calls,
-/// `owner_of` answers for names outside the last list as if each were the next one assigned.
+/// current owner. The registry calls it after each `rebuild`, at each rebalance and on each
+/// heartbeat, whenever the names or their owners changed since the last call. Owners must be a
+/// pure function of the view and that list, so every node holding the same replica agrees.
+/// Between two calls, `owner_of` answers for names outside the last list as if each were the
+/// next one assigned.
 template <class P>
 concept name_set_placement = placement<P> && requires(P& p, std::span<const placed_name> names) {
     { p.assign(names) } -> std::same_as<void>;

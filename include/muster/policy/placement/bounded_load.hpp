@@ -22,7 +22,7 @@ namespace muster {
 
 /// Settings of a `bounded_load` placement.
 struct bounded_load_config {
-    /// No member holds more than ⌈c · N · w / W⌉ of N names, for its weight w of the total W
+    /// No member gets more than ⌈c · N · w / W⌉ of N names, for its weight w of the total W
     /// (⌈c · N / m⌉ for m members of equal weight). Valid range: 1 to 16. Lower values even the
     /// load out and move more names on a membership change.
     double c = 1.25;

@@ -26,14 +26,14 @@ struct rollout_aware_config {
     /// No member is given names beyond ⌈c · N · w / W⌉ of N names (see `bounded_load_config::c`).
     /// Valid range: 1 to 16.
     double c = 1.25;
-    /// A name stays on its current owner while the owner holds fewer than ⌈keep · N · w / W⌉
+    /// A name stays on its current owner while the owner has fewer than ⌈keep · N · w / W⌉
     /// names. A `keep` above `c` leaves room for the swings of a rollout (a surge pod raises the
     /// member count for a while, which lowers every cap) without moving names back and forth.
     /// Max/mean load stays at most `keep`. Valid range: `c` to 16.
     double keep = 1.5;
 };
 
-/// Sticky placement with bounded loads that knows a rollout from member generations.
+/// Sticky placement with bounded loads that detects a rollout from member generations.
 ///
 /// Every registered name is assigned in two passes over the names sorted by hash:
 ///
@@ -127,7 +127,7 @@ public:
 
     std::size_t members_count() const noexcept { return members_.size(); }
 
-    /// Whether the last view holds members of more than one generation.
+    /// Returns whether the last view contains members of more than one generation.
     bool rollout_in_progress() const noexcept { return newest_ != oldest_; }
 
     /// Returns the names assigned to member `i` by the last `assign` or `rebuild`.

@@ -15,7 +15,7 @@
 
 namespace muster {
 
-/// Places names with `Inner` while the view holds at least `quorum` members, and places nothing
+/// Places names with `Inner` while the view contains at least `quorum` members, and places nothing
 /// otherwise.
 ///
 /// Set `quorum` to a majority of the cluster's expected size (3 of 5, say). After a netsplit the
@@ -47,7 +47,7 @@ public:
         has_quorum_ = members.size() >= quorum_;
     }
 
-    /// Returns the inner placement's answer, or `std::nullopt` without a quorum.
+    /// Returns the inner placement's owner, or `std::nullopt` without a quorum.
     std::optional<std::size_t> owner_of(std::string_view name) const noexcept(noexcept(std::declval<const Inner&>().owner_of(name))) {
         if (!has_quorum_) return std::nullopt;
         return inner_.owner_of(name);

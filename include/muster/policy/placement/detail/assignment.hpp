@@ -63,10 +63,10 @@ public:
         if (!std::is_sorted(entries_.begin(), entries_.end(), less)) std::sort(entries_.begin(), entries_.end(), less);
     }
 
-    /// Whether member `i` holds fewer names than its capacity.
+    /// Returns whether member `i` has fewer names than its capacity.
     bool has_room(std::size_t i) const noexcept { return loads_[i] < capacities_[i]; }
 
-    /// The assigned owner of `hash`, if the table holds it. Two names with the same 64-bit hash
+    /// Returns the assigned owner of `hash`, if the table contains it. Two names with the same 64-bit hash
     /// both get the owner with the lower index.
     std::optional<std::size_t> find(std::uint64_t hash) const noexcept {
         const auto it = std::lower_bound(entries_.begin(), entries_.end(), hash,
