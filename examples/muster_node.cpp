@@ -1,0 +1,368 @@
+// muster-node: one muster node on real TCP sockets, running counter workers.
+//
+//   muster-node --name app@127.0.0.1:7001 --listen 127.0.0.1:7001
+//               --peers app@127.0.0.1:7002,app@127.0.0.1:7003 --cookie-file cookie
+//               --workers 100 --admin 127.0.0.1:9001
+//
+// Each worker is a counter that counts up every 100 ms; its state is the counter, so a worker
+// that moves by a graceful leave keeps counting from where it was. The program logs one line per
+// record on standard error. A client that connects to the admin address gets a text dump and the
+// connection closes:
+//
+//   self <node> <incarnation>
+//   member <node> <up|leaving>        one line per member
+//   name <worker> <owner node>        one line per registered name, from this node's replica
+//   counter <worker> <value>          one line per worker running here
+//   end
+//
+// SIGTERM or SIGINT: the node leaves gracefully, hands its workers off with their counters,
+// waits for `node_stopped` (at most --stop-timeout-ms), writes out its queues and exits 0.
+
+#include <muster/policy/discovery/dns_poll.hpp>
+#include <muster/policy/discovery/static_list.hpp>
+#include <muster/policy/handoff/resume.hpp>
+#include <muster/policy/placement/hash_ring.hpp>
+#include <muster/runtime/host.hpp>
+
+#include <boost/asio.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct options {
+    std::string name;
+    std::string listen;
+    std::vector<std::string> peers;
+    std::string dns;
+    std::string cookie_file;
+    std::string admin;
+    int workers = 0;
+    std::chrono::milliseconds stop_timeout = 30s;
+    std::chrono::milliseconds heartbeat = 1s;
+};
+
+constexpr const char* usage =
+    "usage: muster-node --name BASE@HOST:PORT --listen HOST:PORT --cookie-file PATH\n"
+    "                   (--peers NODE,NODE,... | --dns NAME) [--workers N] [--admin HOST:PORT]\n"
+    "                   [--stop-timeout-ms MS] [--heartbeat-ms MS]\n"
+    "  --name             this node's name; peers connect to the HOST:PORT after '@'\n"
+    "  --listen           address to accept peers on\n"
+    "  --peers            static list of peer node names\n"
+    "  --dns              DNS name listing every peer; each address A becomes BASE@A, with the\n"
+    "                     port of --listen\n"
+    "  --cookie-file      file holding the cluster's shared secret (16 to 1024 bytes; one\n"
+    "                     trailing newline is ignored)\n"
+    "  --workers          registers N counter workers named counter-0 ... counter-(N-1)\n"
+    "  --admin            loopback address where a connection receives a dump of every name\n"
+    "  --stop-timeout-ms  after SIGTERM, exit at the latest after this many milliseconds (30000)\n"
+    "  --heartbeat-ms     heartbeat interval; the failure timeout is 5 heartbeats (1000)\n";
+
+std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> out;
+    std::stringstream stream(text);
+    for (std::string item; std::getline(stream, item, ',');)
+        if (!item.empty()) out.push_back(item);
+    return out;
+}
+
+bool parse_options(int argc, char** argv, options& o) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string flag = argv[i];
+        if (i + 1 >= argc) return false;
+        const std::string value = argv[++i];
+        if (flag == "--name") o.name = value;
+        else if (flag == "--listen") o.listen = value;
+        else if (flag == "--peers") o.peers = split_list(value);
+        else if (flag == "--dns") o.dns = value;
+        else if (flag == "--cookie-file") o.cookie_file = value;
+        else if (flag == "--admin") o.admin = value;
+        else if (flag == "--workers") o.workers = std::stoi(value);
+        else if (flag == "--stop-timeout-ms") o.stop_timeout = std::chrono::milliseconds(std::stol(value));
+        else if (flag == "--heartbeat-ms") o.heartbeat = std::chrono::milliseconds(std::stol(value));
+        else return false;
+    }
+    return !o.name.empty() && !o.listen.empty() && !o.cookie_file.empty() && o.workers >= 0 &&
+           (o.peers.empty() != o.dns.empty());
+}
+
+std::optional<tcp::endpoint> parse_endpoint(const std::string& text) {
+    const auto address = muster::runtime::parse_peer_address(text, 0);
+    if (!address || address->second == 0) return std::nullopt;
+    boost::system::error_code error;
+    const auto ip = asio::ip::make_address(address->first, error);
+    if (error) return std::nullopt;
+    return tcp::endpoint(ip, address->second);
+}
+
+// The counter workers, and the program's own log records.
+class counters final : public muster::runtime::worker_handler {
+public:
+    counters(asio::io_context& io, std::string node, muster::runtime::line_log log)
+        : node_(std::move(node)), log_(log), timer_(io) {}
+
+    void start_ticking() {
+        timer_.expires_after(100ms);
+        timer_.async_wait([this](const boost::system::error_code& error) {
+            if (error) return;
+            for (auto& [name, value] : values_) ++value;
+            start_ticking();
+        });
+    }
+
+    void start_worker(const muster::start_worker_effect& e) override {
+        const std::uint64_t value = e.state ? std::stoull(*e.state) : 0;
+        values_[e.name] = value;
+        write("worker_started", {{"name", e.name}, {"origin", e.state ? "handoff" : "fresh"}, {"counter", std::to_string(value)}});
+    }
+
+    std::optional<muster::worker_state> stop_worker(const muster::stop_worker_effect& e) override {
+        const auto it = values_.find(e.name);
+        if (it == values_.end()) return std::nullopt;
+        const std::uint64_t value = it->second;
+        values_.erase(it);
+        write("worker_stopped", {{"name", e.name}, {"cause", cause_name(e.cause)}, {"counter", std::to_string(value)}});
+        return std::to_string(value);
+    }
+
+    void merge_state(const muster::merge_state_effect& e) override {
+        auto& value = values_[e.name];
+        value = std::max<std::uint64_t>(value, std::stoull(e.state));
+        write("worker_merged", {{"name", e.name}, {"counter", std::to_string(value)}});
+    }
+
+    void on_reply(const muster::reply_effect& r) override { replies.push_back(r); }
+    void on_stopped() override { stopped = true; }
+
+    void write(std::string_view event, std::vector<std::pair<std::string_view, std::string>> fields) {
+        log_.write(muster::log_record{muster::log_level::info, node_, event, std::move(fields)});
+    }
+
+    const std::map<std::string, std::uint64_t>& values() const { return values_; }
+
+    std::vector<muster::reply_effect> replies;
+    bool stopped = false;
+
+private:
+    static std::string cause_name(muster::stop_cause cause) {
+        switch (cause) {
+        case muster::stop_cause::handoff: return "handoff";
+        case muster::stop_cause::unregister: return "unregister";
+        case muster::stop_cause::conflict: return "conflict";
+        case muster::stop_cause::shutdown: return "shutdown";
+        case muster::stop_cause::no_owner: return "no_owner";
+        }
+        return "unknown";
+    }
+
+    std::string node_;
+    muster::runtime::line_log log_;
+    asio::steady_timer timer_;
+    std::map<std::string, std::uint64_t> values_;
+};
+
+template <class Host>
+std::string dump(const Host& host, const counters& workers) {
+    std::string out;
+    const auto& machine = host.node().machine();
+    out += "self " + machine.self().name + " " + std::to_string(machine.self().incarnation) + "\n";
+    for (const auto& [name, peer] : machine.members().peers()) {
+        if (peer.state == muster::peer_state::connecting) continue;
+        out += "member " + name + (peer.state == muster::peer_state::up ? " up\n" : " leaving\n");
+    }
+    machine.for_each_entry([&](std::string_view name, const muster::node_id& owner, std::uint64_t, bool removed) {
+        if (!removed) out += "name " + std::string(name) + " " + owner.name + "\n";
+    });
+    for (const auto& [name, value] : workers.values()) out += "counter " + name + " " + std::to_string(value) + "\n";
+    out += "end\n";
+    return out;
+}
+
+// Registers counter-0 ... counter-(N-1) once a second until every name is registered here or
+// elsewhere: a request can fail while the cluster forms (timed out, no members).
+template <class Host>
+class registrar {
+public:
+    registrar(asio::io_context& io, Host& host, counters& workers, int count)
+        : host_(host), workers_(workers), timer_(io) {
+        for (int i = 0; i < count; ++i) missing_.insert("counter-" + std::to_string(i));
+    }
+
+    void schedule(std::chrono::milliseconds delay) {
+        if (missing_.empty()) return;
+        timer_.expires_after(delay);
+        timer_.async_wait([this](const boost::system::error_code& error) {
+            if (!error) round();
+        });
+    }
+
+private:
+    void round() {
+        for (const auto& r : workers_.replies) {
+            const auto it = pending_.find(r.id);
+            if (it == pending_.end()) continue;
+            if (!r.error || *r.error == muster::errc::already_registered) missing_.erase(it->second);
+            pending_.erase(it);
+        }
+        workers_.replies.clear();
+        for (const auto& name : missing_) {
+            if (host_.whereis(name)) continue;
+            auto id = host_.register_name(name, {"counter", muster::restart_policy::permanent});
+            if (id) pending_[*id] = name;
+            else if (id.error() == muster::errc::already_registered) continue;
+        }
+        std::erase_if(missing_, [&](const std::string& name) { return host_.whereis(name).has_value(); });
+        if (missing_.empty()) {
+            workers_.write("workers_registered", {});
+            return;
+        }
+        schedule(1s);
+    }
+
+    Host& host_;
+    counters& workers_;
+    asio::steady_timer timer_;
+    std::set<std::string> missing_;
+    std::map<muster::request_id, std::string> pending_;
+};
+
+template <class Discovery>
+int run(const options& o, Discovery discovery, muster::wire::shared_secret secret, tcp::endpoint listen) {
+    using host_type = muster::runtime::host<Discovery, muster::hash_ring, muster::resume>;
+    asio::io_context io;
+    const auto strand = asio::make_strand(io);
+    const muster::runtime::line_log log(stderr, muster::log_level::info);
+
+    muster::runtime::host_config config;
+    config.registry.self = {o.name, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch()).count())};
+    config.registry.heartbeat_interval = o.heartbeat;
+    config.registry.failure_timeout = 5 * o.heartbeat;
+    config.registry.seed = config.registry.self.incarnation;
+    config.listen = listen;
+    config.network.default_port = listen.port();
+
+    counters workers(io, o.name, log);
+    auto made = host_type::create(strand, config, std::move(secret), std::move(discovery), muster::hash_ring{},
+                                  muster::resume{}, workers, log);
+    if (!made) {
+        std::fprintf(stderr, "muster-node: invalid configuration: %s\n", made.error().c_str());
+        return 2;
+    }
+    auto& host = **made;
+
+    std::optional<tcp::acceptor> admin;
+    if (!o.admin.empty()) {
+        const auto endpoint = parse_endpoint(o.admin);
+        if (!endpoint || !endpoint->address().is_loopback()) {
+            std::fprintf(stderr, "muster-node: --admin %s is not a loopback HOST:PORT\n", o.admin.c_str());
+            return 2;
+        }
+        admin.emplace(strand, *endpoint);
+    }
+    if (const auto error = host.start()) {
+        std::fprintf(stderr, "muster-node: cannot listen on %s: %s\n", o.listen.c_str(), error.message().c_str());
+        return 2;
+    }
+    workers.write("node_started", {{"listen", o.listen}, {"incarnation", std::to_string(config.registry.self.incarnation)}});
+    workers.start_ticking();
+
+    std::function<void()> accept_admin = [&] {
+        admin->async_accept([&](const boost::system::error_code& error, tcp::socket socket) {
+            if (error) return;
+            auto text = std::make_shared<std::string>(dump(host, workers));
+            auto peer = std::make_shared<tcp::socket>(std::move(socket));
+            asio::async_write(*peer, asio::buffer(*text), [text, peer](const boost::system::error_code&, std::size_t) {
+                boost::system::error_code ignored;
+                peer->shutdown(tcp::socket::shutdown_both, ignored);
+            });
+            accept_admin();
+        });
+    };
+    if (admin) accept_admin();
+
+    registrar<host_type> registrations(io, host, workers, o.workers);
+    registrations.schedule(1s);
+
+    // After SIGTERM: wait for node_stopped, then for the queues to empty (goodbyes included).
+    asio::steady_timer stop_poll(strand);
+    std::chrono::steady_clock::time_point stop_deadline{};
+    std::function<void()> poll_stop = [&] {
+        const bool done = workers.stopped && host.flushed();
+        if (done || std::chrono::steady_clock::now() >= stop_deadline) {
+            if (!done) workers.write("stop_timed_out", {{"node_stopped", workers.stopped ? "yes" : "no"}});
+            workers.write("exiting", {});
+            host.close();
+            io.stop();
+            return;
+        }
+        stop_poll.expires_after(20ms);
+        stop_poll.async_wait([&](const boost::system::error_code& error) {
+            if (!error) poll_stop();
+        });
+    };
+    asio::signal_set signals(strand, SIGTERM, SIGINT);
+    signals.async_wait([&](const boost::system::error_code& error, int signal) {
+        if (error) return;
+        workers.write("leave_requested", {{"signal", std::to_string(signal)}});
+        stop_deadline = std::chrono::steady_clock::now() + o.stop_timeout;
+        host.leave();
+        poll_stop();
+    });
+
+    io.run();
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    options o;
+    try {
+        if (!parse_options(argc, argv, o)) {
+            std::fputs(usage, stderr);
+            return 2;
+        }
+    } catch (const std::exception&) {
+        std::fputs(usage, stderr);
+        return 2;
+    }
+    const auto listen = parse_endpoint(o.listen);
+    if (!listen) {
+        std::fprintf(stderr, "muster-node: --listen %s is not an IP address and port\n", o.listen.c_str());
+        return 2;
+    }
+    std::ifstream file(o.cookie_file, std::ios::binary);
+    if (!file) {
+        std::fprintf(stderr, "muster-node: cannot read the cookie file %s\n", o.cookie_file.c_str());
+        return 2;
+    }
+    std::string cookie((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    if (!cookie.empty() && cookie.back() == '\n') cookie.pop_back();
+    auto secret = muster::wire::shared_secret::make(cookie);
+    if (!secret) {
+        std::fprintf(stderr, "muster-node: invalid cookie in %s: %s\n", o.cookie_file.c_str(),
+                     std::string(muster::wire::to_string(secret.error())).c_str());
+        return 2;
+    }
+
+    if (!o.dns.empty()) {
+        const auto base = o.name.substr(0, o.name.find('@'));
+        return run(o, muster::dns_poll(o.dns, base), std::move(secret).value(), *listen);
+    }
+    return run(o, muster::static_list(o.peers), std::move(secret).value(), *listen);
+}

@@ -1,0 +1,268 @@
+#pragma once
+/// `muster::runtime::host`: runs one `muster::node` on a Boost.Asio strand over TCP. It turns
+/// timer effects into a `steady_timer`, resolve effects into lookups with the system resolver,
+/// network effects into authenticated TCP links (`tcp_network.hpp`), and worker effects into
+/// calls on the application's `worker_handler`. Link `muster::auth`.
+///
+/// Threads: every handler runs on the host's strand, so the io_context may be run by one thread
+/// or several. Every member function must be called on that strand: from a worker_handler
+/// callback, or through `boost::asio::post(host.executor(), ...)`.
+
+#include <muster/core/config.hpp>
+#include <muster/core/effect.hpp>
+#include <muster/core/log.hpp>
+#include <muster/node.hpp>
+#include <muster/runtime/line_log.hpp>
+#include <muster/runtime/tcp_network.hpp>
+#include <muster/wire/auth.hpp>
+#include <muster/wire/frame.hpp>
+
+#include <boost/asio.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace muster::runtime {
+
+/// The application's side of a host: it runs the workers and receives replies and membership
+/// facts. The host calls it on its strand while it performs a node's effects.
+class worker_handler {
+public:
+    /// Starts the worker `effect.name`, from `effect.state` when it moved under `resume`.
+    virtual void start_worker(const start_worker_effect& effect) = 0;
+
+    /// Stops the worker `effect.name` before returning, and returns its state. The host passes
+    /// the state on only when `effect.want_state` is set.
+    ///
+    /// TODO: Let a worker stop asynchronously, with the host killing it after `effect.grace`.
+    virtual std::optional<worker_state> stop_worker(const stop_worker_effect& effect) = 0;
+
+    /// Gives the running worker `effect.name` the state of a conflicting instance that stopped.
+    virtual void merge_state(const merge_state_effect& effect) = 0;
+
+    /// Completes a `register_name` or `unregister` call.
+    virtual void on_reply(const reply_effect&) {}
+
+    /// Reports `member_joined`, `member_leaving`, `member_left` or `member_failed`.
+    virtual void on_member_event(const effect&) {}
+
+    /// Reports `node_stopped`: a graceful leave finished, and the host may be closed.
+    virtual void on_stopped() {}
+
+protected:
+    ~worker_handler() = default;
+};
+
+/// Settings of a host.
+struct host_config {
+    registry_config registry;  ///< the node's settings, including its name
+    network_config network;    ///< the TCP settings; `self_name` is set from `registry.self.name`
+    tcp::endpoint listen;      ///< address to accept peers on
+};
+
+/// Runs one node over TCP. See the file comment.
+///
+/// Lifetime: destroy the host only when its io_context no longer runs handlers.
+template <discovery Discovery, placement Placement, handoff Handoff, log_sink Log = line_log>
+class host final : private network_handler {
+public:
+    using transport_type = tcp_transport<Log>;
+    using node_type = muster::node<Discovery, transport_type, Placement, Handoff, Log>;
+
+    /// Checks the configuration and builds a host, or returns a message naming the invalid setting.
+    static expected<std::unique_ptr<host>, std::string> create(strand_executor executor, host_config config,
+                                                               wire::shared_secret secret, Discovery discovery,
+                                                               Placement placement, Handoff handoff,
+                                                               worker_handler& workers, Log log = {}) {
+        if (const auto e = validate(config.registry)) return std::string(to_string(*e));
+        if (const auto e = wire::validate(config.network.wire)) return std::string(wire::to_string(*e));
+        if (config.network.backoff_min <= duration::zero() || config.network.backoff_max < config.network.backoff_min)
+            return std::string("backoff_min must be positive and backoff_max at least backoff_min");
+        if (config.network.handshake_timeout <= duration::zero())
+            return std::string("handshake_timeout must be positive");
+        if (config.network.queue_messages_max == 0 || config.network.queue_bytes_max == 0)
+            return std::string("queue_messages_max and queue_bytes_max must be positive");
+        config.network.self_name = config.registry.self.name;
+        std::unique_ptr<host> made(new host(executor, std::move(config), std::move(secret), workers, log));
+        auto node = node_type::create(made->config_.registry, std::move(discovery), transport_type{&made->network_},
+                                      std::move(placement), std::move(handoff), std::move(log));
+        if (!node) return std::string(to_string(node.error()));
+        made->node_.emplace(std::move(node).value());
+        return made;
+    }
+
+    host(const host&) = delete;
+    host& operator=(const host&) = delete;
+    ~host() { close(); }
+
+    /// Listens on `config.listen` and starts the node. Returns the error if listening fails.
+    boost::system::error_code start() {
+        if (const auto error = network_.listen(config_.listen)) return error;
+        node_->start(now());
+        drain();
+        return {};
+    }
+
+    /// Leaves the cluster gracefully; `worker_handler::on_stopped` follows when it is done.
+    void leave() {
+        node_->leave(now());
+        drain();
+    }
+
+    /// See `registry::register_name`; the reply arrives at `worker_handler::on_reply`.
+    result<request_id> register_name(std::string_view name, const worker_spec& spec) {
+        auto id = node_->register_name(now(), name, spec);
+        drain();
+        return id;
+    }
+
+    /// See `registry::unregister`; the reply arrives at `worker_handler::on_reply`.
+    result<request_id> unregister(std::string_view name) {
+        auto id = node_->unregister(now(), name);
+        drain();
+        return id;
+    }
+
+    /// Reports that a worker exited on its own; it restarts or unregisters by its restart policy.
+    void worker_exited(std::string_view name, exit_reason reason) {
+        node_->on_worker_exited(now(), name, reason);
+        drain();
+    }
+
+    /// Returns where `name` runs according to this node's replica.
+    std::optional<node_id> whereis(std::string_view name) const { return node_->whereis(name); }
+
+    /// Returns whether no message waits to be written to a peer, so closing loses nothing queued.
+    bool flushed() const { return network_.flushed(); }
+
+    /// Closes every connection and cancels the timers. No handler of the host runs afterwards
+    /// except ones already queued, which return at once.
+    void close() {
+        closed_ = true;
+        network_.close_all();
+        timer_.cancel();
+    }
+
+    const node_type& node() const { return *node_; }
+    strand_executor executor() const { return executor_; }
+
+    /// The address the host listens on, once `start` succeeded (useful with port 0).
+    tcp::endpoint local_endpoint() const { return network_.local_endpoint(); }
+
+private:
+    host(strand_executor executor, host_config config, wire::shared_secret secret, worker_handler& workers,
+         const Log& log)
+        : executor_(executor), config_(std::move(config)),
+          network_(executor, config_.network, std::move(secret), *this, log), workers_(workers), log_(log),
+          timer_(executor), resolver_(executor) {}
+
+    static time_point now() { return std::chrono::steady_clock::now(); }
+
+    void on_link_connected(const std::string& peer) override {
+        if (closed_) return;
+        node_->on_connected(now(), peer);
+        drain();
+    }
+
+    void on_link_connect_failed(const std::string& peer) override {
+        if (closed_) return;
+        node_->on_connect_failed(now(), peer);
+        drain();
+    }
+
+    void on_link_lost(const std::string& peer) override {
+        if (closed_) return;
+        node_->on_connection_lost(now(), peer);
+        drain();
+    }
+
+    void on_message(const envelope& message) override {
+        if (closed_) return;
+        node_->step(now(), message);
+        drain();
+    }
+
+    // Performs every effect left by the node, including those that performing one produces.
+    void drain() {
+        for (;;) {
+            auto effects = node_->drain_effects();
+            if (effects.empty()) return;
+            for (auto& e : effects) perform(e);
+        }
+    }
+
+    void perform(effect& e) {
+        if (auto* t = std::get_if<timer_effect>(&e)) return arm_timer(t->at);
+        if (auto* r = std::get_if<resolve_effect>(&e)) return resolve(r->host);
+        if (auto* s = std::get_if<start_worker_effect>(&e)) return workers_.start_worker(*s);
+        if (auto* s = std::get_if<stop_worker_effect>(&e)) {
+            auto state = workers_.stop_worker(*s);
+            node_->on_worker_stopped(now(), s->name, s->want_state ? std::move(state) : std::nullopt);
+            return;
+        }
+        if (auto* m = std::get_if<merge_state_effect>(&e)) return workers_.merge_state(*m);
+        if (auto* r = std::get_if<reply_effect>(&e)) return workers_.on_reply(*r);
+        if (std::holds_alternative<node_stopped>(e)) return workers_.on_stopped();
+        if (std::holds_alternative<member_joined>(e) || std::holds_alternative<member_leaving>(e) ||
+            std::holds_alternative<member_left>(e) || std::holds_alternative<member_failed>(e))
+            return workers_.on_member_event(e);
+    }
+
+    // One steady_timer serves every timer effect: it is moved earlier when a new effect asks for
+    // an earlier time, and a later request is covered because each tick arms the next timer.
+    void arm_timer(time_point at) {
+        if (closed_ || (timer_armed_ && at >= timer_at_)) return;
+        timer_armed_ = true;
+        timer_at_ = at;
+        timer_.expires_at(std::chrono::time_point_cast<std::chrono::steady_clock::duration>(at));
+        timer_.async_wait([this, armed = ++timer_generation_](const boost::system::error_code& error) {
+            if (error || closed_ || armed != timer_generation_) return;
+            timer_armed_ = false;
+            node_->tick(now());
+            drain();
+        });
+    }
+
+    // Looks up a discovery name; only IPv4 addresses are kept, because node names cannot carry
+    // IPv6 addresses (see `parse_peer_address`).
+    void resolve(const std::string& name) {
+        resolver_.async_resolve(name, "", [this, name](const boost::system::error_code& error,
+                                                      tcp::resolver::results_type results) {
+            if (closed_) return;
+            resolve_result result;
+            result.host = name;
+            if (error) {
+                result.error = error.message();
+            } else {
+                for (const auto& entry : results) {
+                    const auto address = entry.endpoint().address();
+                    if (!address.is_v4()) continue;
+                    auto text = address.to_string();
+                    if (std::find(result.addresses.begin(), result.addresses.end(), text) == result.addresses.end())
+                        result.addresses.push_back(std::move(text));
+                }
+            }
+            node_->on_resolved(now(), result);
+            drain();
+        });
+    }
+
+    strand_executor executor_;
+    host_config config_;
+    tcp_network<Log> network_;
+    worker_handler& workers_;
+    Log log_;
+    asio::steady_timer timer_;
+    tcp::resolver resolver_;
+    std::optional<node_type> node_;
+    time_point timer_at_{};
+    std::uint64_t timer_generation_ = 0;
+    bool timer_armed_ = false;
+    bool closed_ = false;
+};
+
+}  // namespace muster::runtime
