@@ -134,7 +134,14 @@ public:
     /// overflowing queue closes the link and reports `on_link_lost`.
     void send(const std::string& peer, const envelope& message) {
         if (stopped_) return;
-        auto frame = wire::encode(message, config_.wire);
+        // Broadcasts such as hellos and heartbeats are shared envelopes with an empty `to`, and
+        // the wire format requires a recipient name, so the copy on the wire names the peer.
+        std::optional<envelope> addressed;
+        if (message.to != peer) {
+            addressed.emplace(message);
+            addressed->to = peer;
+        }
+        auto frame = wire::encode(addressed ? *addressed : message, config_.wire);
         if (!frame) {
             log(log_level::error, "encode_failed", {{"peer", peer}, {"kind", std::string(message_kind_name(message.body.index()))},
                                                    {"reason", std::string(wire::to_string(frame.error()))}});
