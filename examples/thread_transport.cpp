@@ -53,13 +53,13 @@ void run_node(const std::string& self, std::map<std::string, inbox>& inboxes, st
     config.self = {self, 1};
     node_type node = node_type::create(config, muster::static_list(names), thread_transport{&inboxes, self},
                                        muster::hash_ring{}, muster::restart{}).value();
-    std::optional<muster::time_point> timer;
+    muster::time_point timer = muster::time_point::max();  // the earliest timer requested
     bool want_register = self == "app@a";  // cleared by an ok reply, set again by an error
     node.start(clock());
     auto& in = inboxes.at(self);
     while (!stop) {
         for (auto& e : node.drain_effects()) {  // workers and membership events are ignored here
-            if (auto* t = std::get_if<muster::timer_effect>(&e); t && (!timer || t->at < *timer)) timer = t->at;
+            if (auto* t = std::get_if<muster::timer_effect>(&e); t && t->at < timer) timer = t->at;
             if (auto* r = std::get_if<muster::reply_effect>(&e); r && r->error) want_register = true;
         }
         std::unique_lock lock(in.mutex);
@@ -70,8 +70,8 @@ void run_node(const std::string& self, std::map<std::string, inbox>& inboxes, st
             if (auto* m = std::get_if<muster::envelope_ptr>(&item)) node.step(clock(), **m);
             else node.on_connected(clock(), std::get<inbox::connected>(item).peer);
         }
-        if (timer && clock() >= *timer) {
-            timer.reset();
+        if (clock() >= timer) {
+            timer = muster::time_point::max();
             node.tick(clock());
         }
         if (want_register) want_register = !node.register_name(clock(), "greeter", {"greeter"});
