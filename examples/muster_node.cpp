@@ -4,7 +4,7 @@
 //               --peers app@127.0.0.1:7002,app@127.0.0.1:7003 --cookie-file cookie
 //               --workers 100 --admin 127.0.0.1:9001
 //
-// Each worker is a counter that counts up every 100 ms; its state is the counter, so a worker
+// Each worker is a counter that counts up every 100 ms. Its state is the counter, so a worker
 // that moves by a graceful leave keeps counting from where it was. The program logs one line per
 // record on standard error. A client that connects to the admin address gets a text dump and the
 // connection closes:
@@ -257,13 +257,13 @@ int run(const options& o, Discovery discovery, muster::wire::shared_secret secre
     config.network.default_port = listen.port();
 
     counters workers(io, o.name, log);
-    auto made = host_type::create(strand, config, std::move(secret), std::move(discovery), muster::hash_ring{},
+    auto created = host_type::create(strand, config, std::move(secret), std::move(discovery), muster::hash_ring{},
                                   muster::resume{}, workers, log);
-    if (!made) {
-        std::fprintf(stderr, "muster-node: invalid configuration: %s\n", made.error().c_str());
+    if (!created) {
+        std::fprintf(stderr, "muster-node: invalid configuration: %s\n", created.error().c_str());
         return 2;
     }
-    auto& host = **made;
+    auto& host = **created;
 
     std::optional<tcp::acceptor> admin;
     if (!o.admin.empty()) {

@@ -46,7 +46,7 @@ using node_type = muster::node<muster::static_list, thread_transport, muster::ha
 const std::vector<std::string> names = {"app@a", "app@b"};
 
 // The host loop of one node: waits for input or its next timer, performs effects, and stops when
-// `stop` is set. `agreed` turns true once this node sees "greeter" registered.
+// `stop` is set. `agreed` turns true once this node finds "greeter" registered.
 void run_node(const std::string& self, std::map<std::string, inbox>& inboxes, std::atomic<bool>& stop, std::atomic<bool>& agreed) {
     auto clock = [] { return muster::time_point(std::chrono::steady_clock::now().time_since_epoch()); };
     muster::registry_config config;

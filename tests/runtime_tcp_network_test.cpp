@@ -36,7 +36,7 @@ std::uint16_t free_port(asio::io_context& io) {
     return probe.local_endpoint().port();
 }
 
-// Runs the io_context until `done` holds or 5 s pass; returns `done()`.
+// Runs the io_context until `done()` is true or 5 s pass; returns `done()`.
 bool run_until(asio::io_context& io, const std::function<bool()>& done) {
     const auto deadline = std::chrono::steady_clock::now() + 5s;
     while (!done() && std::chrono::steady_clock::now() < deadline) {
@@ -132,7 +132,7 @@ TEST_CASE("network closes link on sender mismatch", "[runtime]") {
     REQUIRE_FALSE(b.listen(tcp::endpoint(asio::ip::make_address("127.0.0.1"), runtime::parse_peer_address(b_name, 0)->second)));
 
     // The handshake proves the name a@..., so a message claiming to come from c@... is dropped
-    // and the connection closes, which the sender sees as a lost link.
+    // and the connection closes, which the sender reports as a lost link.
     a.send(b_name, heartbeat_from("c@127.0.0.1:3"));
     REQUIRE(run_until(io, [&] { return !a_events.lost.empty(); }));
     CHECK(b_events.messages.empty());
@@ -141,7 +141,7 @@ TEST_CASE("network closes link on sender mismatch", "[runtime]") {
 TEST_CASE("network reports queue overflow as lost link", "[runtime]") {
     asio::io_context io;
     const auto strand = asio::make_strand(io);
-    // A listener that accepts and never answers keeps the link in its handshake, so nothing queued
+    // A listener that accepts and never replies keeps the link in its handshake, so nothing queued
     // is written and the queue fills.
     tcp::acceptor silent(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     const std::string peer = "b@127.0.0.1:" + std::to_string(silent.local_endpoint().port());

@@ -8,7 +8,7 @@ with their counters; another gets SIGKILL and its workers restart; it then comes
 node with the wrong cookie never joins. At the end every name runs exactly once and the
 surviving nodes agree where.
 
-garbage: a client that holds the cookie finishes the handshake and then sends a frame with a
+garbage: a client that has the cookie finishes the handshake and then sends a frame with a
 wrong version; another sends a garbage frame without a handshake, and a third sends nothing. The
 node closes all three, logs the first with the peer's name and the reason, logs the failed
 handshakes once for their address, and the cluster keeps working.
@@ -71,7 +71,7 @@ class Node:
         return self.process is not None and self.process.poll() is None
 
     def dump(self):
-        """Returns the admin dump as a dict, or None when the node does not answer."""
+        """Returns the admin dump as a dict, or None when the node sends no complete dump."""
         try:
             with socket.create_connection(("127.0.0.1", self.admin_port), timeout=2) as s:
                 data = b""
@@ -116,7 +116,7 @@ def wait_until(description, predicate, timeout):
 
 
 def settled(nodes, count):
-    """Returns the dumps when every node runs, sees the others as members and all agree that
+    """Returns the dumps when every node runs, lists the others as members and all agree that
     each of `count` names runs exactly once, where the owner's dump shows its counter."""
     dumps = [n.dump() for n in nodes]
     if any(d is None for d in dumps):

@@ -87,12 +87,12 @@ public:
         if (config.network.queue_messages_max == 0 || config.network.queue_bytes_max == 0)
             return std::string("queue_messages_max and queue_bytes_max must be positive");
         config.network.self_name = config.registry.self.name;
-        std::unique_ptr<host> made(new host(executor, std::move(config), std::move(secret), workers, log));
-        auto node = node_type::create(made->config_.registry, std::move(discovery), transport_type{&made->network_},
+        std::unique_ptr<host> built(new host(executor, std::move(config), std::move(secret), workers, log));
+        auto node = node_type::create(built->config_.registry, std::move(discovery), transport_type{&built->network_},
                                       std::move(placement), std::move(handoff), std::move(log));
         if (!node) return std::string(to_string(node.error()));
-        made->node_.emplace(std::move(node).value());
-        return made;
+        built->node_.emplace(std::move(node).value());
+        return built;
     }
 
     host(const host&) = delete;
@@ -212,7 +212,7 @@ private:
             return workers_.on_member_event(e);
     }
 
-    // One steady_timer serves every timer effect: it is moved earlier when a new effect asks for
+    // One steady_timer serves every timer effect: it is moved earlier when a new effect requests
     // an earlier time, and a later request is covered because each tick arms the next timer.
     void arm_timer(time_point at) {
         if (closed_ || (timer_armed_ && at >= timer_at_)) return;

@@ -45,7 +45,10 @@ struct network_config {
     wire::wire_config wire{};                  ///< frame size limit
     duration handshake_timeout = std::chrono::seconds(5);  ///< resolve, connect and handshake must end by then
     duration backoff_min = std::chrono::milliseconds(100);  ///< wait before the second attempt to a peer
-    duration backoff_max = std::chrono::seconds(5);         ///< cap of the doubling wait between attempts
+    /// Cap of the doubling wait between attempts. The default stays below the default
+    /// `registry_config::connect_timeout` (3 s), so a delayed attempt starts before the node
+    /// gives up on it.
+    duration backoff_max = std::chrono::seconds(2);
     std::size_t queue_messages_max = 65536;    ///< messages waiting for one peer before overflow
     std::size_t queue_bytes_max = 64 * 1024 * 1024;  ///< bytes waiting for one peer before overflow
     std::size_t inbound_max = 1024;            ///< accepted connections open at once; more are closed
@@ -53,7 +56,7 @@ struct network_config {
 };
 
 /// Receiver of the network's reports. The network calls each from its own strand handler, never
-/// from inside `send`, `connect` or `disconnect`, so a node never sees a report while it runs.
+/// from inside `send`, `connect` or `disconnect`, so a node never receives a report while it runs.
 class network_handler {
 public:
     /// A link requested with `connect` finished its handshake.
@@ -124,7 +127,7 @@ public:
         return {};
     }
 
-    /// The bound address, once `listen` succeeded.
+    /// Returns the bound address, once `listen` succeeded.
     tcp::endpoint local_endpoint() const {
         boost::system::error_code error;
         return acceptor_.local_endpoint(error);
@@ -386,13 +389,13 @@ private:
         }
         wire::handshake_config hc{role, config_.self_name, own, std::nullopt};
         if (role == wire::handshake_role::initiator) hc.expected_peer = c->peer;
-        auto made = wire::handshake::create(secret_, std::move(hc));
-        if (!made) {
+        auto created = wire::handshake::create(secret_, std::move(hc));
+        if (!created) {
             close(c, closing::failed, log_level::error, "handshake_failed",
-                  std::string(wire::to_string(made.error())));
+                  std::string(wire::to_string(created.error())));
             return;
         }
-        c->handshake.emplace(std::move(made).value());
+        c->handshake.emplace(std::move(created).value());
         queue_handshake_messages(c);
         read_next(c);
     }
@@ -499,7 +502,8 @@ private:
     }
 
     // Logs a failed handshake at most once per peer and `auth_log_interval`, then closes. The peer
-    // is the claimed or expected name when known, else the remote address without its port.
+    // is the claimed or expected name when known, else the remote address without its port. The
+    // table forgets every peer when it reaches 4,096, so memory stays bounded when many addresses fail.
     void auth_failed(const connection_ptr& c, const std::string& reason) {
         std::string key = c->outbound ? c->peer : c->remote.substr(0, c->remote.rfind(':'));
         if (!c->outbound && c->handshake && !c->handshake->peer_name().empty()) key = c->handshake->peer_name().substr(0, 64);
@@ -551,7 +555,7 @@ private:
         });
     }
 
-    void close(const connection_ptr& c, closing how, log_level level, std::string_view event, const std::string& reason) {
+    void close(const connection_ptr& c, closing cause, log_level level, std::string_view event, const std::string& reason) {
         if (c->state == stage::closed) return;
         const bool was_open = c->state == stage::open;
         c->state = stage::closed;
@@ -568,9 +572,9 @@ private:
             return;
         }
         if (const auto it = links_.find(c->peer); it != links_.end() && it->second == c) links_.erase(it);
-        if (how == closing::requested || stopped_) return;
+        if (cause == closing::requested || stopped_) return;
         delay_next_attempt(c->peer);
-        if (was_open || how == closing::lost) post_report(report::lost, c->peer);
+        if (was_open || cause == closing::lost) post_report(report::lost, c->peer);
         else if (c->connect_requested) post_report(report::connect_failed, c->peer);
     }
 
