@@ -13,6 +13,7 @@
 //   member <node> <up|leaving>        one line per member
 //   name <worker> <owner node>        one line per registered name, from this node's replica
 //   counter <worker> <value>          one line per worker running here
+//   stats <bytes sent> <frames sent>  traffic to peers since start, handshakes included
 //   end
 //
 // SIGTERM or SIGINT: the node leaves gracefully, hands its workers off with their counters,
@@ -54,12 +55,13 @@ struct options {
     int workers = 0;
     std::chrono::milliseconds stop_timeout = 30s;
     std::chrono::milliseconds heartbeat = 1s;
+    long whereis_bench = 0;
 };
 
 constexpr const char* usage =
     "usage: muster-node --name BASE@HOST:PORT --listen HOST:PORT --cookie-file PATH\n"
     "                   (--peers NODE,NODE,... | --dns NAME) [--workers N] [--admin HOST:PORT]\n"
-    "                   [--stop-timeout-ms MS] [--heartbeat-ms MS]\n"
+    "                   [--stop-timeout-ms MS] [--heartbeat-ms MS] [--whereis-bench N]\n"
     "  --name             this node's name; peers connect to the HOST:PORT after '@'\n"
     "  --listen           address to accept peers on\n"
     "  --peers            static list of peer node names\n"
@@ -70,7 +72,8 @@ constexpr const char* usage =
     "  --workers          registers N counter workers named counter-0 ... counter-(N-1)\n"
     "  --admin            loopback address where a connection receives a dump of every name\n"
     "  --stop-timeout-ms  after SIGTERM, exit at the latest after this many milliseconds (30000)\n"
-    "  --heartbeat-ms     heartbeat interval; the failure timeout is 5 heartbeats (1000)\n";
+    "  --heartbeat-ms     heartbeat interval; the failure timeout is 5 heartbeats (1000)\n"
+    "  --whereis-bench    after the workers are registered, times N lookups and logs the rate\n";
 
 std::vector<std::string> split_list(const std::string& text) {
     std::vector<std::string> out;
@@ -94,9 +97,10 @@ bool parse_options(int argc, char** argv, options& o) {
         else if (flag == "--workers") o.workers = std::stoi(value);
         else if (flag == "--stop-timeout-ms") o.stop_timeout = std::chrono::milliseconds(std::stol(value));
         else if (flag == "--heartbeat-ms") o.heartbeat = std::chrono::milliseconds(std::stol(value));
+        else if (flag == "--whereis-bench") o.whereis_bench = std::stol(value);
         else return false;
     }
-    return !o.name.empty() && !o.listen.empty() && !o.cookie_file.empty() && o.workers >= 0 &&
+    return !o.name.empty() && !o.listen.empty() && !o.cookie_file.empty() && o.workers >= 0 && o.whereis_bench >= 0 &&
            (o.peers.empty() != o.dns.empty());
 }
 
@@ -145,7 +149,9 @@ public:
         write("worker_merged", {{"name", e.name}, {"counter", std::to_string(value)}});
     }
 
-    void on_reply(const muster::reply_effect& r) override { replies.push_back(r); }
+    void on_reply(const muster::reply_effect& r) override {
+        if (reply_hook) reply_hook(r);
+    }
     void on_stopped() override { stopped = true; }
 
     void write(std::string_view event, std::vector<std::pair<std::string_view, std::string>> fields) {
@@ -154,7 +160,7 @@ public:
 
     const std::map<std::string, std::uint64_t>& values() const { return values_; }
 
-    std::vector<muster::reply_effect> replies;
+    std::function<void(const muster::reply_effect&)> reply_hook;
     bool stopped = false;
 
 private:
@@ -188,18 +194,22 @@ std::string dump(const Host& host, const counters& workers) {
         if (!removed) out += "name " + std::string(name) + " " + owner.name + "\n";
     });
     for (const auto& [name, value] : workers.values()) out += "counter " + name + " " + std::to_string(value) + "\n";
+    const auto& stats = host.stats();
+    out += "stats " + std::to_string(stats.bytes_sent) + " " + std::to_string(stats.frames_sent) + "\n";
     out += "end\n";
     return out;
 }
 
-// Registers counter-0 ... counter-(N-1) once a second until every name is registered here or
-// elsewhere: a request can fail while the cluster forms (timed out, no members).
+// Registers counter-0 ... counter-(N-1) and retries, once a second, every name whose request
+// failed: a request can time out or find no member while the cluster forms. With
+// --whereis-bench it then times that many lookups.
 template <class Host>
 class registrar {
 public:
-    registrar(asio::io_context& io, Host& host, counters& workers, int count)
-        : host_(host), workers_(workers), timer_(io) {
+    registrar(asio::io_context& io, Host& host, counters& workers, int count, long lookups)
+        : host_(host), workers_(workers), timer_(io), lookups_(lookups) {
         for (int i = 0; i < count; ++i) missing_.insert("counter-" + std::to_string(i));
+        workers_.reply_hook = [this](const muster::reply_effect& r) { on_reply(r); };
     }
 
     void schedule(std::chrono::milliseconds delay) {
@@ -211,33 +221,67 @@ public:
     }
 
 private:
+    void on_reply(const muster::reply_effect& r) {
+        const auto it = pending_.find(r.id);
+        if (it == pending_.end()) return;
+        if (!r.error || *r.error == muster::errc::already_registered) missing_.erase(it->second);
+        in_flight_.erase(it->second);
+        pending_.erase(it);
+        if (missing_.empty()) finish();
+    }
+
     void round() {
-        for (const auto& r : workers_.replies) {
-            const auto it = pending_.find(r.id);
-            if (it == pending_.end()) continue;
-            if (!r.error || *r.error == muster::errc::already_registered) missing_.erase(it->second);
-            pending_.erase(it);
-        }
-        workers_.replies.clear();
+        if (started_at_ == std::chrono::steady_clock::time_point{}) started_at_ = std::chrono::steady_clock::now();
+        std::vector<std::string> known;
         for (const auto& name : missing_) {
-            if (host_.whereis(name)) continue;
-            auto id = host_.register_name(name, {"counter", muster::restart_policy::permanent});
-            if (id) pending_[*id] = name;
-            else if (id.error() == muster::errc::already_registered) continue;
+            if (in_flight_.contains(name)) continue;
+            const auto id = host_.register_name(name, {"counter", muster::restart_policy::permanent});
+            if (id) {
+                pending_[*id] = name;
+                in_flight_.insert(name);
+            } else if (id.error() == muster::errc::already_registered) {
+                known.push_back(name);
+            }
         }
-        std::erase_if(missing_, [&](const std::string& name) { return host_.whereis(name).has_value(); });
+        for (const auto& name : known) missing_.erase(name);
         if (missing_.empty()) {
-            workers_.write("workers_registered", {});
+            finish();
             return;
         }
         schedule(1s);
     }
 
+    void finish() {
+        if (finished_) return;
+        finished_ = true;
+        const auto elapsed = std::chrono::steady_clock::now() - started_at_;
+        workers_.write("workers_registered", {{"elapsed_us", std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count())}});
+        if (lookups_ > 0) measure_lookups();
+    }
+
+    void measure_lookups() {
+        std::vector<std::string> names;
+        host_.node().machine().for_each_entry([&](std::string_view name, const muster::node_id&, std::uint64_t, bool) {
+            names.emplace_back(name);
+        });
+        if (names.empty()) return;
+        std::size_t found = 0;
+        const auto begin = std::chrono::steady_clock::now();
+        for (long i = 0; i < lookups_; ++i) found += host_.whereis(names[static_cast<std::size_t>(i) % names.size()]).has_value();
+        const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+        workers_.write("whereis_measured", {{"lookups", std::to_string(lookups_)}, {"found", std::to_string(found)},
+                                            {"per_second", std::to_string(static_cast<long long>(lookups_ / elapsed))}});
+    }
+
     Host& host_;
     counters& workers_;
     asio::steady_timer timer_;
+    long lookups_;
     std::set<std::string> missing_;
+    std::set<std::string> in_flight_;
     std::map<muster::request_id, std::string> pending_;
+    std::chrono::steady_clock::time_point started_at_{};
+    bool finished_ = false;
 };
 
 template <class Discovery>
@@ -295,7 +339,7 @@ int run(const options& o, Discovery discovery, muster::wire::shared_secret secre
     };
     if (admin) accept_admin();
 
-    registrar<host_type> registrations(io, host, workers, o.workers);
+    registrar<host_type> registrations(io, host, workers, o.workers, o.whereis_bench);
     registrations.schedule(1s);
 
     // After SIGTERM: wait for node_stopped, then for the queues to empty (goodbyes included).

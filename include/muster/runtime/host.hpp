@@ -136,6 +136,9 @@ public:
     /// Returns where `name` runs according to this node's replica.
     std::optional<node_id> whereis(std::string_view name) const { return node_->whereis(name); }
 
+    /// Returns the traffic counters of the host's connections.
+    const network_stats& stats() const { return network_.stats(); }
+
     /// Returns whether no message waits to be written to a peer, so closing loses nothing queued.
     bool flushed() const { return network_.flushed(); }
 

@@ -55,6 +55,14 @@ struct network_config {
     duration auth_log_interval = std::chrono::seconds(60);  ///< one `auth_failed` record per peer per interval
 };
 
+/// Traffic counters of a network since it was built, handshakes included.
+struct network_stats {
+    std::uint64_t bytes_sent = 0;       ///< bytes written to sockets, length prefixes included
+    std::uint64_t frames_sent = 0;      ///< frames written to sockets
+    std::uint64_t bytes_received = 0;   ///< bytes read from sockets
+    std::uint64_t frames_received = 0;  ///< complete frames read from sockets
+};
+
 /// Receiver of the network's reports. The network calls each from its own strand handler, never
 /// from inside `send`, `connect` or `disconnect`, so a node never receives a report while it runs.
 class network_handler {
@@ -210,6 +218,9 @@ public:
             if (link->queued_bytes > 0 || link->writing) return false;
         return true;
     }
+
+    /// Returns the traffic counters.
+    const network_stats& stats() const { return stats_; }
 
     /// Number of open links plus accepted connections, for tests and monitoring.
     std::size_t connections_count() const { return links_.size() + inbound_.size(); }
@@ -415,6 +426,7 @@ private:
                 on_read_error(c, error);
                 return;
             }
+            stats_.bytes_received += size;
             c->splitter.feed(std::span<const std::uint8_t>(c->buffer.data(), size));
             if (take_frames(c)) read_next(c);
         });
@@ -439,6 +451,7 @@ private:
                 return false;
             }
             if (!next->has_value()) return true;
+            ++stats_.frames_received;
             const std::vector<std::uint8_t>& payload = **next;
             if (c->state == stage::handshaking) on_handshake_frame(c, payload);
             else on_protocol_frame(c, payload);
@@ -540,8 +553,10 @@ private:
         }
         for (const auto& frame : c->in_flight) buffers.push_back(asio::buffer(frame));
         c->writing = true;
-        asio::async_write(c->socket, buffers, [this, c](const boost::system::error_code& error, std::size_t) {
+        asio::async_write(c->socket, buffers, [this, c](const boost::system::error_code& error, std::size_t size) {
             c->writing = false;
+            stats_.bytes_sent += size;
+            if (!error) stats_.frames_sent += c->in_flight.size();
             if (c->state == stage::closed) return;
             for (const auto& frame : c->in_flight) c->queued_bytes -= std::min(c->queued_bytes, frame.size());
             c->in_flight.clear();
@@ -597,6 +612,7 @@ private:
     std::map<std::string, detail::backoff_state, std::less<>> backoff_;
     std::map<std::string, auth_failures, std::less<>> auth_failures_;
     detail::splitmix random_;
+    network_stats stats_;
     bool stopped_ = false;
 };
 
