@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Measures a three-process muster-node cluster on 127.0.0.1 and prints the median of each figure.
+
+usage: runtime_bench.py MUSTER_NODE [--names N] [--runs R]
+
+Each run starts three nodes. The first registers N counter workers (all requests are issued at
+once, so the registry batches its updates), then times one million whereis lookups on its own
+replica. Six seconds after the start, past the failure timeout during which a node restarts no
+orphaned worker, the run sends SIGKILL to the third node and measures, on the wall clock, the time
+until the survivors log `member_failed` and until the last of its workers has started again.
+Bytes per registration is every byte the three nodes sent from start until all replicas hold
+the N names, divided by N; handshakes, hellos and heartbeats of those seconds are included.
+"""
+
+import argparse
+import datetime
+import os
+import signal
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "runtime"))
+from cluster_test import COOKIE, Node, free_ports, settled, wait_until, write_cookie  # noqa: E402
+
+
+def log_time(line):
+    """Returns the wall-clock time of a muster-node log line, in seconds since the epoch."""
+    stamp = datetime.datetime.strptime(line.split(" ")[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def field(line, key):
+    return line.split(key + "=")[1].split(" ")[0]
+
+
+def one_run(binary, names):
+    folder = tempfile.mkdtemp(prefix="muster-bench-")
+    nodes = []
+    try:
+        ports = free_ports(6)
+        cookie = write_cookie(folder, "cookie", COOKIE)
+        peers = ["app@127.0.0.1:%d" % p for p in ports[0:3]]
+        a = Node(binary, folder, ports[0], ports[3], peers, cookie, workers=names, extra=("--whereis-bench", "1000000"))
+        b = Node(binary, folder, ports[1], ports[4], peers, cookie)
+        c = Node(binary, folder, ports[2], ports[5], peers, cookie)
+        nodes.extend([a, b, c])
+        started = time.monotonic()
+        for n in nodes:
+            n.start()
+
+        dumps = wait_until("three nodes run every worker", lambda: settled([a, b, c], names), 120)
+        bytes_sent = sum(d["bytes_sent"] for d in dumps)
+        lines = wait_until("the lookups are timed",
+                           lambda: [l for l in a.log_lines() if " whereis_measured " in l], 60)
+        registered = [l for l in a.log_lines() if " workers_registered " in l][0]
+        registrations_per_second = names / (int(field(registered, "elapsed_us")) / 1e6)
+        lookups_per_second = int(field(lines[0], "per_second"))
+
+        # A node restarts no orphan during its first failure timeout (5 s), while its replica may
+        # still be assembling, so the kill waits for that to pass.
+        time.sleep(max(0.0, started + 6 - time.monotonic()))
+        killed = set(c.dump()["counters"])
+        marks = [len(a.log_lines()), len(b.log_lines())]
+        killed_at = time.time()
+        c.kill(signal.SIGKILL)
+        c.wait(10)
+        wait_until("two nodes run every worker", lambda: settled([a, b], names), 120)
+        new_lines = a.log_lines()[marks[0]:] + b.log_lines()[marks[1]:]
+        detected = min(log_time(l) for l in new_lines if " member_failed " in l)
+        restarts = [l for l in new_lines if " worker_started " in l and "origin=fresh" in l
+                    and field(l, "name") in killed]
+        restarted = max(log_time(l) for l in restarts)
+        return {
+            "registrations/s": registrations_per_second,
+            "whereis/s": lookups_per_second,
+            "bytes/registration": bytes_sent / names,
+            "SIGKILL to detection (ms)": (detected - killed_at) * 1000,
+            "SIGKILL to all restarted (ms)": (restarted - killed_at) * 1000,
+            "workers restarted": len(restarts),
+        }
+    finally:
+        for n in nodes:
+            if n.process is not None and n.process.poll() is None:
+                n.process.kill()
+                n.process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("binary")
+    parser.add_argument("--names", type=int, default=10000)
+    parser.add_argument("--runs", type=int, default=5)
+    options = parser.parse_args()
+    runs = []
+    for i in range(options.runs):
+        result = one_run(options.binary, options.names)
+        print("run %d: %s" % (i + 1, ", ".join("%s %.1f" % item for item in result.items())), flush=True)
+        runs.append(result)
+    print("median of %d runs, %d names:" % (options.runs, options.names))
+    for key in runs[0]:
+        print("  %-30s %.1f" % (key, statistics.median(r[key] for r in runs)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
