@@ -223,7 +223,12 @@ public:
 private:
     void on_reply(const muster::reply_effect& r) {
         const auto it = pending_.find(r.id);
-        if (it == pending_.end()) return;
+        if (it == pending_.end()) {
+            // A name placed on this node with no other member to copy it to gets its reply
+            // before register_name returns the id; round() matches it afterwards.
+            early_replies_.push_back(r);
+            return;
+        }
         if (!r.error || *r.error == muster::errc::already_registered) missing_.erase(it->second);
         in_flight_.erase(it->second);
         pending_.erase(it);
@@ -244,6 +249,8 @@ private:
             }
         }
         for (const auto& name : known) missing_.erase(name);
+        for (const auto& r : std::exchange(early_replies_, {}))
+            if (pending_.contains(r.id)) on_reply(r);
         if (missing_.empty()) {
             finish();
             return;
@@ -280,6 +287,7 @@ private:
     std::set<std::string> missing_;
     std::set<std::string> in_flight_;
     std::map<muster::request_id, std::string> pending_;
+    std::vector<muster::reply_effect> early_replies_;
     std::chrono::steady_clock::time_point started_at_{};
     bool finished_ = false;
 };
