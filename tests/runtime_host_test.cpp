@@ -1,0 +1,121 @@
+#include <muster/runtime/host.hpp>
+
+#include <muster/policy/discovery/static_list.hpp>
+#include <muster/policy/handoff/resume.hpp>
+#include <muster/policy/placement/hash_ring.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+namespace runtime = muster::runtime;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+using host_type = runtime::host<muster::static_list, muster::hash_ring, muster::resume, muster::null_log>;
+
+// Workers whose state is a string the test sets; records every call.
+struct recording_workers final : runtime::worker_handler {
+    std::map<std::string, std::string> running;
+    std::vector<muster::reply_effect> replies;
+    bool stopped = false;
+
+    void start_worker(const muster::start_worker_effect& e) override { running[e.name] = e.state.value_or("fresh"); }
+    std::optional<muster::worker_state> stop_worker(const muster::stop_worker_effect& e) override {
+        auto state = running[e.name];
+        running.erase(e.name);
+        return state;
+    }
+    void merge_state(const muster::merge_state_effect&) override {}
+    void on_reply(const muster::reply_effect& r) override { replies.push_back(r); }
+    void on_stopped() override { stopped = true; }
+};
+
+runtime::host_config config_on(std::uint16_t port) {
+    runtime::host_config c;
+    c.registry.self = {"app@127.0.0.1:" + std::to_string(port), 1};
+    c.listen = tcp::endpoint(asio::ip::make_address("127.0.0.1"), port);
+    return c;
+}
+
+muster::wire::shared_secret secret() { return muster::wire::shared_secret::make("0123456789abcdef").value(); }
+
+std::uint16_t free_port(asio::io_context& io) {
+    tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    return probe.local_endpoint().port();
+}
+
+// Runs the io_context until `done()` is true or 5 s pass; returns `done()`.
+bool run_until(asio::io_context& io, const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+        io.restart();
+        io.run_for(10ms);
+    }
+    return done();
+}
+
+}  // namespace
+
+TEST_CASE("host rejects invalid configuration", "[runtime]") {
+    asio::io_context io;
+    recording_workers workers;
+    auto config = config_on(1);
+    config.registry.self.incarnation = 0;
+    auto made = host_type::create(asio::make_strand(io), config, secret(), muster::static_list({}), {}, {}, workers);
+    REQUIRE_FALSE(made);
+    CHECK(made.error().find("incarnation") != std::string::npos);
+
+    config = config_on(1);
+    config.network.backoff_max = 1ms;
+    made = host_type::create(asio::make_strand(io), config, secret(), muster::static_list({}), {}, {}, workers);
+    REQUIRE_FALSE(made);
+    CHECK(made.error().find("backoff_max") != std::string::npos);
+
+    config = config_on(1);
+    config.network.queue_messages_max = 0;
+    CHECK_FALSE(host_type::create(asio::make_strand(io), config, secret(), muster::static_list({}), {}, {}, workers));
+}
+
+TEST_CASE("host runs worker and leaves alone", "[runtime]") {
+    asio::io_context io;
+    recording_workers workers;
+    const auto port = free_port(io);
+    auto made = host_type::create(asio::make_strand(io), config_on(port), secret(), muster::static_list({}), {}, {}, workers);
+    REQUIRE(made);
+    auto& host = **made;
+    REQUIRE_FALSE(host.start());
+    CHECK(host.local_endpoint().port() == port);
+
+    // Alone, the node places the name on itself and replies at once.
+    const auto id = host.register_name("sweeper", {"sweeper"});
+    REQUIRE(id);
+    REQUIRE(run_until(io, [&] { return !workers.replies.empty(); }));
+    CHECK(workers.replies.front().id == *id);
+    CHECK_FALSE(workers.replies.front().error);
+    CHECK(workers.running.contains("sweeper"));
+    REQUIRE(host.whereis("sweeper"));
+    CHECK(host.whereis("sweeper")->name == "app@127.0.0.1:" + std::to_string(port));
+
+    host.leave();
+    REQUIRE(run_until(io, [&] { return workers.stopped; }));
+    CHECK(workers.running.empty());
+    CHECK(host.flushed());
+}
+
+TEST_CASE("host rejects second listener on port", "[runtime]") {
+    asio::io_context io;
+    recording_workers workers;
+    tcp::acceptor taken(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    const auto port = taken.local_endpoint().port();
+    auto made = host_type::create(asio::make_strand(io), config_on(port), secret(), muster::static_list({}), {}, {}, workers);
+    REQUIRE(made);
+    CHECK((*made)->start());
+}
