@@ -5,9 +5,10 @@ usage: runtime_bench.py MUSTER_NODE [--names N] [--runs R]
 
 Each run starts three nodes. The first registers N counter workers (all requests are issued at
 once, so the registry batches its updates), then times one million whereis lookups on its own
-replica. Six seconds after the start, past the failure timeout during which a node restarts no
-orphaned worker, the run sends SIGKILL to the third node and measures, on the wall clock, the time
-until the survivors log `member_failed` and until the last of its workers has started again.
+replica. A node restarts no orphaned worker during its first failure timeout (5 s), so the run
+waits until six seconds after the start. It then sends SIGKILL to the third node and measures,
+on the wall clock, the time until the survivors log `member_failed` and until the last of its
+workers has started again.
 Bytes per registration is every byte the three nodes sent from start until all replicas hold
 the N names, divided by N; handshakes, hellos and heartbeats of those seconds are included.
 """

@@ -69,15 +69,15 @@ TEST_CASE("host rejects invalid configuration", "[runtime]") {
     recording_workers workers;
     auto config = config_on(1);
     config.registry.self.incarnation = 0;
-    auto made = host_type::create(asio::make_strand(io), config, secret(), muster::static_list({}), {}, {}, workers);
-    REQUIRE_FALSE(made);
-    CHECK(made.error().find("incarnation") != std::string::npos);
+    auto created = host_type::create(asio::make_strand(io), config, secret(), muster::static_list({}), {}, {}, workers);
+    REQUIRE_FALSE(created);
+    CHECK(created.error().find("incarnation") != std::string::npos);
 
     config = config_on(1);
     config.network.backoff_max = 1ms;
-    made = host_type::create(asio::make_strand(io), config, secret(), muster::static_list({}), {}, {}, workers);
-    REQUIRE_FALSE(made);
-    CHECK(made.error().find("backoff_max") != std::string::npos);
+    created = host_type::create(asio::make_strand(io), config, secret(), muster::static_list({}), {}, {}, workers);
+    REQUIRE_FALSE(created);
+    CHECK(created.error().find("backoff_max") != std::string::npos);
 
     config = config_on(1);
     config.network.queue_messages_max = 0;
@@ -88,9 +88,9 @@ TEST_CASE("host runs worker and leaves alone", "[runtime]") {
     asio::io_context io;
     recording_workers workers;
     const auto port = free_port(io);
-    auto made = host_type::create(asio::make_strand(io), config_on(port), secret(), muster::static_list({}), {}, {}, workers);
-    REQUIRE(made);
-    auto& host = **made;
+    auto created = host_type::create(asio::make_strand(io), config_on(port), secret(), muster::static_list({}), {}, {}, workers);
+    REQUIRE(created);
+    auto& host = **created;
     REQUIRE_FALSE(host.start());
     CHECK(host.local_endpoint().port() == port);
 
@@ -115,7 +115,7 @@ TEST_CASE("host rejects second listener on port", "[runtime]") {
     recording_workers workers;
     tcp::acceptor taken(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     const auto port = taken.local_endpoint().port();
-    auto made = host_type::create(asio::make_strand(io), config_on(port), secret(), muster::static_list({}), {}, {}, workers);
-    REQUIRE(made);
-    CHECK((*made)->start());
+    auto created = host_type::create(asio::make_strand(io), config_on(port), secret(), muster::static_list({}), {}, {}, workers);
+    REQUIRE(created);
+    CHECK((*created)->start());
 }

@@ -8,10 +8,11 @@ with their counters; another gets SIGKILL and its workers restart; it then comes
 node with the wrong cookie never joins. At the end every name runs exactly once and the
 surviving nodes agree where.
 
-garbage: a client that has the cookie finishes the handshake and then sends a frame with a
-wrong version; another sends a garbage frame without a handshake, and a third sends nothing. The
-node closes all three, logs the first with the peer's name and the reason, logs the failed
-handshakes once for their address, and the cluster keeps working.
+garbage: clients that have the cookie finish the handshake and then send a bad frame each
+(unknown version, unknown kind, garbled, oversized, truncated); another client sends a garbage
+frame without a handshake, and another sends nothing. The node closes every one of them, logs
+each bad frame with the peer's name and the reason, logs the failed handshakes once for their
+address, and the cluster keeps working.
 
 The waits add up to under 100 s, below the ctest timeout of 120 s; a normal run takes 5 to 8 s.
 Every process is started with PR_SET_PDEATHSIG, so it dies with this driver even when the
@@ -277,12 +278,22 @@ def run_garbage(binary, folder, nodes):
         n.start()
     wait_until("two nodes run 20 workers", lambda: settled([a, b], 20), 20)
 
-    # An authenticated peer sends a frame with wire version 7.
-    intruder = b"app@127.0.0.1:1"
-    s = handshake(ports[0], intruder)
-    s.sendall(frame(bytes([7, 1]) + b"garbage"))
-    check(closed_by_peer(s, 5), "the node kept the connection open after a frame with a wrong version")
-    s.close()
+    # Authenticated peers each send one kind of bad frame; the node closes each connection and
+    # logs the peer's name with the decoder's reason.
+    bad_frames = [
+        (b"app@127.0.0.1:1", frame(bytes([7, 1]) + b"garbage"), "unknown wire format version"),
+        (b"app@127.0.0.1:2", frame(bytes([1, 0x30])), "unknown message kind"),
+        (b"app@127.0.0.1:3", frame(bytes([1, 1, 0])), "frame is garbled"),
+        (b"app@127.0.0.1:4", (0x7FFFFFFF).to_bytes(4, "big") + b"x", "frame is larger than frame_size_max"),
+        (b"app@127.0.0.1:5", (100).to_bytes(4, "big") + b"0123456789", "frame is truncated"),
+    ]
+    for intruder, data, reason in bad_frames:
+        s = handshake(ports[0], intruder)
+        s.sendall(data)
+        if reason == "frame is truncated":
+            s.shutdown(socket.SHUT_WR)
+        check(closed_by_peer(s, 5), "the node kept the connection of %s open" % intruder.decode())
+        s.close()
     # A client without the cookie sends a frame whose version byte is 0xff instead of a challenge.
     raw = socket.create_connection(("127.0.0.1", ports[0]), timeout=5)
     raw.sendall(frame(b"\xff" * 16))
@@ -294,8 +305,9 @@ def run_garbage(binary, folder, nodes):
     silent.close()
 
     lines = a.log_lines()
-    check(any(" decode_failed " in l and "peer=app@127.0.0.1:1 " in l and "unknown wire format version" in l
-              for l in lines), "no decode_failed record names the peer and the reason")
+    for intruder, data, reason in bad_frames:
+        check(any(" decode_failed " in l and "peer=%s " % intruder.decode() in l and reason in l for l in lines),
+              "no decode_failed record names %s and the reason %r" % (intruder.decode(), reason))
     # Both failures come from 127.0.0.1, so the second is counted but not logged.
     failures = [l for l in lines if " auth_failed " in l and "peer=127.0.0.1 " in l]
     check(len(failures) == 1, "expected one auth_failed record for 127.0.0.1, got %d" % len(failures))

@@ -438,6 +438,11 @@ private:
             auth_failed(c, "the connection closed during the handshake: " + reason);
             return;
         }
+        if (c->splitter.buffered_size() > 0) {
+            // The stream ended inside a frame.
+            decode_failed(c, wire::decode_error::truncated);
+            return;
+        }
         if (c->outbound) close(c, closing::lost, log_level::info, "link_lost", reason);
         else close(c, closing::failed, log_level::debug, "connection_closed", reason);
     }
