@@ -10,7 +10,7 @@ surviving nodes agree where.
 
 garbage: clients that have the cookie finish the handshake and then send a bad frame each
 (unknown version, unknown kind, garbled, oversized, truncated); another client sends a garbage
-frame without a handshake, and another sends nothing. The node closes every one of them, logs
+frame without a handshake, another announces a 1 MB frame, and another sends nothing. The node closes every one of them, logs
 each bad frame with the peer's name and the reason, logs the failed handshakes once for their
 address, and the cluster keeps working.
 
@@ -299,6 +299,12 @@ def run_garbage(binary, folder, nodes):
     raw.sendall(frame(b"\xff" * 16))
     check(closed_by_peer(raw, 5), "the node kept a connection that sent garbage open")
     raw.close()
+    # A client without the cookie announces a 1 MB frame: the node stops buffering it at 4 KiB,
+    # well before the handshake deadline of 5 s.
+    large = socket.create_connection(("127.0.0.1", ports[0]), timeout=5)
+    large.sendall((1000000).to_bytes(4, "big") + bytes([1, 0x40]) + b"x" * 8000)
+    check(closed_by_peer(large, 3), "the node buffered a large frame from a peer without the cookie")
+    large.close()
     # A client that sends nothing is closed at the handshake deadline (5 s by default).
     silent = socket.create_connection(("127.0.0.1", ports[0]), timeout=5)
     check(closed_by_peer(silent, 15), "the node kept a silent connection open past the handshake deadline")
@@ -308,7 +314,7 @@ def run_garbage(binary, folder, nodes):
     for intruder, data, reason in bad_frames:
         check(any(" decode_failed " in l and "peer=%s " % intruder.decode() in l and reason in l for l in lines),
               "no decode_failed record names %s and the reason %r" % (intruder.decode(), reason))
-    # Both failures come from 127.0.0.1, so the second is counted but not logged.
+    # Every failed handshake comes from 127.0.0.1, so only the first is logged.
     failures = [l for l in lines if " auth_failed " in l and "peer=127.0.0.1 " in l]
     check(len(failures) == 1, "expected one auth_failed record for 127.0.0.1, got %d" % len(failures))
 

@@ -227,6 +227,10 @@ public:
 
 private:
     enum class stage : std::uint8_t { waiting, resolving, connecting, handshaking, open, closed };
+
+    // Upper bound on a buffered handshake frame, prefix included. The largest handshake message,
+    // a response with a 255-byte name, is under 400 bytes.
+    static constexpr std::size_t handshake_frame_size_max = wire::frame_size_max_lower;
     enum class closing : std::uint8_t { requested, failed, lost };
     enum class report : std::uint8_t { connected, connect_failed, lost };
 
@@ -294,7 +298,8 @@ private:
         link->peer = peer;
         links_.emplace(peer, link);
 
-        const time_point ready_at = backoff_[peer].ready_at;
+        const auto waiting = backoff_.find(peer);
+        const time_point ready_at = waiting == backoff_.end() ? time_point{} : waiting->second.ready_at;
         if (ready_at <= now()) {
             asio::post(executor_, [this, link] { resolve(link); });
             return link;
@@ -428,7 +433,14 @@ private:
             }
             stats_.bytes_received += size;
             c->splitter.feed(std::span<const std::uint8_t>(c->buffer.data(), size));
-            if (take_frames(c)) read_next(c);
+            if (!take_frames(c)) return;
+            // Handshake frames are small, so an unauthenticated peer cannot make the node buffer
+            // up to frame_size_max per connection by announcing a large frame.
+            if (c->state == stage::handshaking && c->splitter.buffered_size() > handshake_frame_size_max) {
+                auth_failed(c, "a handshake frame is larger than 4 KiB");
+                return;
+            }
+            read_next(c);
         });
     }
 
