@@ -9,8 +9,8 @@ node with the wrong cookie never joins. At the end every name runs exactly once 
 surviving nodes agree where.
 
 garbage: clients that have the cookie finish the handshake and then send a bad frame each
-(unknown version, unknown kind, garbled, oversized, truncated); another client sends a garbage
-frame without a handshake, another announces a 1 MB frame, and another sends nothing. The node closes every one of them, logs
+(unknown version, unknown kind, garbled, oversized, truncated). Three clients without the
+cookie send a garbage frame, announce a 1 MB frame, or send nothing. The node closes every one of them, logs
 each bad frame with the peer's name and the reason, logs the failed handshakes once for their
 address, and the cluster keeps working.
 
