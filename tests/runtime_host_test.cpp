@@ -119,3 +119,70 @@ TEST_CASE("host rejects second listener on port", "[runtime]") {
     REQUIRE(created);
     CHECK((*created)->start());
 }
+
+namespace {
+
+// Workers that stop only when the test calls the completion they keep.
+struct deferred_workers final : runtime::worker_handler {
+    std::map<std::string, stop_completion> stopping;
+    std::vector<std::string> killed;
+    bool stopped = false;
+    bool replied = false;
+
+    void start_worker(const muster::start_worker_effect&) override {}
+    std::optional<muster::worker_state> stop_worker(const muster::stop_worker_effect&) override { return std::nullopt; }
+    void begin_stop(const muster::stop_worker_effect& e, stop_completion done) override { stopping[e.name] = std::move(done); }
+    void kill_worker(std::string_view name) override { killed.emplace_back(name); }
+    void merge_state(const muster::merge_state_effect&) override {}
+    void on_reply(const muster::reply_effect&) override { replied = true; }
+    void on_stopped() override { stopped = true; }
+};
+
+}  // namespace
+
+TEST_CASE("host kills worker after grace", "[runtime]") {
+    asio::io_context io;
+    deferred_workers workers;
+    const auto port = free_port(io);
+    auto config = config_on(port);
+    config.registry.stop_grace = 100ms;
+    auto created = host_type::create(asio::make_strand(io), config, secret(), muster::static_list({}), {}, {}, workers);
+    REQUIRE(created);
+    auto& host = **created;
+    REQUIRE_FALSE(host.start());
+    REQUIRE(host.register_name("sweeper", {"sweeper"}));
+    REQUIRE(run_until(io, [&] { return workers.replied; }));
+
+    // Alone, the leaving node stops the worker with cause shutdown; the worker never completes.
+    host.leave();
+    REQUIRE(run_until(io, [&] { return !workers.killed.empty(); }));
+    CHECK(workers.stopping.contains("sweeper"));
+    CHECK(workers.killed == std::vector<std::string>{"sweeper"});
+
+    // A completion after the kill changes nothing.
+    workers.stopping["sweeper"](std::string("late"));
+    CHECK(workers.killed.size() == 1);
+}
+
+TEST_CASE("host waits for asynchronous stop", "[runtime]") {
+    asio::io_context io;
+    deferred_workers workers;
+    const auto port = free_port(io);
+    auto config = config_on(port);
+    config.registry.stop_grace = 200ms;
+    auto created = host_type::create(asio::make_strand(io), config, secret(), muster::static_list({}), {}, {}, workers);
+    REQUIRE(created);
+    auto& host = **created;
+    REQUIRE_FALSE(host.start());
+    REQUIRE(host.register_name("sweeper", {"sweeper"}));
+    REQUIRE(run_until(io, [&] { return workers.replied; }));
+
+    host.leave();
+    REQUIRE(run_until(io, [&] { return workers.stopping.contains("sweeper"); }));
+    asio::post(host.executor(), [&] { workers.stopping["sweeper"](std::string("done")); });
+
+    // The completion runs at once, long before the 200 ms grace period ends, so no kill follows.
+    const auto until = std::chrono::steady_clock::now() + 500ms;
+    run_until(io, [&] { return std::chrono::steady_clock::now() >= until; });
+    CHECK(workers.killed.empty());
+}

@@ -20,6 +20,8 @@
 #include <boost/asio.hpp>
 
 #include <algorithm>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,10 +38,21 @@ public:
     virtual void start_worker(const start_worker_effect& effect) = 0;
 
     /// Stops the worker `effect.name` before returning, and returns its state. The host passes
-    /// the state on only when `effect.want_state` is set.
-    ///
-    /// TODO: Let a worker stop asynchronously, with the host killing it after `effect.grace`.
+    /// the state on only when `effect.want_state` is set. Used by the default `begin_stop`.
     virtual std::optional<worker_state> stop_worker(const stop_worker_effect& effect) = 0;
+
+    /// Called with the worker's state (or nothing) once a worker has stopped.
+    using stop_completion = std::function<void(std::optional<worker_state>)>;
+
+    /// Starts stopping the worker `effect.name`. Override it for workers that need time to stop:
+    /// call `done` on the host's strand once the worker has stopped. If `done` is not called
+    /// within `effect.grace`, the host calls `kill_worker` and reports the worker stopped without
+    /// state; a later call of `done` changes nothing. The default stops synchronously with
+    /// `stop_worker`.
+    virtual void begin_stop(const stop_worker_effect& effect, stop_completion done) { done(stop_worker(effect)); }
+
+    /// Ends a worker that did not stop within its grace period. The default does nothing.
+    virtual void kill_worker(std::string_view) {}
 
     /// Gives the running worker `effect.name` the state of a conflicting instance that stopped.
     virtual void merge_state(const merge_state_effect& effect) = 0;
@@ -191,22 +204,54 @@ private:
 
     // Performs every effect left by the node, including those that performing one produces.
     void drain() {
+        if (draining_) return;  // the loop below picks up what a nested input produced
+        draining_ = true;
         for (;;) {
             auto effects = node_->drain_effects();
-            if (effects.empty()) return;
+            if (effects.empty()) break;
             for (auto& e : effects) perform(e);
         }
+        draining_ = false;
+    }
+
+    // Asks the application to stop a worker and arms its grace timer, unless it stopped at once.
+    void begin_stop(const stop_worker_effect& effect) {
+        const std::uint64_t token = ++stop_token_;
+        stopping_[effect.name] = stopping_worker{token, effect.want_state, nullptr};
+        workers_.begin_stop(effect, [this, name = effect.name, token](std::optional<worker_state> state) {
+            finish_stop(name, token, std::move(state));
+        });
+        const auto it = stopping_.find(effect.name);
+        if (it == stopping_.end() || it->second.token != token) return;
+        it->second.grace = std::make_unique<asio::steady_timer>(executor_, effect.grace);
+        it->second.grace->async_wait([this, name = effect.name, token](const boost::system::error_code& error) {
+            if (error || closed_) return;
+            const auto found = stopping_.find(name);
+            if (found == stopping_.end() || found->second.token != token) return;
+            if (log_.enabled(log_level::warn))
+                log_.write(log_record{log_level::warn, config_.registry.self.name, "worker_killed",
+                                      {{"name", name}, {"reason", "the worker did not stop within its grace period"}}});
+            workers_.kill_worker(name);
+            finish_stop(name, token, std::nullopt);
+        });
+    }
+
+    // Reports a stopped worker to the node, once per stop: a completion after the kill, or a
+    // second completion, finds no matching token and changes nothing.
+    void finish_stop(const std::string& name, std::uint64_t token, std::optional<worker_state> state) {
+        const auto it = stopping_.find(name);
+        if (closed_ || it == stopping_.end() || it->second.token != token) return;
+        const bool want_state = it->second.want_state;
+        stopping_.erase(it);
+        node_->on_worker_stopped(now(), name, want_state ? std::move(state) : std::nullopt);
+        drain();
     }
 
     void perform(effect& e) {
         if (auto* t = std::get_if<timer_effect>(&e)) return arm_timer(t->at);
         if (auto* r = std::get_if<resolve_effect>(&e)) return resolve(r->host);
         if (auto* s = std::get_if<start_worker_effect>(&e)) return workers_.start_worker(*s);
-        if (auto* s = std::get_if<stop_worker_effect>(&e)) {
-            auto state = workers_.stop_worker(*s);
-            node_->on_worker_stopped(now(), s->name, s->want_state ? std::move(state) : std::nullopt);
-            return;
-        }
+        if (auto* s = std::get_if<stop_worker_effect>(&e)) return begin_stop(*s);
         if (auto* m = std::get_if<merge_state_effect>(&e)) return workers_.merge_state(*m);
         if (auto* r = std::get_if<reply_effect>(&e)) return workers_.on_reply(*r);
         if (std::holds_alternative<node_stopped>(e)) return workers_.on_stopped();
@@ -262,6 +307,15 @@ private:
     asio::steady_timer timer_;
     tcp::resolver resolver_;
     std::optional<node_type> node_;
+
+    struct stopping_worker {
+        std::uint64_t token = 0;
+        bool want_state = false;
+        std::unique_ptr<asio::steady_timer> grace;
+    };
+    std::map<std::string, stopping_worker, std::less<>> stopping_;
+    std::uint64_t stop_token_ = 0;
+    bool draining_ = false;
     time_point timer_at_{};
     std::uint64_t timer_generation_ = 0;
     bool timer_armed_ = false;
