@@ -56,12 +56,15 @@ struct options {
     std::chrono::milliseconds stop_timeout = 30s;
     std::chrono::milliseconds heartbeat = 1s;
     long whereis_bench = 0;
+    std::uint64_t incarnation = 0;
+    muster::log_level log_level = muster::log_level::info;
 };
 
 constexpr const char* usage =
     "usage: muster-node --name BASE@HOST:PORT --listen HOST:PORT --cookie-file PATH\n"
     "                   (--peers NODE,NODE,... | --dns NAME) [--workers N] [--admin HOST:PORT]\n"
     "                   [--stop-timeout-ms MS] [--heartbeat-ms MS] [--whereis-bench N]\n"
+    "                   [--incarnation N] [--log-level debug|info|warn|error]\n"
     "  --name             this node's name; peers connect to the HOST:PORT after '@'\n"
     "  --listen           address to accept peers on\n"
     "  --peers            static list of peer node names\n"
@@ -73,7 +76,10 @@ constexpr const char* usage =
     "  --admin            loopback address where a connection receives a dump of every name\n"
     "  --stop-timeout-ms  after SIGTERM, exit at the latest after this many milliseconds (30000)\n"
     "  --heartbeat-ms     heartbeat interval; the failure timeout is 5 heartbeats (1000)\n"
-    "  --whereis-bench    after the workers are registered, times N lookups and logs the rate\n";
+    "  --whereis-bench    after the workers are registered, times N lookups and logs the rate\n"
+    "  --incarnation      this life of the node, at least 1 and higher after every restart\n"
+    "                     (default: microseconds since 1970 on the system clock)\n"
+    "  --log-level        lowest level written to standard error (info)\n";
 
 std::vector<std::string> split_list(const std::string& text) {
     std::vector<std::string> out;
@@ -81,6 +87,12 @@ std::vector<std::string> split_list(const std::string& text) {
     for (std::string item; std::getline(stream, item, ',');)
         if (!item.empty()) out.push_back(item);
     return out;
+}
+
+std::optional<muster::log_level> parse_level(const std::string& text) {
+    for (const auto level : {muster::log_level::debug, muster::log_level::info, muster::log_level::warn, muster::log_level::error})
+        if (text == muster::to_string(level)) return level;
+    return std::nullopt;
 }
 
 bool parse_options(int argc, char** argv, options& o) {
@@ -98,6 +110,12 @@ bool parse_options(int argc, char** argv, options& o) {
         else if (flag == "--stop-timeout-ms") o.stop_timeout = std::chrono::milliseconds(std::stol(value));
         else if (flag == "--heartbeat-ms") o.heartbeat = std::chrono::milliseconds(std::stol(value));
         else if (flag == "--whereis-bench") o.whereis_bench = std::stol(value);
+        else if (flag == "--incarnation") o.incarnation = std::stoull(value);
+        else if (flag == "--log-level") {
+            const auto level = parse_level(value);
+            if (!level) return false;
+            o.log_level = *level;
+        }
         else return false;
     }
     return !o.name.empty() && !o.listen.empty() && !o.cookie_file.empty() && o.workers >= 0 && o.whereis_bench >= 0 &&
@@ -297,11 +315,14 @@ int run(const options& o, Discovery discovery, muster::wire::shared_secret secre
     using host_type = muster::runtime::host<Discovery, muster::hash_ring, muster::resume>;
     asio::io_context io;
     const auto strand = asio::make_strand(io);
-    const muster::runtime::line_log log(stderr, muster::log_level::info);
+    const muster::runtime::line_log log(stderr, o.log_level);
 
     muster::runtime::host_config config;
-    config.registry.self = {o.name, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                         std::chrono::system_clock::now().time_since_epoch()).count())};
+    // NOTE: The default incarnation comes from the system clock, so a restart after the clock was
+    // set back may reuse a lower one, which peers ignore as stale. Pass --incarnation then.
+    const auto clock_incarnation = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count();
+    config.registry.self = {o.name, o.incarnation > 0 ? o.incarnation : static_cast<std::uint64_t>(clock_incarnation)};
     config.registry.heartbeat_interval = o.heartbeat;
     config.registry.failure_timeout = 5 * o.heartbeat;
     config.registry.seed = config.registry.self.incarnation;

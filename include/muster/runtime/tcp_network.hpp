@@ -320,6 +320,7 @@ private:
             return;
         }
         link->state = stage::resolving;
+        link->remote = address->first + ":" + std::to_string(address->second);
         arm_deadline(link);
         resolver_.async_resolve(address->first, std::to_string(address->second),
                                 [this, link](const boost::system::error_code& error, tcp::resolver::results_type results) {
