@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential g++ cmake ninja-build ccache
   libboost-dev librange-v3-dev catch2 librapidcheck-dev libssl-dev libbenchmark-dev
+  python3  # drives the multi-process runtime tests (tests/runtime/cluster_test.py)
 )
 
 missing=()
