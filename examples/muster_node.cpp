@@ -242,8 +242,8 @@ private:
     void on_reply(const muster::reply_effect& r) {
         const auto it = pending_.find(r.id);
         if (it == pending_.end()) {
-            // A name placed on this node with no other member to copy it to gets its reply
-            // before register_name returns the id; round() matches it afterwards.
+            // A name placed on this node, with no other member to copy it to, gets its reply
+            // before register_name returns the id. round() matches such replies afterwards.
             early_replies_.push_back(r);
             return;
         }
@@ -348,7 +348,7 @@ int run(const options& o, Discovery discovery, muster::wire::shared_secret secre
         admin.emplace(strand, *endpoint);
     }
     if (const auto error = host.start()) {
-        std::fprintf(stderr, "muster-node: cannot listen on %s: %s\n", o.listen.c_str(), error.message().c_str());
+        std::fprintf(stderr, "muster-node: failed to listen on %s: %s; pick a free port or another address\n", o.listen.c_str(), error.message().c_str());
         return 2;
     }
     workers.write("node_started", {{"listen", o.listen}, {"incarnation", std::to_string(config.registry.self.incarnation)}});
@@ -421,7 +421,7 @@ int main(int argc, char** argv) {
     }
     std::ifstream file(o.cookie_file, std::ios::binary);
     if (!file) {
-        std::fprintf(stderr, "muster-node: cannot read the cookie file %s\n", o.cookie_file.c_str());
+        std::fprintf(stderr, "muster-node: failed to read the cookie file %s; check the path and its permissions\n", o.cookie_file.c_str());
         return 2;
     }
     std::string cookie((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());

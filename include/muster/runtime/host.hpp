@@ -166,7 +166,7 @@ public:
     const node_type& node() const { return *node_; }
     strand_executor executor() const { return executor_; }
 
-    /// The address the host listens on, once `start` succeeded (useful with port 0).
+    /// Returns the address the host listens on, once `start` succeeded (useful with port 0).
     tcp::endpoint local_endpoint() const { return network_.local_endpoint(); }
 
 private:
