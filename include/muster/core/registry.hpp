@@ -130,6 +130,8 @@ public:
             if constexpr (name_set_placement<Placement>) {
                 rebuild_placement();
                 assign_names();
+                names_stable_ = names_changes_ == names_changes_at_tick_;
+                names_changes_at_tick_ = names_changes_;
             }
             pull_until_synced(now);
         }
@@ -520,6 +522,7 @@ private:
             }
             fingerprint = hash_combine(fingerprint, live);
             if (names_assigned_ && fingerprint == names_fingerprint_) return;
+            ++names_changes_;
             names_assigned_ = true;
             names_fingerprint_ = fingerprint;
             std::vector<placed_name> names;
@@ -1008,6 +1011,13 @@ private:
         // what it was given until then; the periodic rebalance on the heartbeat moves what is
         // misplaced after that.
         if (!leaving_ && (membership_.connecting() || (!synced_once_ && !membership_.peers().empty()))) return;
+        // With a placement that reads the names, owners shift as the registry changes. While
+        // names are being registered or moved, each replica lags the others, and moves made on
+        // those answers would bounce back, so a node that is not leaving waits until the names
+        // have not changed for a heartbeat interval.
+        if constexpr (name_set_placement<Placement>) {
+            if (!leaving_ && placement_uses_names() && !names_stable_) return;
+        }
         const bool moves = leaving_ || handoff_.moves_on_topology_change();
         rebuild_placement();
         assign_names();
@@ -1288,6 +1298,9 @@ private:
     std::vector<member_info> built_view_;
     bool placement_dirty_ = true;
     bool names_assigned_ = false;         // a name_set_placement has had the names once
+    std::uint64_t names_changes_ = 0;      // times the names or their owners changed
+    std::uint64_t names_changes_at_tick_ = 0;
+    bool names_stable_ = false;           // no change between the last two heartbeats
     std::uint64_t names_fingerprint_ = 0;  // the live names it last had
     std::uint64_t view_version_ = 0;
     std::uint64_t stable_version_ = 0;

@@ -17,7 +17,6 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -91,7 +90,7 @@ struct run_counters {
     std::array<std::uint64_t, message_kinds_count> messages_by_kind{};
     std::uint64_t registrations_acknowledged = 0;
     std::uint64_t registrations_failed = 0;
-    std::map<std::uint64_t, std::uint64_t> moves_into_generation;  ///< moves by the generation of the new node
+    std::uint64_t moves_onto_old = 0;  ///< moves onto a node older than the newest generation booted
 };
 
 template <placement Placement, handoff Handoff>
@@ -147,6 +146,7 @@ public:
         }
         nodes_[slot].make_discovery = std::move(make_discovery);
         nodes_[slot].generation = generation;
+        newest_generation_ = std::max(newest_generation_, generation);
         nodes_[slot].status = node_status::booting;
         schedule(at, [this, slot] { boot(slot); });
         return slot;
@@ -492,7 +492,7 @@ private:
         // their states, so the handed-state check applies only while the network is healthy.
         if (const auto t = checker_.tracks().find(s.name); t != checker_.tracks().end() && t->second.last_slot >= 0 &&
                                                           static_cast<std::uint32_t>(t->second.last_slot) != slot)
-            ++counters_.moves_into_generation[n.generation];
+            if (n.generation < newest_generation_) ++counters_.moves_onto_old;
         if (auto v = checker_.on_start(now_, s.name, slot, state, healthy, healthy && config_.check_state && s.state.has_value()))
             fail(v->invariant, v->detail);
     }
@@ -638,6 +638,7 @@ private:
     std::optional<violation> violation_;
     std::uint64_t trace_hash_ = 0;
     run_counters counters_;
+    std::uint64_t newest_generation_ = 0;  // the highest generation given to a node so far
     std::vector<recent_record> recent_;
     std::size_t recent_next_ = 0;
 };

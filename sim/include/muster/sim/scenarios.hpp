@@ -102,7 +102,7 @@ struct run_report {
     std::string handoff;
     double moves_mean = 0;
     std::uint32_t moves_max = 0;
-    std::uint64_t moves_into_old = 0;     ///< moves onto a node older than the newest generation
+    std::uint64_t moves_into_old = 0;     ///< moves onto a node older than the newest generation booted
     duration unavailable_p50{};
     duration unavailable_p99{};
     duration unavailable_max{};
@@ -165,10 +165,7 @@ run_report finish(Cluster& c, const run_options& o, std::string scenario, bool c
         moves += t.moves;
         r.moves_max = std::max(r.moves_max, t.moves);
     }
-    std::uint64_t newest = 0;
-    for (const auto& n : c.nodes()) newest = std::max(newest, n.generation);
-    for (const auto& [generation, count] : c.counters().moves_into_generation)
-        if (generation < newest) r.moves_into_old += count;
+    r.moves_into_old = c.counters().moves_onto_old;
     std::sort(down.begin(), down.end());
     if (!down.empty()) {
         r.moves_mean = static_cast<double>(moves) / static_cast<double>(down.size());
