@@ -47,8 +47,8 @@ Options for every command:
   --placement NAME       ring, rendezvous, bounded-load, rollout-aware or quorum (default ring);
                          see docs/design.md for what each one does
   --vnodes N             points per member on the hash ring, 1 to 65536 (default 128)
-  --load-factor C        bounded-load's bound c: no node holds above c times the mean, 1 to 16
-                         (default 1.25)
+  --load-factor C        the load bound c of bounded-load and rollout-aware: no node is given
+                         more than c times the mean, 1 to 16 (default 1.25 and 1.10)
   --quorum N             members the quorum placement needs, 1 to the node count (default a
                          majority of --nodes)
   --latency-min-ms X     minimum one-way message latency in milliseconds (default 0.2)
