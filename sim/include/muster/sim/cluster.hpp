@@ -206,8 +206,10 @@ public:
     void set_dns(dns_function f) { dns_ = std::move(f); }
 
     /// Registers `name` through node `slot`; the acknowledgement is tracked for invariant (3).
-    void register_name(std::uint32_t slot, const std::string& name, const worker_spec& spec) {
-        if (!nodes_[slot].machine) return;
+    /// Returns the request id, or the error the node returned at once (`not_running` when the
+    /// slot has no running machine).
+    result<request_id> register_name(std::uint32_t slot, const std::string& name, const worker_spec& spec) {
+        if (!nodes_[slot].machine) return errc::not_running;
         auto r = nodes_[slot].machine->register_name(now_, name, spec);
         if (!r) {
             ++counters_.registrations_failed;
@@ -215,7 +217,21 @@ public:
             pending_[{slot, *r}] = name;
         }
         drain(slot);
+        return r;
     }
+
+    /// Removes `name` through node `slot`. Returns the request id, or the error the node returned
+    /// at once. The checker learns of the removal when the holder stops the worker.
+    result<request_id> unregister_name(std::uint32_t slot, const std::string& name) {
+        if (!nodes_[slot].machine) return errc::not_running;
+        auto r = nodes_[slot].machine->unregister(now_, name);
+        drain(slot);
+        return r;
+    }
+
+    /// Calls `f(slot, effect)` for every effect a node produces except network effects, before
+    /// the simulator performs it. Scenario files use it to count events and check replies.
+    void observe_effects(std::function<void(std::uint32_t slot, const effect&)> f) { effect_observer_ = std::move(f); }
 
     /// Runs `f` at simulated time `at`.
     void schedule(time_point at, std::function<void()> f) { queue_.push(at, event{action_event{std::move(f)}}); }
@@ -444,7 +460,10 @@ private:
     void drain(std::uint32_t slot) {
         auto& n = nodes_[slot];
         if (!n.machine) return;
-        for (auto& e : n.machine->drain_effects()) std::visit([&](auto& x) { perform(slot, x); }, e);
+        for (auto& e : n.machine->drain_effects()) {
+            if (effect_observer_) effect_observer_(slot, e);
+            std::visit([&](auto& x) { perform(slot, x); }, e);
+        }
         if (config_.deep_checks && n.machine) {
             if (auto problem = n.machine->machine().check_invariants()) fail("machine", n.name + ": " + *problem);
         }
@@ -623,6 +642,7 @@ private:
     checker checker_;
     dns_function dns_;
     std::function<void(time_point)> progress_;
+    std::function<void(std::uint32_t, const effect&)> effect_observer_;
     time_point now_{};
     time_point last_network_fault_{};
     time_point last_disruption_{};
