@@ -55,11 +55,14 @@ public:
         boot();
         for (const auto& step : s_.steps) {
             if (!step.at) continue;
-            cluster_.run_until(time_point{} + *step.at);
+            // Steps at 0s run before the nodes boot, so a node can boot into a partition or a
+            // failing DNS. Later steps run after every event up to their time.
+            const bool before_boot = *step.at == duration::zero();
+            if (!before_boot) cluster_.run_until(time_point{} + *step.at);
             if (cluster_.failure() || result_.invalid || halted_) break;
             perform_step(step);
             // Same-time consequences, such as a node booted by this step, happen before the next step.
-            cluster_.run_until(cluster_.now());
+            if (!before_boot) cluster_.run_until(cluster_.now());
         }
         finish_run();
         result_.trace_hash = cluster_.trace_hash();
@@ -414,8 +417,23 @@ private:
         return std::nullopt;
     }
 
+    // A name ending in '*' stands for every name with that prefix the checker has seen, and
+    // each of them must pass.
     std::optional<std::string> evaluate(const scenario_step&, const expect_name_count& e) {
-        const auto* t = cluster_.invariants().find(e.name);
+        if (!e.name.ends_with('*')) return evaluate_one(e, e.name);
+        const std::string_view prefix(e.name.data(), e.name.size() - 1);
+        std::vector<std::string> names;
+        for (const auto& [name, track] : cluster_.invariants().tracks())
+            if (name.starts_with(prefix)) names.push_back(name);
+        std::sort(names.begin(), names.end());
+        if (names.empty()) return "no name starts with " + std::string(prefix);
+        for (const auto& name : names)
+            if (auto problem = evaluate_one(e, name)) return name + ": " + *problem + " (" + std::to_string(names.size()) + " names match)";
+        return std::nullopt;
+    }
+
+    std::optional<std::string> evaluate_one(const expect_name_count& e, const std::string& name) {
+        const auto* t = cluster_.invariants().find(name);
         std::uint64_t value = 0;
         switch (e.what) {
         case expect_name_count::field::instances: value = t ? t->live.size() : 0; break;
@@ -423,8 +441,8 @@ private:
         case expect_name_count::field::starts: value = t ? t->starts : 0; break;
         case expect_name_count::field::counter:
             if (!t || t->live.size() != 1)
-                return e.name + " has " + std::to_string(t ? t->live.size() : 0) + " instances; a counter needs exactly one";
-            value = *cluster_.counter_of(t->live.front(), e.name);
+                return name + " has " + std::to_string(t ? t->live.size() : 0) + " instances; a counter needs exactly one";
+            value = *cluster_.counter_of(t->live.front(), name);
             break;
         }
         if (compare(value, e.op, e.value)) return std::nullopt;
@@ -619,6 +637,7 @@ inline void scenario_runner::perform(const scenario_step& step, const register_m
         }
         names.emplace_back(name);
     }
+    if (!names.empty() && a.owned_by) line("  registering " + names.front() + " to " + names.back() + ", a name skipped where the owner differs");
     if (names.size() < a.count)
         line("  found only " + std::to_string(names.size()) + " of " + std::to_string(a.count) + " names owned by " +
              a.owned_by.value_or("?"));
