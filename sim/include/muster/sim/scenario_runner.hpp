@@ -173,7 +173,11 @@ private:
 
     void observe_reply(std::uint32_t slot, const reply_effect& reply) {
         const auto it = requests_.find({slot, reply.id});
-        if (it == requests_.end()) return;
+        if (it == requests_.end()) {
+            // A node without members replies within the call itself, before the caller has the id.
+            if (in_request_) early_replies_.push_back({slot, reply});
+            return;
+        }
         const auto request = std::move(it->second);
         requests_.erase(it);
         const std::string& self = cluster_.nodes()[slot].name;
@@ -335,6 +339,8 @@ private:
     void track(std::uint32_t slot, const std::string& name, result<request_id> r, bool registration, bool print) {
         if (r) {
             requests_[{slot, *r}] = request_record{name, registration, print};
+            for (const auto& [from, reply] : std::exchange(early_replies_, {}))
+                if (from == slot && reply.id == *r) observe_reply(from, reply);
             return;
         }
         record(registration ? observed_kind::register_failed : observed_kind::unregister_failed, cluster_.nodes()[slot].name, slot);
@@ -344,13 +350,19 @@ private:
     void perform(const scenario_step& step, const register_action& a) {
         const auto slot = serving_node(step, a.node);
         if (!slot) return;
-        track(*slot, a.name, cluster_.register_name(*slot, a.name, worker_spec{"counter", a.restart}), true, true);
+        in_request_ = true;
+        auto id = cluster_.register_name(*slot, a.name, worker_spec{"counter", a.restart});
+        in_request_ = false;
+        track(*slot, a.name, id, true, true);
     }
 
     void perform(const scenario_step& step, const unregister_action& a) {
         const auto slot = serving_node(step, a.node);
         if (!slot) return;
-        track(*slot, a.name, cluster_.unregister_name(*slot, a.name), false, true);
+        in_request_ = true;
+        auto id = cluster_.unregister_name(*slot, a.name);
+        in_request_ = false;
+        track(*slot, a.name, id, false, true);
     }
 
     void perform(const scenario_step& step, const register_many_action& a);
@@ -602,6 +614,8 @@ private:
     bool observed_overflow_ = false;
     std::optional<std::string> read_after_ack_failure_;
     bool halted_ = false;
+    bool in_request_ = false;
+    std::vector<std::pair<std::uint32_t, reply_effect>> early_replies_;
     scenario_result result_;
 };
 
@@ -653,7 +667,10 @@ inline void scenario_runner::perform(const scenario_step& step, const register_m
             for (std::size_t k = 0; k < slots.size(); ++k) {
                 const auto s = slots[(pick + k) % slots.size()];
                 if (cluster_.nodes()[s].machine && cluster_.nodes()[s].status == node_status::running) {
-                    track(s, n, cluster_.register_name(s, n, worker_spec{"counter", restart_policy::permanent}), true, false);
+                    in_request_ = true;
+                    auto id = cluster_.register_name(s, n, worker_spec{"counter", restart_policy::permanent});
+                    in_request_ = false;
+                    track(s, n, id, true, false);
                     return;
                 }
             }
