@@ -130,9 +130,10 @@ enum class observed_kind : std::uint8_t {
 inline constexpr std::array<std::string_view, 10> observed_kind_names{
     "member-joined", "member-leaving", "member-left", "member-failed", "worker-started", "worker-stopped",
     "register-ok", "register-failed", "unregister-ok", "unregister-failed"};
-/// `expect events KIND [NODE] [by NODE] [since TIME] OP N`.
+/// `expect events KIND[+KIND...] [NODE] [by NODE] [since TIME] OP N`: counts the events of
+/// any of the kinds.
 struct expect_events {
-    observed_kind kind = observed_kind::member_failed;
+    std::vector<observed_kind> kinds;
     std::optional<std::string> node;  ///< the member (member events) or the acting node
     std::optional<std::string> by;    ///< the node that reported the event
     duration since{};
@@ -754,13 +755,19 @@ private:
 
     expect_events parse_expect_events(line_reader& r) {
         expect_events ev;
-        const auto kind = r.word("event kind");
-        const auto it = std::find(observed_kind_names.begin(), observed_kind_names.end(), kind);
-        if (it == observed_kind_names.end())
-            reject_line(r.line(), "invalid event kind " + quoted(kind) +
-                                      ": expected member-joined, member-leaving, member-left, member-failed, worker-started, "
-                                      "worker-stopped, register-ok, register-failed, unregister-ok or unregister-failed");
-        ev.kind = static_cast<observed_kind>(it - observed_kind_names.begin());
+        auto kinds = r.word("event kind");
+        while (true) {
+            const auto plus = kinds.find('+');
+            const auto kind = kinds.substr(0, plus);
+            const auto it = std::find(observed_kind_names.begin(), observed_kind_names.end(), kind);
+            if (it == observed_kind_names.end())
+                reject_line(r.line(), "invalid event kind " + quoted(kind) +
+                                          ": expected member-joined, member-leaving, member-left, member-failed, worker-started, "
+                                          "worker-stopped, register-ok, register-failed, unregister-ok or unregister-failed");
+            ev.kinds.push_back(static_cast<observed_kind>(it - observed_kind_names.begin()));
+            if (plus == std::string_view::npos) break;
+            kinds = kinds.substr(plus + 1);
+        }
         if (!r.done() && !parse_op(r.peek()) && r.peek() != "since" && r.peek() != "by") ev.node = node(r);
         if (r.accept("by")) ev.by = node(r);
         if (r.accept("since")) ev.since = r.time("start of the count");

@@ -73,7 +73,7 @@ private:
     struct request_record {
         std::string name;
         bool registration = true;
-        bool print = false;  ///< print the reply (single registrations, not register-many)
+        bool print = false;  ///< print an ok reply too (single registrations, not register-many)
     };
 
     struct observed_event {
@@ -194,7 +194,8 @@ private:
                                               (where ? where->name + " which runs no instance" : std::string("nothing"));
             }
         }
-        if (request.print)
+        // Failed replies are always printed, also for names of register-many.
+        if (request.print || reply.error)
             line("t=" + now_text() + " " + (request.registration ? "register " : "unregister ") + request.name + " on " + self +
                  ": " + (reply.error ? std::string(to_string(*reply.error)) : "ok") +
                  (reply.owner && request.registration ? ", runs on " + reply.owner->name : std::string()));
@@ -344,7 +345,8 @@ private:
             return;
         }
         record(registration ? observed_kind::register_failed : observed_kind::unregister_failed, cluster_.nodes()[slot].name, slot);
-        if (print) line("  rejected at once: " + std::string(to_string(r.error())));
+        line("  " + std::string(registration ? "register " : "unregister ") + name + " on " + cluster_.nodes()[slot].name +
+             " rejected at once: " + std::string(to_string(r.error())));
     }
 
     void perform(const scenario_step& step, const register_action& a) {
@@ -486,7 +488,7 @@ private:
         }
         std::uint64_t count = 0;
         for (const auto& o : observed_)
-            if (o.kind == e.kind && (!e.node || o.subject == *e.node) && (!by || o.observer == *by) &&
+            if (std::find(e.kinds.begin(), e.kinds.end(), o.kind) != e.kinds.end() && (!e.node || o.subject == *e.node) && (!by || o.observer == *by) &&
                 o.at >= time_point{} + e.since)
                 ++count;
         if (compare(count, e.op, e.value)) return std::nullopt;
