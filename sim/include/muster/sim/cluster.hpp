@@ -229,6 +229,20 @@ public:
         return r;
     }
 
+    /// Makes the worker of `name` on node `slot` exit on its own for `reason`. The node restarts
+    /// it or removes the name, as the worker's restart policy says.
+    void exit_worker(std::uint32_t slot, const std::string& name, exit_reason reason) {
+        auto& n = nodes_[slot];
+        if (!n.machine) return;
+        const auto it = n.workers.find(name);
+        if (it == n.workers.end()) return;
+        n.workers.erase(it);
+        checker_.on_stop(now_, name, slot, std::nullopt);
+        trace("worker_exit", slot, hash64(name));
+        n.machine->on_worker_exited(now_, name, reason);
+        drain(slot);
+    }
+
     /// Calls `f(slot, effect)` for every effect a node produces except network effects, before
     /// the simulator performs it. Scenario files use it to count events and check replies.
     void observe_effects(std::function<void(std::uint32_t slot, const effect&)> f) { effect_observer_ = std::move(f); }

@@ -99,6 +99,8 @@ struct register_many_action {
 struct unregister_action { std::string name; std::optional<std::string> node; };
 struct whereis_action { std::string name; std::string node; };
 struct rollout_action {};
+/// The worker of `name` exits on its own, normally or by crashing.
+struct exit_action { std::string name; exit_reason reason = exit_reason::normal; };
 
 // ---- expectations -----------------------------------------------------------------------------
 
@@ -166,7 +168,7 @@ using expectation = std::variant<expect_whereis, expect_name_count, expect_runs_
 using scenario_action = std::variant<start_action, stop_action, crash_action, restart_action, partition_action,
                                      cut_action, heal_action, link_action, dns_action, register_action,
                                      register_many_action, unregister_action, whereis_action, rollout_action,
-                                     expectation>;
+                                     exit_action, expectation>;
 
 /// One `at TIME ...` line, or a final `expect ...` line (without `at`).
 struct scenario_step {
@@ -593,7 +595,7 @@ private:
 
     scenario_action parse_action(line_reader& r) {
         const auto verb = r.word("event (start, stop, crash, restart, partition, cut, heal, link, dns, register, "
-                                 "register-many, unregister, whereis, rollout or expect)");
+                                 "register-many, unregister, whereis, exit, rollout or expect)");
         const std::size_t line = r.line();
         scenario_action a = heal_action{};
         if (verb == "start") {
@@ -665,13 +667,21 @@ private:
             // per-node clock drift in sim::cluster, then accept these events.
             reject_line(line, "event '" + std::string(verb) + "' is not supported yet: the simulator does not model " +
                                   (verb == "drift" ? "clock drift" : "paused nodes"));
-        } else if (verb == "increment" || verb == "exit") {
-            // TODO: let a simulated worker take increments with acknowledgements and exit on its own.
-            reject_line(line, "event '" + std::string(verb) + "' is not supported yet: simulated workers only count time");
+        } else if (verb == "exit") {
+            exit_action x{worker_name(r), exit_reason::normal};
+            const auto reason = r.word("exit reason (normal or crashed)");
+            if (reason == "normal") x.reason = exit_reason::normal;
+            else if (reason == "crashed") x.reason = exit_reason::crashed;
+            else reject_line(line, "invalid exit reason " + quoted(reason) + ": expected normal or crashed");
+            a = x;
+        } else if (verb == "increment") {
+            // TODO: let a simulated worker take increments and acknowledge them, so a scenario can
+            // check that no acknowledged increment is lost.
+            reject_line(line, "event 'increment' is not supported yet: simulated workers only count time");
         } else {
             reject_line(line, "unknown event " + quoted(verb) +
                                   ": expected start, stop, crash, restart, partition, cut, heal, link, dns, register, "
-                                  "register-many, unregister, whereis, rollout or expect");
+                                  "register-many, unregister, whereis, exit, rollout or expect");
         }
         r.finish();
         return a;

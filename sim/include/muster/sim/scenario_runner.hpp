@@ -383,6 +383,17 @@ private:
 
     void perform(const scenario_step&, const rollout_action&) { kubernetes_->start_rollout(); }
 
+    void perform(const scenario_step&, const exit_action& a) {
+        const auto* t = cluster_.invariants().find(a.name);
+        if (!t || t->live.empty()) {
+            line("  ignored: " + a.name + " runs nowhere");
+            return;
+        }
+        const auto slot = t->live.front();
+        line("  exits on " + cluster_.nodes()[slot].name);
+        cluster_.exit_worker(slot, a.name, a.reason);
+    }
+
     // ---- expectations -----------------------------------------------------------------------
 
     void check(const scenario_step& step, const expectation& e) {
