@@ -230,23 +230,14 @@ namespace detail {
 
 using tokens = std::vector<std::string_view>;
 
-struct scenario_parse_failure {
-    scenario_error error;
-};
-
-[[noreturn]] inline void reject_line(std::size_t line, std::string message) {
-    throw scenario_parse_failure{{line, std::move(message)}};
-}
-
-inline std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
-
 // Parses a non-negative decimal with up to 9 fraction digits, exactly, scaled by 10^9.
 inline std::optional<std::uint64_t> parse_scaled(std::string_view text) {
     std::uint64_t whole = 0, fraction = 0;
     std::size_t i = 0, digits = 0, fraction_digits = 0;
     for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) {
-        if (whole > 10'000'000'000ULL) return std::nullopt;
         whole = whole * 10 + static_cast<std::uint64_t>(text[i] - '0');
+        // Above 10^10 the scaled value would overflow; every caller rejects such values anyway.
+        if (whole > 10'000'000'000ULL) return std::nullopt;
     }
     if (i < text.size() && text[i] == '.') {
         for (++i; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++fraction_digits) {
@@ -260,7 +251,11 @@ inline std::optional<std::uint64_t> parse_scaled(std::string_view text) {
     return whole * 1'000'000'000ULL + fraction;
 }
 
-// A duration is a decimal number with a unit: ns, us, ms, s, m or h, such as 250ms or 1.5s.
+}  // namespace detail
+
+/// Parses a duration as the file writes it: a non-negative decimal number with up to 9 fraction
+/// digits and a unit ns, us, ms, s, m or h, such as 250ms or 1.5s. Returns nothing for any other
+/// text or a value above 100 days.
 inline std::optional<duration> parse_duration(std::string_view text) {
     static constexpr std::pair<std::string_view, std::uint64_t> units[] = {
         {"ns", 1}, {"us", 1'000}, {"ms", 1'000'000}, {"s", 1'000'000'000}, {"m", 60'000'000'000}, {"h", 3'600'000'000'000}};
@@ -268,7 +263,7 @@ inline std::optional<duration> parse_duration(std::string_view text) {
         if (text.size() <= unit.size() || !text.ends_with(unit)) continue;
         const auto number = text.substr(0, text.size() - unit.size());
         // "5ms" also ends with "s"; the number part must then hold only digits and a dot.
-        const auto scaled = parse_scaled(number);
+        const auto scaled = detail::parse_scaled(number);
         if (!scaled) continue;
         const long double value = static_cast<long double>(*scaled) * static_cast<long double>(ns) / 1e9L;
         if (value > static_cast<long double>(scenario_time_max.count())) return std::nullopt;
@@ -278,12 +273,26 @@ inline std::optional<duration> parse_duration(std::string_view text) {
     return std::nullopt;
 }
 
+namespace detail {
+
+struct scenario_parse_failure {
+    scenario_error error;
+};
+
+[[noreturn]] inline void reject_line(std::size_t line, std::string message) {
+    throw scenario_parse_failure{{line, std::move(message)}};
+}
+
+inline std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
 inline std::optional<std::uint64_t> parse_count(std::string_view text, std::uint64_t max) {
     std::uint64_t value = 0;
-    if (text.empty() || text.size() > 19) return std::nullopt;
+    if (text.empty()) return std::nullopt;
     for (const char ch : text) {
         if (ch < '0' || ch > '9') return std::nullopt;
-        value = value * 10 + static_cast<std::uint64_t>(ch - '0');
+        const auto digit = static_cast<std::uint64_t>(ch - '0');
+        if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
+        value = value * 10 + digit;
     }
     if (value > max) return std::nullopt;
     return value;
@@ -402,13 +411,16 @@ private:
     static tokens split(std::size_t line, std::string_view raw) {
         tokens words;
         std::size_t i = 0;
+        for (const char c : raw) {
+            const auto ch = static_cast<unsigned char>(c);
+            if ((ch < 0x20 && ch != '\t' && ch != '\r') || ch == 0x7f)
+                reject_line(line, "invalid control character (code " + std::to_string(ch) + "); use spaces or tabs");
+        }
         while (i < raw.size()) {
-            const unsigned char ch = static_cast<unsigned char>(raw[i]);
-            if (ch == ' ' || ch == '\t' || ch == '\r') {
+            if (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\r') {
                 ++i;
                 continue;
             }
-            if (ch < 0x20 || ch == 0x7f) reject_line(line, "invalid control character (code " + std::to_string(ch) + "); use spaces or tabs");
             std::size_t j = i;
             while (j < raw.size() && raw[j] != ' ' && raw[j] != '\t' && raw[j] != '\r') ++j;
             words.push_back(raw.substr(i, j - i));
