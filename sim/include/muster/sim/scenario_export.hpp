@@ -95,8 +95,8 @@ inline exported_scenario export_churn(const churn_options& o, const std::vector<
     return {t, false};
 }
 
-/// Writes a rolling deploy run as a scenario file; `end` is the simulated time the run reached.
-/// The file replays the run exactly.
+/// Writes a rolling deploy run as a scenario file that ends at `end`, the simulated time the run
+/// reached. The file replays the run exactly.
 inline exported_scenario export_rolling_deploy(const rolling_deploy_options& o, time_point end) {
     std::string t = "# The rolling-deploy run of muster-sim with seed " + std::to_string(o.seed) + ".\n";
     t += "deployment " + std::to_string(o.nodes) + "\n";

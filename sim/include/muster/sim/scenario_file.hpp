@@ -1,8 +1,8 @@
 #pragma once
 /// The scenario file format: a plain-text, line-oriented description of a simulated run (the
 /// cluster, the network, timed events and expectations), and its bounded parser. The format is
-/// documented with a complete example in docs/scenarios.md; `scenario_runner.hpp` runs a parsed
-/// scenario.
+/// documented with a complete example in docs/scenarios.md, and `scenario_runner.hpp` runs a
+/// parsed scenario.
 
 #include <muster/core/config.hpp>
 #include <muster/core/types.hpp>
@@ -727,7 +727,9 @@ private:
             d.what = dns_action::mode::partial;
             d.count = static_cast<std::uint32_t>(r.count("address count", scenario_nodes_max));
         } else if (what == "list" || what == "add" || what == "remove") {
-            d.what = what == "list" ? dns_action::mode::list : what == "add" ? dns_action::mode::add : dns_action::mode::remove;
+            if (what == "list") d.what = dns_action::mode::list;
+            else if (what == "add") d.what = dns_action::mode::add;
+            else d.what = dns_action::mode::remove;
             d.nodes = node_list(r, "");
             if (d.nodes.empty() && d.what != dns_action::mode::list)
                 reject_line(r.line(), "missing node names after 'dns " + std::string(what) + "'");

@@ -49,7 +49,7 @@ public:
     scenario_runner(const scenario& s, const scenario_run_options& o, std::FILE* out)
         : s_(s), out_(out), cluster_(make_config(s, o), hash_ring(hash_ring_config{s.vnodes}), s.handoff) {}
 
-    /// Runs every step and check; prints one line per step and expectation to `out`.
+    /// Runs every step and check, and prints one line per step and expectation to `out`.
     scenario_result run() {
         cluster_.observe_effects([this](std::uint32_t slot, const effect& e) { observe(slot, e); });
         boot();
@@ -129,7 +129,8 @@ private:
     static std::string address_of(const std::string& node) { return node.substr(node.find('@') + 1); }
 
     // The DNS answer for `discovery dns` nodes: the listed addresses, all or a random subset, or
-    // an error while DNS fails. An empty answer is an error, as a headless service gives.
+    // an error while DNS fails. An empty answer is an error (NXDOMAIN), as for a headless
+    // service without ready endpoints.
     resolve_result answer(const std::string& host, rng& r) {
         resolve_result result{host, {}, std::nullopt};
         if (host != dns_host()) {
