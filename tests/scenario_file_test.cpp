@@ -36,6 +36,7 @@ TEST_CASE("scenario parser reads settings", "[sim]") {
         "heartbeat-interval 500ms\n"
         "failure-timeout 2s\n"
         "end 2m\n");
+
     CHECK(s.nodes == std::vector<std::string>{"a", "b"});
     CHECK(s.standby == std::vector<std::string>{"c"});
     CHECK(s.handoff.m == handoff_choice::mode::restart);
@@ -98,11 +99,13 @@ TEST_CASE("scenario parser reads every step kind", "[sim]") {
         "expect converged\n"
         "expect read-your-writes\n"
         "expect w acknowledged\n");
+
     REQUIRE(s.steps.size() == 29);
     CHECK(std::get<partition_action>(s.steps[0].what).groups.size() == 2);
     const auto& cut = std::get<cut_action>(s.steps[1].what);
     CHECK(cut.from == std::vector<std::string>{"app@a", "app@b"});
     CHECK(cut.to == std::vector<std::string>{"app@c"});
+
     CHECK(std::get<stop_action>(s.steps[4].what).grace == 10s);
     CHECK(std::get<crash_action>(s.steps[5].what).reset);
     CHECK(std::get<link_action>(s.steps[7].what).probability == Approx(0.1));
@@ -113,6 +116,7 @@ TEST_CASE("scenario parser reads every step kind", "[sim]") {
     CHECK(many.count == 10);
     CHECK(many.owned_by == std::string("app@c"));
     CHECK(many.over == 100ms);
+
     const auto& events = std::get<expect_events>(std::get<expectation>(s.steps[22].what));
     CHECK(events.kinds.size() == 2);
     CHECK(events.by == std::string("app@a"));

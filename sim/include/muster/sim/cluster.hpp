@@ -230,7 +230,7 @@ public:
     }
 
     /// Makes the worker of `name` on node `slot` exit on its own for `reason`. The node restarts
-    /// it or removes the name, as the worker's restart policy says.
+    /// it or removes the name, as the worker's restart policy requires.
     void exit_worker(std::uint32_t slot, const std::string& name, exit_reason reason) {
         auto& n = nodes_[slot];
         if (!n.machine) return;
