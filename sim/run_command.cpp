@@ -87,7 +87,7 @@ int run_command(int argc, char** argv) {
             if (i + 1 >= argc) return invalid("missing value for --watch");
             options.watch = argv[++i];
         } else if (arg.starts_with("--")) {
-            return invalid("unknown option '" + std::string(arg) + "': expected --seed, --deep-checks or --watch");
+            return invalid("unknown option '" + std::string(arg) + "': expected --seed, --seeds, --deep-checks or --watch");
         } else if (path) {
             return invalid("more than one scenario file given: '" + *path + "' and '" + std::string(arg) + "'");
         } else {

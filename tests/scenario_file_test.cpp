@@ -1,7 +1,9 @@
 #include <muster/sim/scenario_file.hpp>
 
 #include <catch2/catch.hpp>
+#include <rapidcheck/catch.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -183,6 +185,7 @@ TEST_CASE("scenario parser names the invalid line", "[sim]") {
         {"deployment 2\nmax-surge 0\nmax-unavailable 0\n", 1, "both resolve to 0 pods"},
         {"deployment 2\nnodes a\n", 2, "cannot be combined"},
         {"nodes a\n" + std::string(5000, 'x') + "\n", 2, "longer than 4096 bytes"},
+        {"nodes a\n\xff\xfe bad\n", 2, "unknown setting '\\xff\\xfe'"},
     };
     for (const auto& c : cases) {
         INFO(c.text);
@@ -208,4 +211,31 @@ TEST_CASE("scenario parser bounds integers", "[sim]") {
     REQUIRE_FALSE(parsed.has_value());
     CHECK(parsed.error().line == 2);
     CHECK_FALSE(parse_duration("99999999999999999999s").has_value());
+}
+
+TEST_CASE("scenario parser survives random input", "[sim][property]") {
+    rc::prop("arbitrary bytes give a scenario or a located error", [](const std::string& text) {
+        const auto parsed = parse_scenario(text);
+        if (!parsed) RC_ASSERT(parsed.error().line <= static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
+    });
+
+    // Lines built from the format's own words reach far deeper than random bytes do.
+    static const std::vector<std::string> words{
+        "nodes", "a", "b", "c", "3", "standby", "discovery", "dns", "static", "at", "1s", "0s", "2.5s", "250ms",
+        "expect", "crash", "reset", "stop", "grace", "start", "restart", "partition", "|", "cut", "->", "heal", "link",
+        "loss", "0.5", "latency", "register", "register-many", "10", "x-", "on", "owned-by", "over", "unregister",
+        "whereis", "returns", "instance", "nothing", "events", "member-failed+worker-started", "by", "since", "==",
+        ">=", "node", "members", "workers", "running", "w", "w*", "instances", "counter", "exit", "normal", "end",
+        "deployment", "rollout", "finished", "no", "violations", "converged", "handoff", "resume", "dns", "partial"};
+    rc::prop("lines of format words never crash the parser", [] {
+        const auto lines = *rc::gen::container<std::vector<std::vector<std::size_t>>>(
+            rc::gen::container<std::vector<std::size_t>>(rc::gen::inRange<std::size_t>(0, words.size())));
+        std::string text;
+        for (const auto& line : lines) {
+            for (const auto w : line) text += words[w] + " ";
+            text += "\n";
+        }
+        const auto parsed = parse_scenario(text);
+        if (!parsed) RC_ASSERT(parsed.error().line <= lines.size());
+    });
 }

@@ -1,9 +1,12 @@
 #include <muster/sim/scenario_runner.hpp>
 
 #include <catch2/catch.hpp>
+#include <rapidcheck/catch.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 using namespace muster;
 using namespace muster::sim;
@@ -82,4 +85,31 @@ TEST_CASE("scenario runner repeats seed exactly", "[sim]") {
     const auto c = run_text(text, 6);
     CHECK(a.trace_hash == b.trace_hash);
     CHECK(a.trace_hash != c.trace_hash);
+}
+
+TEST_CASE("scenario runner survives random steps", "[sim][property]") {
+    // Random but valid files: every step kind on random nodes at random times.
+    static const std::vector<std::string> steps{
+        "crash a", "crash b reset", "stop c grace 2s", "start a", "start b", "restart c", "partition a | b c",
+        "cut a -> b", "heal", "link loss 0.2", "link loss 0", "link latency 1ms 20ms", "dns fail", "dns ok",
+        "dns partial 1", "dns remove b", "dns add b", "register w on a", "register t on b transient",
+        "register-many 5 x- on c owned-by a over 100ms", "unregister w", "whereis w on c", "exit t normal",
+        "exit w crashed", "expect w instances <= 1", "expect converged", "expect node a members >= 0",
+        "expect events member-failed by a >= 0"};
+    rc::prop("every run ends with a defined status", [] {
+        const auto picks = *rc::gen::container<std::vector<std::pair<std::size_t, std::uint32_t>>>(
+            rc::gen::pair(rc::gen::inRange<std::size_t>(0, steps.size()), rc::gen::inRange<std::uint32_t>(0, 30'000)));
+        auto times = picks;
+        std::sort(times.begin(), times.end(), [](const auto& x, const auto& y) { return x.second < y.second; });
+        std::string text = "discovery dns\nnodes a b c\nhandoff restart\n";
+        for (const auto& [step, ms] : times) text += "at " + std::to_string(ms) + "ms " + steps[step] + "\n";
+        const auto parsed = parse_scenario(text);
+        RC_ASSERT(parsed.has_value());
+        std::FILE* sink = std::tmpfile();
+        RC_ASSERT(sink != nullptr);
+        const auto r = run_scenario(*parsed, scenario_run_options{*rc::gen::inRange<std::uint64_t>(1, 1000), false, {}}, sink);
+        std::fclose(sink);
+        RC_ASSERT(r.exit_status() >= 0);
+        RC_ASSERT(r.exit_status() <= 1);
+    });
 }

@@ -283,7 +283,22 @@ struct scenario_parse_failure {
     throw scenario_parse_failure{{line, std::move(message)}};
 }
 
-inline std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+// Quotes a word of the file for a message; bytes outside printable ASCII appear as \xNN.
+inline std::string quoted(std::string_view s) {
+    std::string out = "'";
+    for (const char c : s) {
+        const auto ch = static_cast<unsigned char>(c);
+        if (ch >= 0x20 && ch < 0x7f) {
+            out += c;
+            continue;
+        }
+        static constexpr char hex[] = "0123456789abcdef";
+        out += "\\x";
+        out += hex[ch >> 4];
+        out += hex[ch & 15];
+    }
+    return out + "'";
+}
 
 inline std::optional<std::uint64_t> parse_count(std::string_view text, std::uint64_t max) {
     std::uint64_t value = 0;

@@ -718,7 +718,7 @@ inline expected<std::string, file_error> read_scenario_file(const std::string& p
         if (text.size() > scenario_bytes_max)
             return file_error{path + " is larger than 1 MiB; split the scenario or use register-many for bulk registrations"};
     }
-    if (in.bad()) return file_error{"cannot read " + path};
+    if (in.bad()) return file_error{"cannot read " + path + ": expected a regular file"};
     return text;
 }
 
