@@ -48,7 +48,13 @@ Options for every command:
   --nodes N              number of nodes, 2 to 5000 (default 10; netsplit 6, churn 8)
   --names N              registered names, 0 to 10000000 (default 1000)
   --handoff MODE         restart, resume or ignore (default resume)
-  --vnodes N             virtual nodes per member on the hash ring, 1 to 65536 (default 128)
+  --placement NAME       ring, rendezvous, bounded-load, rollout-aware or quorum (default ring);
+                         see docs/design.md for what each one does
+  --vnodes N             points per member on the hash ring, 1 to 65536 (default 128)
+  --load-factor C        bounded-load's bound c: no node holds above c times the mean, 1 to 16
+                         (default 1.25)
+  --quorum N             members the quorum placement needs, 1 to the node count (default a
+                         majority of --nodes)
   --latency-min-ms X     minimum one-way message latency in milliseconds (default 0.2)
   --latency-max-ms X     maximum one-way message latency in milliseconds (default 2)
   --loss P               probability a message is lost, 0 to 1 (default 0)
@@ -146,6 +152,7 @@ command_line parse(int argc, char** argv) {
     if (cl.command == "churn") common.nodes = 8;
     if (cl.command == "netsplit") common.nodes = 6;
     bool seed_given = false;
+    std::optional<std::uint64_t> quorum;
     for (int i = 2; i < argc; ++i) {
         const std::string option = argv[i];
         auto value = [&]() -> std::string {
@@ -172,7 +179,14 @@ command_line parse(int argc, char** argv) {
             else if (m == "resume") common.handoff.m = handoff_choice::mode::resume;
             else if (m == "ignore") common.handoff.m = handoff_choice::mode::ignore;
             else reject("invalid value '" + m + "' for --handoff: expected restart, resume or ignore");
-        } else if (option == "--vnodes") common.vnodes = static_cast<std::uint32_t>(parse_integer(option, value(), 1, 65536));
+        } else if (option == "--placement") {
+            const auto name = value();
+            const auto kind = parse_placement_kind(name);
+            if (!kind) reject("invalid value '" + name + "' for --placement: expected ring, rendezvous, bounded-load, rollout-aware or quorum");
+            common.placement.kind = *kind;
+        } else if (option == "--vnodes") common.placement.vnodes = static_cast<std::uint32_t>(parse_integer(option, value(), 1, 65536));
+        else if (option == "--load-factor") common.placement.load_factor = parse_number(option, value(), 1, 16);
+        else if (option == "--quorum") quorum = parse_integer(option, value(), 1, 5000);
         else if (option == "--latency-min-ms") common.link.latency_min = millis(parse_number(option, value(), 0, 60000));
         else if (option == "--latency-max-ms") common.link.latency_max = millis(parse_number(option, value(), 0, 60000));
         else if (option == "--loss") common.link.loss = parse_number(option, value(), 0, 1);
@@ -196,6 +210,11 @@ command_line parse(int argc, char** argv) {
         else if (option == "--one-way") cl.split.one_way = true;
         else reject("unknown option '" + option + "' (see --help)");
     }
+    if (quorum && common.placement.kind != placement_kind::quorum) reject("--quorum applies to --placement quorum only");
+    if (quorum && *quorum > common.nodes)
+        reject("invalid value " + std::to_string(*quorum) + " for --quorum: above --nodes (" + std::to_string(common.nodes) +
+               "), so no view would ever hold a quorum");
+    common.placement.quorum = quorum ? static_cast<std::size_t>(*quorum) : common.nodes / 2 + 1;
     if (seed_given && cl.seeds) reject("--seed and --seeds cannot be combined: use --seeds N..N for one seed");
     if (cl.json) {
         // Checked before the run, so a long run does not end in an unwritable path.
@@ -234,6 +253,7 @@ void print_report(const run_report& r, double wall) {
     std::printf("nodes:               %u\n", r.nodes);
     std::printf("names:               %u registration requests (acknowledged %llu, failed %llu)\n", r.names,
                 static_cast<unsigned long long>(r.acknowledged), static_cast<unsigned long long>(r.failed_registrations));
+    std::printf("placement:           %s\n", r.placement.c_str());
     std::printf("handoff:             %s\n", r.handoff.c_str());
     if (r.rollout) std::printf("rollout:             %.1f s in %u scale-up waves\n", as_seconds(*r.rollout), r.waves);
     std::printf("moves per name:      mean %.3f, max %u\n", r.moves_mean, r.moves_max);
@@ -263,7 +283,7 @@ void print_report(const run_report& r, double wall) {
 std::string json_report(const run_report& r, double wall) {
     std::ostringstream j;
     j << "{\"scenario\":\"" << r.scenario << "\",\"seed\":" << r.seed << ",\"nodes\":" << r.nodes << ",\"names\":" << r.names
-      << ",\"handoff\":\"" << r.handoff << "\",\"acknowledged\":" << r.acknowledged
+      << ",\"placement\":\"" << r.placement << "\",\"handoff\":\"" << r.handoff << "\",\"acknowledged\":" << r.acknowledged
       << ",\"failed_registrations\":" << r.failed_registrations << ",\"moves_mean\":" << r.moves_mean
       << ",\"moves_max\":" << r.moves_max << ",\"unavailable_p50_s\":" << as_seconds(r.unavailable_p50)
       << ",\"unavailable_p99_s\":" << as_seconds(r.unavailable_p99) << ",\"unavailable_max_s\":" << as_seconds(r.unavailable_max)
@@ -412,9 +432,9 @@ int main(int argc, char** argv) {
         return broken == 0 ? 0 : 1;
     }
 
-    std::printf("muster-sim %s --seed %llu --nodes %u --names %u --handoff %s\n", cl.command.c_str(),
+    std::printf("muster-sim %s --seed %llu --nodes %u --names %u --placement %s --handoff %s\n", cl.command.c_str(),
                 static_cast<unsigned long long>(base.seed), base.nodes, base.names,
-                std::string(to_string(base.handoff.m)).c_str());
+                std::string(to_string(base.placement.kind)).c_str(), std::string(to_string(base.handoff.m)).c_str());
     std::fflush(stdout);
     const auto start = std::chrono::steady_clock::now();
     const auto r = run_one(cl, base.seed, tty);

@@ -17,6 +17,7 @@ using namespace std::chrono_literals;
 struct registry_config {
     node_id self;                           ///< this node's name and incarnation (≥ 1)
     std::uint64_t seed = 0;                 ///< seeds the machine's only random choices
+    std::uint64_t generation = 0;           ///< release of this node, such as a Deployment revision
     duration heartbeat_interval = 1s;       ///< time between heartbeats to each member
     duration failure_timeout = 5s;          ///< silence after which a member is declared failed
     duration connect_timeout = 3s;          ///< a connection attempt not answered by then is dropped

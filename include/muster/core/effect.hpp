@@ -52,6 +52,8 @@ enum class stop_cause : std::uint8_t {
     unregister,  ///< the name was removed
     conflict,    ///< another instance won after a netsplit
     shutdown,    ///< this node leaves with nowhere to move the worker
+    no_owner,    ///< placement places the name nowhere, as a quorum placement does on the
+                 ///< minority side of a split; the state is kept until a node may run it again
 };
 
 /// Stops a worker. With `want_state` the host returns the worker's state in `on_worker_stopped`.

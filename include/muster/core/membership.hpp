@@ -34,6 +34,7 @@ class membership {
 public:
     struct peer {
         node_id id;  ///< incarnation 0 until the first hello
+        std::uint64_t generation = 0;  ///< the release the peer's last hello announced
         peer_state state = peer_state::connecting;
         time_point last_heard{};
         time_point connect_deadline{};
@@ -254,6 +255,12 @@ private:
         if (it == peers_.end()) it = peers_.emplace(from.name, peer{}).first;
         auto& p = it->second;
         p.last_heard = now;
+        if (p.generation != h.generation) {
+            // A node keeps its generation for its whole incarnation, so this is a new incarnation
+            // or the first hello; placement views must see the new value.
+            p.generation = h.generation;
+            ++version_;
+        }
         const auto d = dead_.find(from.name);
         const bool rejoined = d != dead_.end() && d->second >= from.incarnation;
         if (rejoined) {
@@ -316,6 +323,7 @@ private:
         hello h;
         h.leaving = leaving_;
         h.reply_requested = reply_requested;
+        h.generation = config_.generation;
         for (const auto& [name, p] : peers_)
             if (p.state != peer_state::connecting) h.members.push_back(name);
         return std::make_shared<const envelope>(envelope{config_.self, {}, 0, h});

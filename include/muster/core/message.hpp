@@ -33,6 +33,7 @@ struct hello {
     std::uint32_t version = protocol_version;
     bool leaving = false;          ///< the sender is leaving and takes no new workers
     bool reply_requested = false;  ///< the receiver should answer with its own hello
+    std::uint64_t generation = 0;  ///< the sender's release (`registry_config::generation`)
     std::vector<std::string> members;  ///< the sender's members, so the mesh becomes complete
 };
 

@@ -46,6 +46,7 @@ struct registry_stats {
     std::uint64_t conflicts_lost = 0;
     std::uint64_t messages_rejected = 0;
     std::uint64_t sync_repairs = 0;
+    std::uint64_t workers_suspended = 0;  ///< stopped because placement picked no member
 
     /// Adds another node's counters, for cluster-wide totals.
     registry_stats& operator+=(const registry_stats& o) {
@@ -59,6 +60,7 @@ struct registry_stats {
         conflicts_lost += o.conflicts_lost;
         messages_rejected += o.messages_rejected;
         sync_repairs += o.sync_repairs;
+        workers_suspended += o.workers_suspended;
         return *this;
     }
 };
@@ -125,6 +127,12 @@ public:
             // routed by an older view. Once the view has been stable for an interval, it moves.
             if (membership_.version() == stable_version_ && !rebalance_at_) rebalance_at_ = now;
             stable_version_ = membership_.version();
+            if constexpr (name_set_placement<Placement>) {
+                if (placement_uses_names()) {
+                    rebuild_placement();
+                    assign_names();
+                }
+            }
             pull_until_synced(now);
         }
         if (now >= next_sync_) {
@@ -314,7 +322,13 @@ public:
     /// Returns the member placement picks for `name` in this node's current view.
     std::optional<node_id> owner_of(std::string_view name) {
         rebuild_placement();
-        const auto index = placement_.owner_of(name);
+        std::optional<std::size_t> index;
+        if constexpr (owner_aware_placement<Placement>) {
+            if (placement_uses_current_owner()) index = placement_.owner_of(name, current_owner_index(name));
+            else index = placement_.owner_of(name);
+        } else {
+            index = placement_.owner_of(name);
+        }
         if (!index || *index >= view_.size()) return std::nullopt;
         return node_id{view_[*index].name, view_[*index].incarnation};
     }
@@ -347,6 +361,7 @@ private:
         std::optional<worker_state> state;
         std::vector<unregister_request> unregisters;  // waiting for the handoff to finish
         bool restart_after_stop = false;  // yielding, but the winner yielded too: run it here
+        bool suspended = false;           // stopped because placement picked no member
     };
 
     using local_map = std::map<std::string, local_worker, std::less<>>;
@@ -465,19 +480,69 @@ private:
         placement_dirty_ = false;
         view_version_ = membership_.version();
         view_.clear();
-        if (!leaving_) view_.push_back(member_info{config_.self.name, config_.self.incarnation, 1});
+        if (!leaving_) view_.push_back(member_info{config_.self.name, config_.self.incarnation, 1, config_.generation});
         for (const auto& [name, p] : membership_.peers())
-            if (p.state == peer_state::up) view_.push_back(member_info{name, p.id.incarnation, 1});
+            if (p.state == peer_state::up) view_.push_back(member_info{name, p.id.incarnation, 1, p.generation});
         std::sort(view_.begin(), view_.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
         // Many membership changes leave the placement view as it was, for example a failed
         // connection attempt. Rebuilding then would cost time for nothing.
         const bool same = view_.size() == built_view_.size() &&
                           std::equal(view_.begin(), view_.end(), built_view_.begin(), [](const auto& a, const auto& b) {
-                              return a.name == b.name && a.incarnation == b.incarnation && a.weight == b.weight;
+                              return a.name == b.name && a.incarnation == b.incarnation && a.weight == b.weight &&
+                                     a.generation == b.generation;
                           });
         if (same) return;
         built_view_ = view_;
         placement_.rebuild(view_);
+        if constexpr (name_set_placement<Placement>) {
+            if (!names_assigned_ && placement_uses_names()) assign_names();
+        }
+    }
+
+    // A placement that satisfies an optional concept may still tell at run time that it does
+    // not use it (`uses_current_owner()`, `uses_names()`), which spares the registry the work.
+    bool placement_uses_current_owner() const {
+        if constexpr (requires { placement_.uses_current_owner(); }) return placement_.uses_current_owner();
+        else return owner_aware_placement<Placement>;
+    }
+    bool placement_uses_names() const {
+        if constexpr (requires { placement_.uses_names(); }) return placement_.uses_names();
+        else return name_set_placement<Placement>;
+    }
+
+    // Gives a placement that reads the registered names the live ones, when they changed since
+    // the last call. Detecting no change costs one pass over the table.
+    void assign_names() {
+        if constexpr (name_set_placement<Placement>) {
+            std::uint64_t fingerprint = 0;
+            std::uint64_t live = 0;
+            for (std::uint32_t i = 0; i < table_.size(); ++i) {
+                if (table_.at(i).removed) continue;
+                ++live;
+                fingerprint += mix64(table_.at(i).hash);
+            }
+            fingerprint = hash_combine(fingerprint, live);
+            if (names_assigned_ && fingerprint == names_fingerprint_) return;
+            names_assigned_ = true;
+            names_fingerprint_ = fingerprint;
+            std::vector<std::uint64_t> hashes;
+            hashes.reserve(static_cast<std::size_t>(live));
+            for (std::uint32_t i = 0; i < table_.size(); ++i)
+                if (!table_.at(i).removed) hashes.push_back(hash64(table_.name(i)));
+            std::sort(hashes.begin(), hashes.end());
+            placement_.assign(hashes);
+        }
+    }
+
+    // The index in `view_` of the member the replica names as the owner of `name`, if any.
+    std::optional<std::size_t> current_owner_index(std::string_view name) const {
+        const auto index = table_.find(name);
+        if (index == detail::npos32 || table_.at(index).removed) return std::nullopt;
+        const node_id& owner = table_.owner(index);
+        const auto it = std::lower_bound(view_.begin(), view_.end(), owner.name,
+                                         [](const member_info& m, const std::string& n) { return m.name < n; });
+        if (it == view_.end() || it->name != owner.name || it->incarnation != owner.incarnation) return std::nullopt;
+        return static_cast<std::size_t>(it - view_.begin());
     }
 
     // ---- message handlers ---------------------------------------------------------------------
@@ -741,6 +806,15 @@ private:
     void on_competing_record(time_point now, local_map::iterator local, const entry_record& r) {
         auto& w = local->second;
         const std::string& name = local->first;
+        if (w.suspended && w.phase == stage::offered && !r.removed && r.owner != config_.self &&
+            r.owner != w.target && membership_.is_alive(r.owner)) {
+            // Another node ran the name while this one was cut off from the quorum: it keeps
+            // running there and receives the state kept here, as a conflict's loser gives it.
+            send_to(r.owner.name, conflict_yield{name, w.version, std::move(w.state)});
+            table_.upsert(r.name, r.owner, r.version, r.spec, r.removed);
+            locals_.erase(local);
+            return;
+        }
         if (w.phase == stage::stopping || w.phase == stage::offered) {
             // The new owner's broadcast can overtake its handoff reply: it completes the handoff.
             if (w.phase == stage::offered && r.owner == w.target && !r.removed) {
@@ -905,12 +979,25 @@ private:
     // Moves every running worker whose owner changed, if the policy moves workers (a leaving
     // node moves them all).
     void rebalance() {
-        if (!leaving_ && !handoff_.moves_on_topology_change()) return;
+        const bool moves = leaving_ || handoff_.moves_on_topology_change();
         rebuild_placement();
         for (auto& [name, w] : locals_) {
             if (w.phase != stage::running) continue;
             const auto target = owner_of(name);
-            if (!target || *target == config_.self) continue;
+            if (!target && !leaving_) {
+                // Placement declines although this node is in the view: a quorum placement on
+                // the minority side. The worker stops and its state waits here, in the offered
+                // phase without a target, until some node may run it (see `replace`).
+                w.phase = stage::stopping;
+                w.target = node_id{};
+                w.suspended = true;
+                w.version = table_.at(table_.find(name)).version;
+                ++stats_.workers_suspended;
+                log(log_level::warn, "worker_suspended", {{"name", name}, {"reason", "placement picks no member"}});
+                effects_.push_back(stop_worker_effect{name, stop_cause::no_owner, handoff_.transfers_state(), config_.stop_grace});
+                continue;
+            }
+            if (!moves || !target || *target == config_.self) continue;
             w.phase = stage::stopping;
             w.target = *target;
             w.version = table_.at(table_.find(name)).version;
@@ -951,6 +1038,7 @@ private:
             return;
         }
         w.target = *target;
+        w.suspended = false;
         offer(now, it->first, w);
     }
 
@@ -1167,6 +1255,8 @@ private:
     std::vector<member_info> view_;
     std::vector<member_info> built_view_;
     bool placement_dirty_ = true;
+    bool names_assigned_ = false;         // a name_set_placement has had the names once
+    std::uint64_t names_fingerprint_ = 0;  // the live names it last had
     std::uint64_t view_version_ = 0;
     std::uint64_t stable_version_ = 0;
 

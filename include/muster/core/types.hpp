@@ -70,7 +70,7 @@ enum class errc : std::uint8_t {
     not_registered,        ///< the name is not in the registry
     unknown_node,          ///< the node is not a known member
     node_leaving,          ///< this node is leaving the cluster and accepts no new workers
-    no_members,            ///< placement has no eligible node for the name
+    no_members,            ///< placement picks no node (an empty view, or no quorum)
     timed_out,             ///< no reply arrived before the request's deadline
     invalid_spec,          ///< the worker kind is longer than 255 bytes, or too many kinds exist
     invalid_config,        ///< a configuration value is out of range (see `config_error`)
@@ -86,7 +86,7 @@ constexpr std::string_view to_string(errc e) noexcept {
     case errc::not_registered: return "name is not registered";
     case errc::unknown_node: return "node is not a known member";
     case errc::node_leaving: return "node is leaving the cluster and accepts no new workers";
-    case errc::no_members: return "no eligible member to place the name on";
+    case errc::no_members: return "placement picks no member for the name (no members, or fewer than its quorum)";
     case errc::timed_out: return "request timed out";
     case errc::invalid_spec: return "worker kind is longer than 255 bytes, or the registry already holds 65535 kinds";
     case errc::invalid_config: return "configuration is invalid";

@@ -100,6 +100,14 @@ public:
     /// Returns the number of points on the ring.
     std::size_t points_count() const noexcept { return positions_.size(); }
 
+    /// Returns the index of the first point at or after `key`, wrapping to 0 past the last point.
+    /// Points are numbered in ring order, so a walk from a key visits `i`, `i + 1`, ... modulo
+    /// `points_count()`. Precondition: the ring has points.
+    std::size_t point_at_or_after(std::uint64_t key) const noexcept;
+
+    /// Returns the member index (into the last view) owning point `i < points_count()`.
+    std::size_t point_owner(std::size_t i) const noexcept { return owners_[i]; }
+
     /// Returns the heap memory held by the ring, in bytes (allocated capacity, not size).
     std::size_t memory_bytes() const noexcept {
         return positions_.capacity() * sizeof(std::uint64_t) +
@@ -291,7 +299,10 @@ inline std::vector<std::uint32_t> hash_ring::build_buckets(const std::vector<std
 
 inline std::optional<std::size_t> hash_ring::owner_of_hash(std::uint64_t key) const noexcept {
     if (positions_.empty()) return std::nullopt;
+    return owners_[point_at_or_after(key)];
+}
 
+inline std::size_t hash_ring::point_at_or_after(std::uint64_t key) const noexcept {
     const auto bucket = static_cast<std::size_t>(key >> bucket_shift_);
     std::size_t index = bucket_starts_[bucket];
     const std::size_t end = bucket_starts_[bucket + 1];
@@ -299,8 +310,7 @@ inline std::optional<std::size_t> hash_ring::owner_of_hash(std::uint64_t key) co
     // Every point from `end` on lies in a later bucket and so above `key`. When no point of this
     // bucket is at or after `key`, the owner is therefore point `end`.
     while (index < end && positions_[index] < key) ++index;
-    if (index == positions_.size()) index = 0;
-    return owners_[index];
+    return index == positions_.size() ? 0 : index;
 }
 
 }  // namespace muster

@@ -113,6 +113,7 @@ public:
         std::function<sim_discovery()> make_discovery;
         time_point stopped_at{};
         time_point booted_at{};
+        std::uint64_t generation = 0;
     };
 
     cluster(cluster_config config, Placement placement, Handoff handoff)
@@ -130,7 +131,9 @@ public:
     // ---- scenario controls --------------------------------------------------------------------
 
     /// Adds a node (or a new incarnation of a stopped one) that boots at `at`.
-    std::uint32_t add_node(const std::string& name, std::function<sim_discovery()> make_discovery, time_point at) {
+    /// `generation` becomes the node's `registry_config::generation` (its release).
+    std::uint32_t add_node(const std::string& name, std::function<sim_discovery()> make_discovery, time_point at,
+                           std::uint64_t generation = 0) {
         std::uint32_t slot;
         const auto it = slots_.find(name);
         if (it != slots_.end()) {
@@ -142,6 +145,7 @@ public:
             slots_.emplace(name, slot);
         }
         nodes_[slot].make_discovery = std::move(make_discovery);
+        nodes_[slot].generation = generation;
         nodes_[slot].status = node_status::booting;
         schedule(at, [this, slot] { boot(slot); });
         return slot;
@@ -455,6 +459,7 @@ private:
         registry_config rc = config_.node_defaults;
         rc.self = node_id{n.name, n.incarnation};
         rc.seed = hash64(n.name, config_.seed + n.incarnation);
+        rc.generation = n.generation;
         auto made = node_type::create(rc, n.make_discovery(), sim_transport{this, slot}, placement_, handoff_);
         if (!made) {
             fail("config", std::string(to_string(made.error())));

@@ -116,7 +116,8 @@ private:
         const auto service = config_.service;
         const auto basename = config_.basename;
         const auto interval = config_.dns_poll_interval;
-        p.slot = cluster_.add_node(name, [service, basename, interval] { return sim_discovery(dns_poll(service, basename, interval)); }, boot);
+        p.slot = cluster_.add_node(name, [service, basename, interval] { return sim_discovery(dns_poll(service, basename, interval)); }, boot,
+                                  generation);
         const std::size_t index = pods_.size();
         pods_.push_back(p);
         const auto ready = boot + random_.duration_between(config_.ready_min, config_.ready_max);

@@ -6,9 +6,9 @@
 #include <muster/policy/handoff/ignore.hpp>
 #include <muster/policy/handoff/restart.hpp>
 #include <muster/policy/handoff/resume.hpp>
-#include <muster/policy/placement/hash_ring.hpp>
 #include <muster/sim/cluster.hpp>
 #include <muster/sim/kubernetes.hpp>
+#include <muster/sim/placement_choice.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -46,13 +46,16 @@ constexpr std::string_view to_string(handoff_choice::mode m) noexcept {
     return "unknown";
 }
 
+/// The cluster every ready-made scenario runs: placement and handoff chosen at run time.
+using sim_cluster = cluster<placement_choice, handoff_choice>;
+
 /// Options shared by every scenario.
 struct run_options {
     std::uint64_t seed = 1;
     std::uint32_t nodes = 10;
     std::uint32_t names = 1000;
     handoff_choice handoff;
-    std::uint32_t vnodes = 128;
+    placement_options placement;          ///< `placement.vnodes` also sets the ring's points
     link_config link;
     duration quiet = 60s;                 ///< quiescence after the last fault, before the final check
     duration register_window = 1s;        ///< registrations are spread over this window
@@ -98,6 +101,7 @@ struct run_report {
     std::uint64_t seed = 0;
     std::uint32_t nodes = 0;
     std::uint32_t names = 0;
+    std::string placement;
     std::string handoff;
     double moves_mean = 0;
     std::uint32_t moves_max = 0;
@@ -153,6 +157,7 @@ run_report finish(Cluster& c, const run_options& o, std::string scenario, bool c
     r.seed = o.seed;
     r.nodes = o.nodes;
     r.names = o.names;
+    r.placement = std::string(to_string(o.placement.kind));
     r.handoff = std::string(to_string(o.handoff.m));
     if (checked && !c.failure()) c.check_converged();
     std::vector<duration> down;
@@ -204,11 +209,11 @@ inline cluster_config make_cluster_config(const run_options& o) {
 /// Runs a Deployment of `nodes` pods, registers `names` counters, rolls the Deployment over to a
 /// new template, waits for quiescence and checks every invariant.
 inline run_report rolling_deploy(const rolling_deploy_options& o) {
-    cluster<hash_ring, handoff_choice> c(detail::make_cluster_config(o), hash_ring(hash_ring_config{o.vnodes}), o.handoff);
+    sim_cluster c(detail::make_cluster_config(o), placement_choice(o.placement), o.handoff);
     if (o.progress) c.on_progress(o.progress);
     auto cfg = o.deployment;
     cfg.replicas = o.nodes;
-    deployment<cluster<hash_ring, handoff_choice>> k8s(c, cfg);
+    deployment<sim_cluster> k8s(c, cfg);
     k8s.deploy();
     const time_point t0{};
     c.run_until(t0 + o.register_at);
@@ -253,7 +258,7 @@ std::vector<std::uint32_t> boot_static(Cluster& c, std::uint32_t nodes, duration
 /// Boots `nodes` nodes with a static peer list, registers names, then crashes, stops and restarts
 /// random nodes for `churn_for`, waits for quiescence and checks every invariant.
 inline run_report churn(const churn_options& o) {
-    cluster<hash_ring, handoff_choice> c(detail::make_cluster_config(o), hash_ring(hash_ring_config{o.vnodes}), o.handoff);
+    sim_cluster c(detail::make_cluster_config(o), placement_choice(o.placement), o.handoff);
     if (o.progress) c.on_progress(o.progress);
     const auto interval = 5s;
     const auto slots = detail::boot_static(c, o.nodes, interval);
@@ -312,7 +317,7 @@ inline run_report churn(const churn_options& o) {
 /// Boots `nodes` nodes, registers names, splits the cluster in two halves (or cuts one direction)
 /// for `split_for`, heals, waits for quiescence and checks every invariant.
 inline run_report netsplit(const netsplit_options& o) {
-    cluster<hash_ring, handoff_choice> c(detail::make_cluster_config(o), hash_ring(hash_ring_config{o.vnodes}), o.handoff);
+    sim_cluster c(detail::make_cluster_config(o), placement_choice(o.placement), o.handoff);
     if (o.progress) c.on_progress(o.progress);
     const auto slots = detail::boot_static(c, o.nodes, 5s);
     c.run_until(time_point{} + 10s);
