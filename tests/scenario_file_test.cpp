@@ -42,7 +42,9 @@ TEST_CASE("scenario parser reads settings", "[sim]") {
     CHECK(s.nodes == std::vector<std::string>{"a", "b"});
     CHECK(s.standby == std::vector<std::string>{"c"});
     CHECK(s.handoff.m == handoff_choice::mode::restart);
-    CHECK(s.vnodes == 64);
+    CHECK(s.placement.vnodes == 64);
+    CHECK(s.placement.kind == placement_kind::ring);
+    CHECK(s.placement.quorum == 2);
     CHECK(s.seed == 99u);
     CHECK(s.boot_spread == 500ms);
     CHECK(s.link.latency_min == 1ms);
@@ -54,6 +56,17 @@ TEST_CASE("scenario parser reads settings", "[sim]") {
     CHECK(s.timing.failure_timeout == 2s);
     CHECK(s.end == std::chrono::minutes(2));
     CHECK(s.steps.empty());
+}
+
+TEST_CASE("scenario parser reads placement", "[sim]") {
+    const auto bounded = parse_ok("nodes 4\nplacement bounded-load\nload-factor 1.5\n");
+    CHECK(bounded.placement.kind == placement_kind::bounded_load);
+    CHECK(bounded.placement.load_factor == Approx(1.5));
+    const auto quorum = parse_ok("nodes 5\nplacement quorum\nquorum 2\n");
+    CHECK(quorum.placement.kind == placement_kind::quorum);
+    CHECK(quorum.placement.quorum == 2);
+    const auto majority = parse_ok("deployment 6\nplacement quorum\n");
+    CHECK(majority.placement.quorum == 4);
 }
 
 TEST_CASE("scenario parser names counted nodes", "[sim]") {
@@ -75,7 +88,7 @@ TEST_CASE("scenario parser reads every step kind", "[sim]") {
         "at 0s partition a | b c\n"
         "at 1s cut a b -> c\n"
         "at 1.5s heal\n"
-        "at 2s start a\n"
+        "at 2s start a generation 2\n"
         "at 2s stop b grace 10s\n"
         "at 2s crash c reset\n"
         "at 3s restart c\n"
@@ -108,6 +121,7 @@ TEST_CASE("scenario parser reads every step kind", "[sim]") {
     CHECK(cut.from == std::vector<std::string>{"app@a", "app@b"});
     CHECK(cut.to == std::vector<std::string>{"app@c"});
 
+    CHECK(std::get<start_action>(s.steps[3].what).generation == 2u);
     CHECK(std::get<stop_action>(s.steps[4].what).grace == 10s);
     CHECK(std::get<crash_action>(s.steps[5].what).reset);
     CHECK(std::get<link_action>(s.steps[7].what).probability == Approx(0.1));
@@ -186,6 +200,11 @@ TEST_CASE("scenario parser names the invalid line", "[sim]") {
         {"deployment 2\nnodes a\n", 2, "cannot be combined"},
         {"nodes a\n" + std::string(5000, 'x') + "\n", 2, "longer than 4096 bytes"},
         {"nodes a\n\xff\xfe bad\n", 2, "unknown setting '\\xff\\xfe'"},
+        {"nodes a\nplacement random\n", 2, "invalid placement 'random'"},
+        {"nodes a\nload-factor 0.5\n", 2, "invalid load factor '0.5'"},
+        {"nodes a b\nquorum 2\n", 0, "applies to 'placement quorum' only"},
+        {"nodes a b\nplacement quorum\nquorum 3\n", 0, "above the node count 2"},
+        {"nodes a\nat 1s start a generation x\n", 2, "invalid generation 'x'"},
     };
     for (const auto& c : cases) {
         INFO(c.text);

@@ -22,7 +22,7 @@ struct exported_scenario {
 
 namespace detail {
 
-inline std::string probability_text(double p) {
+inline std::string decimal_text(double p) {
     char text[32];
     std::snprintf(text, sizeof text, "%.9g", p);
     return text;
@@ -37,11 +37,14 @@ inline std::string common_settings(const run_options& o, bool static_nodes, std:
         t += "\ndiscovery static\npoll-interval 5s\nboot-spread 500ms\n";
     }
     t += "handoff " + std::string(to_string(o.handoff.m)) + "\n";
-    t += "vnodes " + std::to_string(o.vnodes) + "\n";
+    t += "placement " + std::string(to_string(o.placement.kind)) + "\n";
+    t += "vnodes " + std::to_string(o.placement.vnodes) + "\n";
+    if (o.placement.kind == placement_kind::bounded_load) t += "load-factor " + decimal_text(o.placement.load_factor) + "\n";
+    if (o.placement.kind == placement_kind::quorum) t += "quorum " + std::to_string(o.placement.quorum) + "\n";
     t += "latency " + format_duration(o.link.latency_min) + " " + format_duration(o.link.latency_max) + "\n";
-    t += "loss " + probability_text(o.link.loss) + "\n";
-    t += "duplicate " + probability_text(o.link.duplicate) + "\n";
-    t += "reorder " + probability_text(o.link.reorder) + "\n";
+    t += "loss " + decimal_text(o.link.loss) + "\n";
+    t += "duplicate " + decimal_text(o.link.duplicate) + "\n";
+    t += "reorder " + decimal_text(o.link.reorder) + "\n";
     t += "seed " + std::to_string(o.seed) + "\n";
     return t;
 }

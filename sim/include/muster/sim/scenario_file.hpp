@@ -61,10 +61,12 @@ constexpr bool compare(std::uint64_t value, compare_op op, std::uint64_t expecte
 
 // ---- actions ----------------------------------------------------------------------------------
 
-struct start_action { std::string node; };
+/// Boots a node; `generation` labels its release (`registry_config::generation`), and a node
+/// booted again keeps its previous label unless a new one is given.
+struct start_action { std::string node; std::optional<std::uint64_t> generation; };
 struct stop_action { std::string node; duration grace = std::chrono::seconds(30); };
 struct crash_action { std::string node; bool reset = false; };
-struct restart_action { std::string node; };
+struct restart_action { std::string node; std::optional<std::uint64_t> generation; };
 struct partition_action { std::vector<std::vector<std::string>> groups; };
 struct cut_action { std::vector<std::string> from; std::vector<std::string> to; };
 struct heal_action {};
@@ -187,7 +189,8 @@ struct scenario {
     std::optional<std::uint32_t> replicas;  ///< `deployment N`: the cluster is a Kubernetes Deployment
     deployment_config deployment;
     handoff_choice handoff;
-    std::uint32_t vnodes = 128;
+    placement_options placement;       ///< `quorum` is set to a majority of the nodes unless given
+    std::optional<std::size_t> quorum;
     duration boot_spread{};
     std::optional<duration> poll_interval;
     registry_config timing;            ///< `self` and `seed` are set per node
@@ -530,9 +533,23 @@ private:
             else if (m == "resume") s_.handoff.m = handoff_choice::mode::resume;
             else if (m == "ignore") s_.handoff.m = handoff_choice::mode::ignore;
             else reject_line(line, "invalid handoff " + quoted(m) + ": expected restart, resume or ignore");
+        } else if (key == "placement") {
+            const auto name = r.word("placement (ring, rendezvous, bounded-load, rollout-aware or quorum)");
+            const auto kind = parse_placement_kind(name);
+            if (!kind) reject_line(line, "invalid placement " + quoted(name) + ": expected ring, rendezvous, bounded-load, rollout-aware or quorum");
+            s_.placement.kind = *kind;
         } else if (key == "vnodes") {
-            s_.vnodes = static_cast<std::uint32_t>(r.count("virtual node count", 65536));
-            if (s_.vnodes == 0) reject_line(line, "invalid virtual node count 0: expected 1 to 65536");
+            s_.placement.vnodes = static_cast<std::uint32_t>(r.count("ring point count", 65536));
+            if (s_.placement.vnodes == 0) reject_line(line, "invalid ring point count 0: expected 1 to 65536");
+        } else if (key == "load-factor") {
+            const auto w = r.word("load factor (a number from 1 to 16)");
+            const auto scaled = parse_scaled(w);
+            if (!scaled || *scaled < 1'000'000'000ULL || *scaled > 16'000'000'000ULL)
+                reject_line(line, "invalid load factor " + quoted(w) + ": expected a number from 1 to 16, such as 1.25");
+            s_.placement.load_factor = static_cast<double>(*scaled) / 1e9;
+        } else if (key == "quorum") {
+            s_.quorum = static_cast<std::size_t>(r.count("quorum size", scenario_nodes_max));
+            if (*s_.quorum == 0) reject_line(line, "invalid quorum 0: expected 1 to the node count");
         } else if (key == "seed") {
             s_.seed = r.count("seed", UINT64_MAX);
         } else if (key == "boot-spread") {
@@ -556,7 +573,7 @@ private:
             s_.timing.sync_buckets = static_cast<std::uint32_t>(r.count("bucket count", 65536));
         } else {
             reject_line(line, "unknown setting " + quoted(key) +
-                                  ": expected nodes, standby, discovery, deployment, handoff, vnodes, seed, boot-spread, "
+                                  ": expected nodes, standby, discovery, deployment, handoff, placement, vnodes, load-factor, quorum, seed, boot-spread, "
                                   "poll-interval, latency, loss, duplicate, reorder, a timing setting (see docs/scenarios.md), "
                                   "'at TIME ...', 'expect ...' or 'end TIME'");
         }
@@ -626,7 +643,9 @@ private:
         const std::size_t line = r.line();
         scenario_action a = heal_action{};
         if (verb == "start") {
-            a = start_action{node(r)};
+            start_action s{node(r), std::nullopt};
+            if (r.accept("generation")) s.generation = r.count("generation", UINT64_MAX);
+            a = s;
         } else if (verb == "stop") {
             stop_action s{node(r)};
             if (r.accept("grace")) s.grace = r.time("grace period");
@@ -636,7 +655,9 @@ private:
             c.reset = r.accept("reset");
             a = c;
         } else if (verb == "restart") {
-            a = restart_action{node(r)};
+            restart_action s{node(r), std::nullopt};
+            if (r.accept("generation")) s.generation = r.count("generation", UINT64_MAX);
+            a = s;
         } else if (verb == "partition") {
             partition_action p;
             p.groups.push_back(node_list(r, "|"));
@@ -865,6 +886,13 @@ private:
             if (s_.deployment.max_surge.resolve(*s_.replicas, true) == 0 && s_.deployment.max_unavailable.resolve(*s_.replicas, false) == 0)
                 reject_line(node_line_, "max-surge and max-unavailable both resolve to 0 pods, which Kubernetes rejects; raise one of them");
         }
+        const std::size_t nodes_count = s_.replicas ? *s_.replicas : s_.nodes.size() + s_.standby.size();
+        if (s_.quorum && s_.placement.kind != placement_kind::quorum)
+            reject_line(0, "'quorum' applies to 'placement quorum' only");
+        if (s_.quorum && *s_.quorum > nodes_count)
+            reject_line(0, "invalid quorum " + std::to_string(*s_.quorum) + ": above the node count " + std::to_string(nodes_count) +
+                               ", so no view would ever hold a quorum");
+        s_.placement.quorum = s_.quorum.value_or(nodes_count / 2 + 1);
         auto node_config = s_.timing;
         node_config.self = node_id{"check", 1};
         if (const auto problem = validate(node_config)) reject_line(0, "invalid timing settings: " + std::string(to_string(*problem)));

@@ -44,10 +44,10 @@ struct scenario_result {
 /// Executes one scenario. Construct, then call `run` once.
 class scenario_runner {
 public:
-    using cluster_type = cluster<hash_ring, handoff_choice>;
+    using cluster_type = sim_cluster;
 
     scenario_runner(const scenario& s, const scenario_run_options& o, std::FILE* out)
-        : s_(s), out_(out), cluster_(make_config(s, o), hash_ring(hash_ring_config{s.vnodes}), s.handoff) {}
+        : s_(s), out_(out), cluster_(make_config(s, o), placement_choice(s.placement), s.handoff) {}
 
     /// Runs every step and check, and prints one line per step and expectation to `out`.
     scenario_result run() {
@@ -254,7 +254,8 @@ private:
             find_slot(step, a.node);
             return;
         }
-        cluster_.add_node(a.node, std::move(factory), cluster_.now());
+        const auto generation = a.generation.value_or(slot ? cluster_.nodes()[*slot].generation : 0);
+        cluster_.add_node(a.node, std::move(factory), cluster_.now(), generation);
     }
 
     void perform(const scenario_step& step, const stop_action& a) {
@@ -268,12 +269,13 @@ private:
     void perform(const scenario_step& step, const restart_action& a) {
         const auto slot = find_slot(step, a.node);
         if (!slot) {
-            if (!s_.replicas) cluster_.add_node(a.node, discovery_factory(), cluster_.now());
+            if (!s_.replicas) cluster_.add_node(a.node, discovery_factory(), cluster_.now(), a.generation.value_or(0));
             return;
         }
         // A running node is killed first (its peers see the connections drop), then booted again.
         if (cluster_.nodes()[*slot].machine) cluster_.crash(*slot, true);
-        cluster_.add_node(a.node, cluster_.nodes()[*slot].make_discovery, cluster_.now());
+        const auto generation = a.generation.value_or(cluster_.nodes()[*slot].generation);
+        cluster_.add_node(a.node, cluster_.nodes()[*slot].make_discovery, cluster_.now(), generation);
     }
 
     void perform(const scenario_step&, const partition_action& a) {
