@@ -41,7 +41,7 @@ Commands:
   netsplit         the cluster splits in two halves, then heals
   run FILE         runs a scenario file and checks its expectations (see run options below)
 
-Options for every command:
+Options for rolling-deploy, churn and netsplit:
   --seed N               seed of the run, an integer (default 1)
   --seeds A..B           run every seed from A to B and print one line per seed (with --json, the
                          file holds an array of one report per seed)

@@ -14,8 +14,8 @@
 const char* const run_command_usage = R"(
 run options (muster-sim run FILE [OPTIONS]; the format is in docs/scenarios.md):
   --seed N               seed of the run, overriding the file's 'seed' setting (default 1)
-  --seeds A..B           run every seed from A to B; print one line per seed, and the whole
-                         report of each seed that fails
+  --seeds A..B           run every seed from A to B; print the whole report of each seed that
+                         fails, then the number of runs and failures
   --deep-checks          also run every machine's own invariant check after every event
   --watch NAME           print the timeline of one worker name to standard error
   Exit status: 0 when every expectation held, 1 when one failed or an invariant broke,
