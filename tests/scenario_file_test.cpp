@@ -102,6 +102,7 @@ TEST_CASE("scenario parser reads every step kind", "[sim]") {
         "at 6s unregister w\n"
         "at 6s whereis w on b\n"
         "at 6s exit w normal\n"
+        "at 6s ignore-stop w\n"
         "at 7s expect whereis w on a returns instance\n"
         "at 7s expect whereis w on a returns b\n"
         "at 7s expect w instances == 1\n"
@@ -115,7 +116,7 @@ TEST_CASE("scenario parser reads every step kind", "[sim]") {
         "expect read-your-writes\n"
         "expect w acknowledged\n");
 
-    REQUIRE(s.steps.size() == 29);
+    REQUIRE(s.steps.size() == 30);
     CHECK(std::get<partition_action>(s.steps[0].what).groups.size() == 2);
     const auto& cut = std::get<cut_action>(s.steps[1].what);
     CHECK(cut.from == std::vector<std::string>{"app@a", "app@b"});
@@ -133,14 +134,15 @@ TEST_CASE("scenario parser reads every step kind", "[sim]") {
     CHECK(many.owned_by == std::string("app@c"));
     CHECK(many.over == 100ms);
 
-    const auto& events = std::get<expect_events>(std::get<expectation>(s.steps[22].what));
+    CHECK(std::get<ignore_stop_action>(s.steps[17].what).name == "w");
+    const auto& events = std::get<expect_events>(std::get<expectation>(s.steps[23].what));
     CHECK(events.kinds.size() == 2);
     CHECK(events.by == std::string("app@a"));
     CHECK(events.since == 2s);
     CHECK(events.op == compare_op::le);
-    CHECK(s.steps[24].at == 7s);
-    CHECK_FALSE(s.steps[25].at.has_value());
-    CHECK(s.steps[25].line == 28);
+    CHECK(s.steps[25].at == 7s);
+    CHECK_FALSE(s.steps[26].at.has_value());
+    CHECK(s.steps[26].line == 29);
 }
 
 TEST_CASE("scenario durations are exact", "[sim]") {

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -246,6 +247,10 @@ public:
         n.machine->on_worker_exited(now_, name, reason);
         drain(slot);
     }
+
+    /// Makes every worker of `name` ignore stop requests from now on: it runs on until the stop
+    /// request's grace period ends, then the host kills it, and it gives back no state.
+    void ignore_stop_requests(const std::string& name) { stubborn_.insert(name); }
 
     /// Calls `f(slot, effect)` for every effect a node produces except network effects, before
     /// the simulator performs it. Scenario files use it to count events and check replies.
@@ -531,6 +536,10 @@ private:
         if (s.name == config_.watch)
             watch_line("worker_stop on " + n.name + " cause " + std::to_string(static_cast<int>(s.cause)));
         const auto it = n.workers.find(s.name);
+        if (it != n.workers.end() && stubborn_.contains(s.name)) {
+            kill_after_grace(slot, s);
+            return;
+        }
         std::optional<worker_state> state;
         std::optional<std::uint64_t> handed;
         if (it != n.workers.end()) {
@@ -547,6 +556,21 @@ private:
         trace("worker_stop", slot, hash64(s.name));
         queue_.push(now_ + config_.worker_stop_delay,
                     event{stopped_event{slot, n.incarnation, s.name, std::move(state)}});
+    }
+
+    // A stubborn worker keeps running through the stop request, so the host kills it when the
+    // effect's grace period ends, and a killed worker gives back no state.
+    void kill_after_grace(std::uint32_t slot, const stop_worker_effect& s) {
+        trace("worker_stop_ignored", slot, hash64(s.name));
+        const auto incarnation = nodes_[slot].incarnation;
+        const bool retire = s.cause == stop_cause::unregister;
+        schedule(now_ + s.grace, [this, slot, incarnation, name = s.name, retire] {
+            if (!alive(slot, incarnation)) return;
+            if (nodes_[slot].workers.erase(name) > 0) checker_.on_stop(now_, name, slot, std::nullopt);
+            if (retire) checker_.on_retired(name);
+            trace("worker_killed", slot, hash64(name));
+            queue_.push(now_, event{stopped_event{slot, incarnation, name, std::nullopt}});
+        });
     }
 
     void perform(std::uint32_t slot, merge_state_effect& m) {
@@ -662,6 +686,7 @@ private:
     dns_function dns_;
     std::function<void(time_point)> progress_;
     std::function<void(std::uint32_t, const effect&)> effect_observer_;
+    std::set<std::string, std::less<>> stubborn_;
     time_point now_{};
     time_point last_network_fault_{};
     time_point last_disruption_{};

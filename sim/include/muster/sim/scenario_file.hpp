@@ -101,6 +101,9 @@ struct register_many_action {
 struct unregister_action { std::string name; std::optional<std::string> node; };
 struct whereis_action { std::string name; std::string node; };
 struct rollout_action {};
+/// Every worker of `name` ignores stop requests from now on, so it is killed without state when
+/// the request's grace period (`stop-grace`) ends.
+struct ignore_stop_action { std::string name; };
 /// The worker of `name` exits on its own, normally or by crashing.
 struct exit_action { std::string name; exit_reason reason = exit_reason::normal; };
 
@@ -170,7 +173,7 @@ using expectation = std::variant<expect_whereis, expect_name_count, expect_runs_
 using scenario_action = std::variant<start_action, stop_action, crash_action, restart_action, partition_action,
                                      cut_action, heal_action, link_action, dns_action, register_action,
                                      register_many_action, unregister_action, whereis_action, rollout_action,
-                                     exit_action, expectation>;
+                                     exit_action, ignore_stop_action, expectation>;
 
 /// One `at TIME ...` line, or a final `expect ...` line (without `at`).
 struct scenario_step {
@@ -639,7 +642,7 @@ private:
 
     scenario_action parse_action(line_reader& r) {
         const auto verb = r.word("event (start, stop, crash, restart, partition, cut, heal, link, dns, register, "
-                                 "register-many, unregister, whereis, exit, rollout or expect)");
+                                 "register-many, unregister, whereis, exit, ignore-stop, rollout or expect)");
         const std::size_t line = r.line();
         scenario_action a = heal_action{};
         if (verb == "start") {
@@ -722,6 +725,8 @@ private:
             else if (reason == "crashed") x.reason = exit_reason::crashed;
             else reject_line(line, "invalid exit reason " + quoted(reason) + ": expected normal or crashed");
             a = x;
+        } else if (verb == "ignore-stop") {
+            a = ignore_stop_action{worker_name(r)};
         } else if (verb == "increment") {
             // TODO: let a simulated worker take increments and acknowledge them, so a scenario can
             // check that no acknowledged increment is lost.
@@ -729,7 +734,7 @@ private:
         } else {
             reject_line(line, "unknown event " + quoted(verb) +
                                   ": expected start, stop, crash, restart, partition, cut, heal, link, dns, register, "
-                                  "register-many, unregister, whereis, exit, rollout or expect");
+                                  "register-many, unregister, whereis, exit, ignore-stop, rollout or expect");
         }
         r.finish();
         return a;

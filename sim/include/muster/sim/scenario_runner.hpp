@@ -386,6 +386,8 @@ private:
 
     void perform(const scenario_step&, const rollout_action&) { kubernetes_->start_rollout(); }
 
+    void perform(const scenario_step&, const ignore_stop_action& a) { cluster_.ignore_stop_requests(a.name); }
+
     void perform(const scenario_step&, const exit_action& a) {
         const auto* t = cluster_.invariants().find(a.name);
         if (!t || t->live.empty()) {
