@@ -491,6 +491,18 @@ private:
     void parse_setting(line_reader& r) {
         const auto key = r.word("setting");
         const std::size_t line = r.line();
+        if (!parse_cluster_setting(r, key) && !parse_policy_setting(r, key) && !parse_network_setting(r, key)) {
+            reject_line(line, "unknown setting " + quoted(key) +
+                                  ": expected nodes, standby, discovery, deployment, handoff, placement, vnodes, load-factor, "
+                                  "quorum, seed, boot-spread, poll-interval, latency, loss, duplicate, reorder, a timing setting "
+                                  "(see docs/scenarios.md), 'at TIME ...', 'expect ...' or 'end TIME'");
+        }
+        r.finish();
+    }
+
+    // The nodes and how they are deployed. Returns false for a key of another group.
+    bool parse_cluster_setting(line_reader& r, std::string_view key) {
+        const std::size_t line = r.line();
         if (key == "nodes" || key == "standby") {
             if (s_.replicas) reject_line(line, "'" + std::string(key) + "' cannot be combined with 'deployment': a Deployment creates its own pods");
             auto& list = key == "nodes" ? s_.nodes : s_.standby;
@@ -530,7 +542,16 @@ private:
             s_.deployment.grace = r.time("termination grace");
         } else if (key == "dns-stale") {
             s_.deployment.dns_stale_max = r.time("DNS cache age");
-        } else if (key == "handoff") {
+        } else {
+            return false;
+        }
+        return true;
+    }
+
+    // The policies every node uses, the seed and the boot schedule.
+    bool parse_policy_setting(line_reader& r, std::string_view key) {
+        const std::size_t line = r.line();
+        if (key == "handoff") {
             const auto m = r.word("handoff mode (restart, resume or ignore)");
             if (m == "restart") s_.handoff.m = handoff_choice::mode::restart;
             else if (m == "resume") s_.handoff.m = handoff_choice::mode::resume;
@@ -560,7 +581,16 @@ private:
         } else if (key == "poll-interval") {
             s_.poll_interval = r.time("poll interval");
             if (*s_.poll_interval <= duration::zero()) reject_line(line, "invalid poll interval 0: expected a positive duration");
-        } else if (key == "latency") {
+        } else {
+            return false;
+        }
+        return true;
+    }
+
+    // The link settings and the node timing settings.
+    bool parse_network_setting(line_reader& r, std::string_view key) {
+        const std::size_t line = r.line();
+        if (key == "latency") {
             s_.link.latency_min = r.time("minimum latency");
             s_.link.latency_max = r.time("maximum latency");
             if (s_.link.latency_min > s_.link.latency_max) reject_line(line, "invalid latency range: the minimum is above the maximum");
@@ -575,12 +605,9 @@ private:
         } else if (key == "sync-buckets") {
             s_.timing.sync_buckets = static_cast<std::uint32_t>(r.count("bucket count", 65536));
         } else {
-            reject_line(line, "unknown setting " + quoted(key) +
-                                  ": expected nodes, standby, discovery, deployment, handoff, placement, vnodes, load-factor, quorum, seed, boot-spread, "
-                                  "poll-interval, latency, loss, duplicate, reorder, a timing setting (see docs/scenarios.md), "
-                                  "'at TIME ...', 'expect ...' or 'end TIME'");
+            return false;
         }
-        r.finish();
+        return true;
     }
 
     duration* timing_setting(std::string_view key) {
@@ -662,20 +689,9 @@ private:
             if (r.accept("generation")) s.generation = r.count("generation", UINT64_MAX);
             a = s;
         } else if (verb == "partition") {
-            partition_action p;
-            p.groups.push_back(node_list(r, "|"));
-            while (r.accept("|")) p.groups.push_back(node_list(r, "|"));
-            if (p.groups.size() < 2) reject_line(line, "a partition needs at least two groups separated by '|', such as: partition a b | c");
-            for (const auto& g : p.groups)
-                if (g.empty()) reject_line(line, "a partition group is empty: put at least one node on each side of '|'");
-            a = p;
+            a = parse_partition(r);
         } else if (verb == "cut") {
-            cut_action c;
-            c.from = node_list(r, "->");
-            r.expect("->", "between the sending and the receiving nodes of a cut");
-            c.to = node_list(r, "->");
-            if (c.from.empty() || c.to.empty()) reject_line(line, "a cut needs nodes on both sides, such as: cut a -> b c");
-            a = c;
+            a = parse_cut(r);
         } else if (verb == "heal") {
             a = heal_action{};
         } else if (verb == "link") {
@@ -689,18 +705,7 @@ private:
             else if (r.accept("temporary")) g.restart = restart_policy::temporary;
             a = g;
         } else if (verb == "register-many") {
-            register_many_action m;
-            m.count = static_cast<std::uint32_t>(r.count("name count", scenario_register_many_max));
-            m.prefix = std::string(r.word("name prefix"));
-            if (m.prefix.size() > 240) reject_line(line, "the name prefix is longer than 240 bytes");
-            while (!r.done()) {
-                if (r.accept("on")) m.node = node(r);
-                else if (r.accept("owned-by")) m.owned_by = node(r);
-                else if (r.accept("over")) m.over = r.time("registration window");
-                else reject_line(line, "unexpected " + quoted(r.peek()) + ": expected 'on NODE', 'owned-by NODE' or 'over DURATION'");
-            }
-            if (m.owned_by && !m.node) reject_line(line, "'owned-by' needs 'on NODE': the registering node's view decides the owner");
-            a = m;
+            a = parse_register_many(r);
         } else if (verb == "unregister") {
             unregister_action u{worker_name(r), std::nullopt};
             if (r.accept("on")) u.node = node(r);
@@ -719,12 +724,7 @@ private:
             reject_line(line, "event '" + std::string(verb) + "' is not supported yet: the simulator does not model " +
                                   (verb == "drift" ? "clock drift" : "paused nodes"));
         } else if (verb == "exit") {
-            exit_action x{worker_name(r), exit_reason::normal};
-            const auto reason = r.word("exit reason (normal or crashed)");
-            if (reason == "normal") x.reason = exit_reason::normal;
-            else if (reason == "crashed") x.reason = exit_reason::crashed;
-            else reject_line(line, "invalid exit reason " + quoted(reason) + ": expected normal or crashed");
-            a = x;
+            a = parse_exit(r);
         } else if (verb == "ignore-stop") {
             a = ignore_stop_action{worker_name(r)};
         } else if (verb == "increment") {
@@ -738,6 +738,49 @@ private:
         }
         r.finish();
         return a;
+    }
+
+    partition_action parse_partition(line_reader& r) {
+        partition_action p;
+        p.groups.push_back(node_list(r, "|"));
+        while (r.accept("|")) p.groups.push_back(node_list(r, "|"));
+        if (p.groups.size() < 2) reject_line(r.line(), "a partition needs at least two groups separated by '|', such as: partition a b | c");
+        for (const auto& g : p.groups)
+            if (g.empty()) reject_line(r.line(), "a partition group is empty: put at least one node on each side of '|'");
+        return p;
+    }
+
+    cut_action parse_cut(line_reader& r) {
+        cut_action c;
+        c.from = node_list(r, "->");
+        r.expect("->", "between the sending and the receiving nodes of a cut");
+        c.to = node_list(r, "->");
+        if (c.from.empty() || c.to.empty()) reject_line(r.line(), "a cut needs nodes on both sides, such as: cut a -> b c");
+        return c;
+    }
+
+    register_many_action parse_register_many(line_reader& r) {
+        register_many_action m;
+        m.count = static_cast<std::uint32_t>(r.count("name count", scenario_register_many_max));
+        m.prefix = std::string(r.word("name prefix"));
+        if (m.prefix.size() > 240) reject_line(r.line(), "the name prefix is longer than 240 bytes");
+        while (!r.done()) {
+            if (r.accept("on")) m.node = node(r);
+            else if (r.accept("owned-by")) m.owned_by = node(r);
+            else if (r.accept("over")) m.over = r.time("registration window");
+            else reject_line(r.line(), "unexpected " + quoted(r.peek()) + ": expected 'on NODE', 'owned-by NODE' or 'over DURATION'");
+        }
+        if (m.owned_by && !m.node) reject_line(r.line(), "'owned-by' needs 'on NODE': the registering node's view decides the owner");
+        return m;
+    }
+
+    exit_action parse_exit(line_reader& r) {
+        exit_action x{worker_name(r), exit_reason::normal};
+        const auto reason = r.word("exit reason (normal or crashed)");
+        if (reason == "normal") x.reason = exit_reason::normal;
+        else if (reason == "crashed") x.reason = exit_reason::crashed;
+        else reject_line(r.line(), "invalid exit reason " + quoted(reason) + ": expected normal or crashed");
+        return x;
     }
 
     link_action parse_link(line_reader& r) {
