@@ -500,7 +500,7 @@ private:
         r.finish();
     }
 
-    // The nodes and how they are deployed. Returns false for a key of another group.
+    // Parses a setting of the nodes and their deployment. Returns false for a key of another group.
     bool parse_cluster_setting(line_reader& r, std::string_view key) {
         const std::size_t line = r.line();
         if (key == "nodes" || key == "standby") {
@@ -548,7 +548,7 @@ private:
         return true;
     }
 
-    // The policies every node uses, the seed and the boot schedule.
+    // Parses a policy, seed or boot schedule setting. Returns false for a key of another group.
     bool parse_policy_setting(line_reader& r, std::string_view key) {
         const std::size_t line = r.line();
         if (key == "handoff") {
@@ -587,7 +587,7 @@ private:
         return true;
     }
 
-    // The link settings and the node timing settings.
+    // Parses a link or node timing setting. Returns false for a key of another group.
     bool parse_network_setting(line_reader& r, std::string_view key) {
         const std::size_t line = r.line();
         if (key == "latency") {
