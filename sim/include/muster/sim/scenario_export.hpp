@@ -39,7 +39,9 @@ inline std::string common_settings(const run_options& o, bool static_nodes, std:
     t += "handoff " + std::string(to_string(o.handoff.m)) + "\n";
     t += "placement " + std::string(to_string(o.placement.kind)) + "\n";
     t += "vnodes " + std::to_string(o.placement.vnodes) + "\n";
-    if (o.placement.kind == placement_kind::bounded_load) t += "load-factor " + decimal_text(o.placement.load_factor) + "\n";
+    if (o.placement.load_factor) t += "load-factor " + decimal_text(*o.placement.load_factor) + "\n";
+    // The ready-made scenarios give rollout-aware placement its wait for a newer generation.
+    if (o.placement.kind == placement_kind::rollout_aware) t += "newer-generation-wait 15s\n";
     if (o.placement.kind == placement_kind::quorum) t += "quorum " + std::to_string(o.placement.quorum) + "\n";
     t += "latency " + format_duration(o.link.latency_min) + " " + format_duration(o.link.latency_max) + "\n";
     t += "loss " + decimal_text(o.link.loss) + "\n";

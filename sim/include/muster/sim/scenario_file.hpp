@@ -622,6 +622,7 @@ private:
         if (key == "rebalance-delay") return &t.rebalance_delay;
         if (key == "stop-grace") return &t.stop_grace;
         if (key == "leave-deadline") return &t.leave_deadline;
+        if (key == "newer-generation-wait") return &t.newer_generation_wait;
         if (key == "tombstone-ttl") return &t.tombstone_ttl;
         return nullptr;
     }
