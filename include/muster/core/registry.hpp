@@ -1021,14 +1021,14 @@ private:
         // A leaving node waiting for a newer generation keeps its workers until one is a member.
         const bool waiting = generation_wait_ && now < leave_started_ + config_.newer_generation_wait;
         if (waiting && !newer_generation_present()) return;
-        // A node that is still connecting, or has not yet received a replica, sees part of the
-        // cluster or of the registry, so its placement answers are not the cluster's. It keeps
+        // A node that is still connecting, or has not yet received a replica, knows only part of
+        // the cluster or of the registry, so its placement results differ from the others'. It keeps
         // what it was given until then; the periodic rebalance on the heartbeat moves what is
         // misplaced after that.
         if (!leaving_ && (membership_.connecting() || (!synced_once_ && !membership_.peers().empty()))) return;
         // With a placement that reads the names, owners shift as the registry changes. While
         // names are being registered or moved, each replica lags the others, and moves made on
-        // those answers would bounce back, so a node that is not leaving waits until the names
+        // those results would bounce back, so a node that is not leaving waits until the names
         // have not changed for a heartbeat interval.
         if constexpr (name_set_placement<Placement>) {
             if (!leaving_ && placement_uses_names() && !names_stable_) return;
@@ -1286,7 +1286,7 @@ private:
 
     // A node that has just booted may receive registry messages from a peer that already counts
     // it as a member before its own hello exchange with that peer completes. Membership drops
-    // them and says hello; the registry parks them (a bounded number) and handles them once the
+    // them and sends a hello; the registry parks them (a bounded number) and handles them once the
     // sender joins, so a registration or its witness request is not lost at boot.
     void park_early_message(time_point now, const envelope& e) {
         // Only requests whose loss makes a caller wait for a timeout are parked, and only small
