@@ -1,6 +1,9 @@
 // muster-sim: runs simulated clusters of real muster machines through a Kubernetes rolling
 // deploy, random churn or a netsplit, checks every invariant at every event, and reports.
 
+#include "run_command.hpp"
+
+#include <muster/sim/scenario_export.hpp>
 #include <muster/sim/scenarios.hpp>
 
 #include <sys/resource.h>
@@ -36,8 +39,9 @@ Commands:
   rolling-deploy   a Kubernetes Deployment rolls over to a new pod template (the main job)
   churn            nodes crash, stop gracefully and restart at random
   netsplit         the cluster splits in two halves, then heals
+  run FILE         runs a scenario file and checks its expectations (see run options below)
 
-Options for every command:
+Options for rolling-deploy, churn and netsplit:
   --seed N               seed of the run, an integer (default 1)
   --seeds A..B           run every seed from A to B and print one line per seed (with --json, the
                          file holds an array of one report per seed)
@@ -47,8 +51,8 @@ Options for every command:
   --placement NAME       ring, rendezvous, bounded-load, rollout-aware or quorum (default ring);
                          see docs/design.md for what each one does
   --vnodes N             points per member on the hash ring, 1 to 65536 (default 128)
-  --load-factor C        bounded-load's bound c: no node holds above c times the mean, 1 to 16
-                         (default 1.25)
+  --load-factor C        the load bound c of bounded-load and rollout-aware: no node is given
+                         more than c times the mean, 1 to 16 (default 1.25 and 1.10)
   --quorum N             members the quorum placement needs, 1 to the node count (default a
                          majority of --nodes)
   --latency-min-ms X     minimum one-way message latency in milliseconds (default 0.2)
@@ -140,10 +144,10 @@ std::string_view command_of_option(std::string_view option) {
 
 command_line parse(int argc, char** argv) {
     command_line cl;
-    if (argc < 2) reject("missing command: expected rolling-deploy, churn or netsplit (see --help)");
+    if (argc < 2) reject("missing command: expected rolling-deploy, churn, netsplit or run (see --help)");
     cl.command = argv[1];
     if (cl.command != "rolling-deploy" && cl.command != "churn" && cl.command != "netsplit")
-        reject("unknown command '" + cl.command + "': expected rolling-deploy, churn or netsplit");
+        reject("unknown command '" + cl.command + "': expected rolling-deploy, churn, netsplit or run");
     run_options common;
     if (cl.command == "churn") common.nodes = 8;
     if (cl.command == "netsplit") common.nodes = 6;
@@ -341,6 +345,37 @@ std::string replay_command(const command_line& cl, std::uint64_t seed, int argc,
     return cmd + " --seed " + std::to_string(seed);
 }
 
+// Prints a failed run as a scenario file and the command that replays it through the file. A
+// churn run is repeated with fault recording on, which gives the same run because the seed fixes it.
+void print_failure_scenario(const command_line& cl, const run_report& r, std::uint64_t seed, const std::string& replay) {
+    exported_scenario e;
+    const auto end = time_point{} + r.simulated;
+    if (cl.command == "netsplit") {
+        auto o = cl.split;
+        o.seed = seed;
+        e = export_netsplit(o);
+    } else if (cl.command == "rolling-deploy") {
+        auto o = cl.rolling;
+        o.seed = seed;
+        e = export_rolling_deploy(o, end);
+    } else {
+        auto o = cl.churn;
+        o.seed = seed;
+        o.progress = {};
+        std::vector<std::pair<time_point, std::string>> faults;
+        o.on_fault = [&faults](time_point at, const std::string& step) { faults.emplace_back(at, step); };
+        churn(o);
+        e = export_churn(o, faults, std::max(end, time_point{} + 20s));
+    }
+    const std::string file = cl.command + "-seed-" + std::to_string(seed) + ".scenario";
+    std::printf("scenario file %s (save the lines between the markers):\n--- begin %s\n%s--- end %s\n", file.c_str(),
+                file.c_str(), e.text.c_str(), file.c_str());
+    std::printf("replay through the file: muster-sim run %s --seed %llu\n", file.c_str(), static_cast<unsigned long long>(seed));
+    if (!e.exact)
+        std::printf("NOTE: the file repeats the faults at the same times but may order same-time events differently;\n"
+                    "the exact replay is: %s\n", replay.c_str());
+}
+
 bool write_json(const std::string& path, const std::string& text) {
     std::ofstream out(path);
     out << text << "\n";
@@ -355,9 +390,11 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
             std::fputs(usage, stdout);
+            std::fputs(run_command_usage, stdout);
             return 0;
         }
     }
+    if (argc >= 2 && std::string_view(argv[1]) == "run") return run_command(argc, argv);
     command_line cl;
     try {
         cl = parse(argc, argv);
@@ -383,6 +420,7 @@ int main(int argc, char** argv) {
                 std::printf("  %s at t=%.6f s: %s\n  replay: %s\n", r.failure->invariant.c_str(),
                             as_seconds(r.failure->at.time_since_epoch()), r.failure->detail.c_str(),
                             replay_command(cl, seed, argc, argv).c_str());
+                print_failure_scenario(cl, r, seed, replay_command(cl, seed, argc, argv));
             }
             std::fflush(stdout);
             if (cl.json) json += (json.size() > 1 ? "," : "") + json_report(r, wall);
@@ -403,7 +441,10 @@ int main(int argc, char** argv) {
     const auto r = run_one(cl, base.seed, tty);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     print_report(r, wall);
-    if (!r.ok()) std::printf("replay:              %s\n", replay_command(cl, base.seed, argc, argv).c_str());
+    if (!r.ok()) {
+        std::printf("replay:              %s\n", replay_command(cl, base.seed, argc, argv).c_str());
+        print_failure_scenario(cl, r, base.seed, replay_command(cl, base.seed, argc, argv));
+    }
     if (cl.json && !write_json(*cl.json, json_report(r, wall))) return 2;
     return r.ok() ? 0 : 1;
 }

@@ -136,14 +136,30 @@ TEST_CASE("config reports first problem found", "[core]") {
 TEST_CASE("config errors have distinct messages", "[core]") {
     std::set<std::string_view> messages;
     for (auto e = static_cast<std::uint8_t>(muster::config_error::empty_node_name);
-         e <= static_cast<std::uint8_t>(muster::config_error::invalid_sync_buckets); ++e) {
+         e <= static_cast<std::uint8_t>(muster::config_error::generation_wait_too_long); ++e) {
         const auto message = muster::to_string(static_cast<muster::config_error>(e));
         INFO("config_error " << int(e));
         CHECK(message != "unknown configuration error");
         CHECK_FALSE(message.empty());
         messages.insert(message);
     }
-    CHECK(messages.size() == 7);
+    CHECK(messages.size() == 8);
+}
+
+TEST_CASE("config bounds the generation wait", "[core]") {
+    auto config = valid_config();
+    config.leave_deadline = 25s;
+    config.newer_generation_wait = 0s;
+    CHECK_FALSE(muster::validate(config).has_value());
+    config.newer_generation_wait = 25s - 1ns;
+    CHECK_FALSE(muster::validate(config).has_value());
+
+    config.newer_generation_wait = 25s;
+    CHECK(muster::validate(config) == muster::config_error::generation_wait_too_long);
+    CHECK(create_error(config) == muster::config_error::generation_wait_too_long);
+
+    config.newer_generation_wait = -1s;
+    CHECK(muster::validate(config) == muster::config_error::nonpositive_duration);
 }
 
 TEST_CASE("config rejects durations above bound", "[core]") {

@@ -404,3 +404,31 @@ TEST_CASE("membership treats self by incarnation", "[core]") {
     CHECK_FALSE(members.is_alive({node_b, 1}));
     CHECK_FALSE(members.is_dead({node_b, 1}));
 }
+
+TEST_CASE("membership carries generations in hellos", "[core]") {
+    auto config = make_config();
+    config.generation = 7;
+    muster::membership members(config);
+    std::vector<muster::effect> out;
+
+    muster::hello h = hello_from_peer();
+    h.generation = 4;
+    members.on_envelope(start, from(node_b, 1, h), out);
+    REQUIRE(members.peers().contains(node_b));
+    CHECK(members.peers().at(node_b).generation == 4);
+
+    // The reply announces this node's own generation.
+    const auto sends = only<muster::send_effect>(out);
+    REQUIRE(sends.size() == 1);
+    const auto* reply = std::get_if<muster::hello>(&sends[0].message->body);
+    REQUIRE(reply != nullptr);
+    CHECK(reply->generation == 7);
+
+    // A restarted peer with a new release: the view version changes, so placement rebuilds.
+    const auto version = members.version();
+    h.generation = 5;
+    out.clear();
+    members.on_envelope(start + 1s, from(node_b, 2, h), out);
+    CHECK(members.peers().at(node_b).generation == 5);
+    CHECK(members.version() != version);
+}

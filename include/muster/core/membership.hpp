@@ -257,7 +257,7 @@ private:
         p.last_heard = now;
         if (p.generation != h.generation) {
             // A node keeps its generation for its whole incarnation, so this is a new incarnation
-            // or the first hello; placement views must see the new value.
+            // or the first hello. Placement views must be rebuilt with the new value.
             p.generation = h.generation;
             ++version_;
         }

@@ -47,6 +47,7 @@ struct registry_stats {
     std::uint64_t messages_rejected = 0;
     std::uint64_t sync_repairs = 0;
     std::uint64_t workers_suspended = 0;  ///< stopped because placement picked no member
+    std::uint64_t handed_states_recovered = 0;  ///< handed states placed again after the new owner failed
 
     /// Adds another node's counters, for cluster-wide totals.
     registry_stats& operator+=(const registry_stats& o) {
@@ -61,6 +62,7 @@ struct registry_stats {
         messages_rejected += o.messages_rejected;
         sync_repairs += o.sync_repairs;
         workers_suspended += o.workers_suspended;
+        handed_states_recovered += o.handed_states_recovered;
         return *this;
     }
 };
@@ -106,6 +108,7 @@ public:
     void step(time_point now, const envelope& e) {
         if (!running()) return;
         if (!membership_.on_envelope(now, e, effects_)) {
+            park_early_message(now, e);
             after_input(now);
             return;
         }
@@ -123,6 +126,8 @@ public:
             next_heartbeat_ = now + config_.heartbeat_interval;
             membership_.on_heartbeat_tick(now, effects_);
             check_unknown_owners(now);
+            expire_handed_copies(now);
+            expire_parked(now);
             // A worker can start on a node that is not its owner, for example through a request
             // routed by an older view. Once the view has been stable for an interval, it moves.
             if (membership_.version() == stable_version_ && !rebalance_at_) rebalance_at_ = now;
@@ -130,6 +135,8 @@ public:
             if constexpr (name_set_placement<Placement>) {
                 rebuild_placement();
                 assign_names();
+                names_stable_ = names_changes_ == names_changes_at_tick_;
+                names_changes_at_tick_ = names_changes_;
             }
             pull_until_synced(now);
         }
@@ -138,6 +145,7 @@ public:
             send_digest_to_next_member();
         }
         expire_requests(now);
+        retry_witnesses(now);
         retry_handoffs(now);
         expire_tombstones(now);
         if (leaving_ && now >= leave_deadline_) finish_leave();
@@ -193,6 +201,9 @@ public:
                 name_updates u{{record_of(table_.find(name))}, false, id};
                 send_to(*witness, std::move(u));
                 add_pending(now, id);
+                // A witness that does not count this node as a member yet drops the entry, so
+                // it goes out again each heartbeat until one acknowledges it.
+                witness_retries_.push_back({now + config_.heartbeat_interval, id, std::string(name)});
             } else {
                 effects_.push_back(reply_effect{id, std::nullopt, config_.self});
             }
@@ -413,6 +424,7 @@ private:
         if (rebalance_at_) next = std::min(next, *rebalance_at_);
         if (!pending_order_.empty()) next = std::min(next, pending_order_.front().first);
         if (!retries_.empty()) next = std::min(next, retries_.front().at);
+        if (!witness_retries_.empty()) next = std::min(next, witness_retries_.front().at);
         if (!tombstones_.empty()) next = std::min(next, tombstones_.front().first + config_.tombstone_ttl);
         if (!orphan_queue_.empty()) next = std::min(next, orphan_queue_.front().first);
         if (leaving_) next = std::min(next, leave_deadline_);
@@ -443,6 +455,7 @@ private:
         switch (ev.what) {
         case kind::joined:
             log(log_level::info, "member_joined", {{"member", ev.member.name}});
+            replay_parked(now, ev.member);
             // A new member gets our digest at once, so a late joiner converges in one round trip.
             send_to(ev.member.name, sync_digest{table_.digests(), ev.rejoined});
             break;
@@ -457,6 +470,7 @@ private:
             break;
         case kind::failed:
             log(log_level::warn, "member_failed", {{"member", ev.member.name}});
+            recover_handed_copies(now, ev.member);
             orphan_queue_.emplace_back(now + config_.rebalance_delay, ev.member);
             break;
         }
@@ -520,6 +534,7 @@ private:
             }
             fingerprint = hash_combine(fingerprint, live);
             if (names_assigned_ && fingerprint == names_fingerprint_) return;
+            ++names_changes_;
             names_assigned_ = true;
             names_fingerprint_ = fingerprint;
             std::vector<placed_name> names;
@@ -688,6 +703,7 @@ private:
                     ++u.hops;
                     send_to(from.name, u);
                 }
+                keep_handed_copy(now, it->first, from, it->second.version + 1, it->second.state);
                 locals_.erase(it);
             } else {
                 ++stats_.handoffs_rejected;
@@ -844,7 +860,9 @@ private:
                     ++u.hops;
                     send_to(w.target.name, u);
                 }
+                keep_handed_copy(now, name, w.target, r.version, w.state);
                 locals_.erase(local);
+                return;
             }
             table_.upsert(r.name, r.owner, r.version, r.spec, r.removed);
             return;
@@ -1003,11 +1021,18 @@ private:
         // A leaving node waiting for a newer generation keeps its workers until one is a member.
         const bool waiting = generation_wait_ && now < leave_started_ + config_.newer_generation_wait;
         if (waiting && !newer_generation_present()) return;
-        // A node that is still connecting, or has not yet received a replica, sees part of the
-        // cluster or of the registry, so its placement answers are not the cluster's. It keeps
+        // A node that is still connecting, or has not yet received a replica, knows only part of
+        // the cluster or of the registry, so its placement results differ from the others'. It keeps
         // what it was given until then; the periodic rebalance on the heartbeat moves what is
         // misplaced after that.
         if (!leaving_ && (membership_.connecting() || (!synced_once_ && !membership_.peers().empty()))) return;
+        // With a placement that reads the names, owners shift as the registry changes. While
+        // names are being registered or moved, each replica lags the others, and moves made on
+        // those results would bounce back, so a node that is not leaving waits until the names
+        // have not changed for a heartbeat interval.
+        if constexpr (name_set_placement<Placement>) {
+            if (!leaving_ && placement_uses_names() && !names_stable_) return;
+        }
         const bool moves = leaving_ || handoff_.moves_on_topology_change();
         rebuild_placement();
         assign_names();
@@ -1218,6 +1243,99 @@ private:
 
     // ---- requests -----------------------------------------------------------------------------
 
+    // After a handoff is accepted, the old holder keeps the state it handed over for two failure
+    // timeouts. If the new owner fails within that time (it may have crashed right after
+    // accepting), the state would otherwise be lost with it.
+    void keep_handed_copy(time_point now, const std::string& name, const node_id& target, std::uint64_t version,
+                          const std::optional<worker_state>& state) {
+        if (!state) return;
+        handed_[name] = handed_copy{target, version, *state, now + 2 * config_.failure_timeout};
+    }
+
+    // The new owner of recently handed names failed: place each of those names again with the
+    // kept state, unless a newer record shows it moved on. A node that restarted it meanwhile
+    // receives the state as an offer and merges it into its instance.
+    void recover_handed_copies(time_point now, const node_id& failed) {
+        for (auto it = handed_.begin(); it != handed_.end();) {
+            if (it->second.target != failed || now > it->second.until || leaving_) {
+                ++it;
+                continue;
+            }
+            const std::string name = it->first;
+            handed_copy copy = std::move(it->second);
+            it = handed_.erase(it);
+            const auto index = table_.find(name);
+            if (index == detail::npos32 || table_.at(index).removed || locals_.contains(name)) continue;
+            if (table_.owner(index) != failed && table_.at(index).version > copy.version) continue;
+            ++stats_.handed_states_recovered;
+            log(log_level::warn, "handed_state_recovered", {{"name", name}, {"failed_owner", failed.name}});
+            auto& w = locals_[name];
+            w.phase = stage::offered;
+            w.version = std::max(copy.version, table_.at(index).version);
+            w.state = std::move(copy.state);
+            replace(now, locals_.find(name));
+        }
+    }
+
+    void expire_handed_copies(time_point now) {
+        for (auto it = handed_.begin(); it != handed_.end();) {
+            if (now > it->second.until) it = handed_.erase(it);
+            else ++it;
+        }
+    }
+
+    // A node that has just booted may receive registry messages from a peer that already counts
+    // it as a member before its own hello exchange with that peer completes. Membership drops
+    // them and sends a hello; the registry parks them (a bounded number) and handles them once the
+    // sender joins, so a registration or its witness request is not lost at boot.
+    void park_early_message(time_point now, const envelope& e) {
+        // Only requests whose loss makes a caller wait for a timeout are parked, and only small
+        // ones, so parked messages stay within a few hundred kilobytes.
+        const auto* updates = std::get_if<name_updates>(&e.body);
+        const bool request = std::holds_alternative<register_request>(e.body) ||
+                             std::holds_alternative<unregister_request>(e.body) ||
+                             (updates && updates->ack_id != 0 && updates->entries.size() <= 16);
+        if (!request) return;
+        if (e.to_incarnation != 0 && e.to_incarnation != config_.self.incarnation) return;
+        if (membership_.is_alive(e.from) || membership_.is_dead(e.from) || membership_.is_left(e.from)) return;
+        if (parked_.size() >= parked_max) {
+            ++stats_.messages_rejected;
+            return;
+        }
+        parked_.push_back({now + config_.connect_timeout + config_.heartbeat_interval, e});
+    }
+
+    void replay_parked(time_point now, const node_id& member) {
+        std::vector<envelope> ready;
+        for (auto it = parked_.begin(); it != parked_.end();) {
+            if (it->message.from == member) {
+                ready.push_back(std::move(it->message));
+                it = parked_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        for (const auto& e : ready) std::visit([&](const auto& body) { on_message(now, e.from, body); }, e.body);
+    }
+
+    void expire_parked(time_point now) {
+        while (!parked_.empty() && parked_.front().until <= now) parked_.pop_front();
+    }
+
+    void retry_witnesses(time_point now) {
+        while (!witness_retries_.empty() && witness_retries_.front().at <= now) {
+            auto r = std::move(witness_retries_.front());
+            witness_retries_.pop_front();
+            if (!pending_.contains(r.id)) continue;
+            const auto index = table_.find(r.name);
+            const auto witness = pick_witness();
+            if (index == detail::npos32 || !witness) continue;
+            send_to(*witness, name_updates{{record_of(index)}, false, r.id});
+            r.at = now + config_.heartbeat_interval;
+            witness_retries_.push_back(std::move(r));
+        }
+    }
+
     void add_pending(time_point now, request_id id) {
         pending_.emplace(id, now + config_.request_timeout);
         pending_order_.emplace_back(now + config_.request_timeout, id);
@@ -1288,6 +1406,9 @@ private:
     std::vector<member_info> built_view_;
     bool placement_dirty_ = true;
     bool names_assigned_ = false;         // a name_set_placement has had the names once
+    std::uint64_t names_changes_ = 0;      // times the names or their owners changed
+    std::uint64_t names_changes_at_tick_ = 0;
+    bool names_stable_ = false;           // no change between the last two heartbeats
     std::uint64_t names_fingerprint_ = 0;  // the live names it last had
     std::uint64_t view_version_ = 0;
     std::uint64_t stable_version_ = 0;
@@ -1304,6 +1425,25 @@ private:
 
     std::optional<time_point> flush_at_;
     std::optional<time_point> rebalance_at_;
+    struct witness_retry {
+        time_point at;
+        request_id id;
+        std::string name;
+    };
+    std::deque<witness_retry> witness_retries_;  // registrations waiting for a witness, by time
+    struct handed_copy {
+        node_id target;
+        std::uint64_t version = 0;  // the entry version the new owner runs it at
+        worker_state state;
+        time_point until;
+    };
+    std::map<std::string, handed_copy, std::less<>> handed_;  // states handed off recently
+    struct parked_message {
+        time_point until;
+        envelope message;
+    };
+    static constexpr std::size_t parked_max = 256;
+    std::deque<parked_message> parked_;  // messages from senders not yet members, oldest first
     time_point leave_started_{};
     bool generation_wait_ = false;  // leaving, and waiting for a member of a newer generation
     time_point next_heartbeat_{};

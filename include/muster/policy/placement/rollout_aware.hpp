@@ -24,8 +24,9 @@ namespace muster {
 /// Settings of a `rollout_aware` placement.
 struct rollout_aware_config {
     /// No member is given names beyond ⌈c · N · w / W⌉ of N names (see `bounded_load_config::c`).
-    /// Valid range: 1 to 16.
-    double c = 1.25;
+    /// Valid range: 1 to 16. Lower than `bounded_load`'s default, because kept names do not move
+    /// when caps shift, so a tight cap costs no extra movement here.
+    double c = 1.10;
     /// A name stays on its current owner while the owner has fewer than ⌈keep · N · w / W⌉
     /// names. A `keep` above `c` leaves room for the swings of a rollout (a surge pod raises the
     /// member count for a while, which lowers every cap) without moving names back and forth.
@@ -183,7 +184,7 @@ private:
     }
 
     Inner inner_;
-    std::uint64_t c_millis_ = 1250;
+    std::uint64_t c_millis_ = 1100;
     std::uint64_t keep_millis_ = 1500;
     std::vector<member_info> members_;
     std::uint64_t newest_ = 0;

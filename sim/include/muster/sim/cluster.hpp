@@ -17,9 +17,9 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -91,7 +91,7 @@ struct run_counters {
     std::array<std::uint64_t, message_kinds_count> messages_by_kind{};
     std::uint64_t registrations_acknowledged = 0;
     std::uint64_t registrations_failed = 0;
-    std::map<std::uint64_t, std::uint64_t> moves_into_generation;  ///< moves by the generation of the new node
+    std::uint64_t moves_onto_old = 0;  ///< moves onto a node older than the newest generation booted
 };
 
 template <placement Placement, handoff Handoff>
@@ -147,6 +147,7 @@ public:
         }
         nodes_[slot].make_discovery = std::move(make_discovery);
         nodes_[slot].generation = generation;
+        newest_generation_ = std::max(newest_generation_, generation);
         nodes_[slot].status = node_status::booting;
         schedule(at, [this, slot] { boot(slot); });
         return slot;
@@ -211,8 +212,10 @@ public:
     void set_dns(dns_function f) { dns_ = std::move(f); }
 
     /// Registers `name` through node `slot`; the acknowledgement is tracked for invariant (3).
-    void register_name(std::uint32_t slot, const std::string& name, const worker_spec& spec) {
-        if (!nodes_[slot].machine) return;
+    /// Returns the request id, or the error the node returned at once (`not_running` when the
+    /// slot has no running machine).
+    result<request_id> register_name(std::uint32_t slot, const std::string& name, const worker_spec& spec) {
+        if (!nodes_[slot].machine) return errc::not_running;
         auto r = nodes_[slot].machine->register_name(now_, name, spec);
         if (!r) {
             ++counters_.registrations_failed;
@@ -220,7 +223,39 @@ public:
             pending_[{slot, *r}] = name;
         }
         drain(slot);
+        return r;
     }
+
+    /// Removes `name` through node `slot`. Returns the request id, or the error the node returned
+    /// at once. The checker learns of the removal when the holder stops the worker.
+    result<request_id> unregister_name(std::uint32_t slot, const std::string& name) {
+        if (!nodes_[slot].machine) return errc::not_running;
+        auto r = nodes_[slot].machine->unregister(now_, name);
+        drain(slot);
+        return r;
+    }
+
+    /// Makes the worker of `name` on node `slot` exit on its own for `reason`. The node restarts
+    /// it or removes the name, as the worker's restart policy requires.
+    void exit_worker(std::uint32_t slot, const std::string& name, exit_reason reason) {
+        auto& n = nodes_[slot];
+        if (!n.machine) return;
+        const auto it = n.workers.find(name);
+        if (it == n.workers.end()) return;
+        n.workers.erase(it);
+        checker_.on_stop(now_, name, slot, std::nullopt);
+        trace("worker_exit", slot, hash64(name));
+        n.machine->on_worker_exited(now_, name, reason);
+        drain(slot);
+    }
+
+    /// Makes every worker of `name` ignore stop requests from now on: it runs on until the stop
+    /// request's grace period ends, then the host kills it, and it gives back no state.
+    void ignore_stop_requests(const std::string& name) { stubborn_.insert(name); }
+
+    /// Calls `f(slot, effect)` for every effect a node produces except network effects, before
+    /// the simulator performs it. Scenario files use it to count events and check replies.
+    void observe_effects(std::function<void(std::uint32_t slot, const effect&)> f) { effect_observer_ = std::move(f); }
 
     /// Runs `f` at simulated time `at`.
     void schedule(time_point at, std::function<void()> f) { queue_.push(at, event{action_event{std::move(f)}}); }
@@ -450,7 +485,10 @@ private:
     void drain(std::uint32_t slot) {
         auto& n = nodes_[slot];
         if (!n.machine) return;
-        for (auto& e : n.machine->drain_effects()) std::visit([&](auto& x) { perform(slot, x); }, e);
+        for (auto& e : n.machine->drain_effects()) {
+            if (effect_observer_) effect_observer_(slot, e);
+            std::visit([&](auto& x) { perform(slot, x); }, e);
+        }
         if (config_.deep_checks && n.machine) {
             if (auto problem = n.machine->machine().check_invariants()) fail("machine", n.name + ": " + *problem);
         }
@@ -492,7 +530,7 @@ private:
         // their states, so the handed-state check applies only while the network is healthy.
         if (const auto t = checker_.tracks().find(s.name); t != checker_.tracks().end() && t->second.last_slot >= 0 &&
                                                           static_cast<std::uint32_t>(t->second.last_slot) != slot)
-            ++counters_.moves_into_generation[n.generation];
+            if (n.generation < newest_generation_) ++counters_.moves_onto_old;
         if (auto v = checker_.on_start(now_, s.name, slot, state, healthy, healthy && config_.check_state && s.state.has_value()))
             fail(v->invariant, v->detail);
     }
@@ -502,6 +540,10 @@ private:
         if (s.name == config_.watch)
             watch_line("worker_stop on " + n.name + " cause " + std::to_string(static_cast<int>(s.cause)));
         const auto it = n.workers.find(s.name);
+        if (it != n.workers.end() && stubborn_.contains(s.name)) {
+            kill_after_grace(slot, s);
+            return;
+        }
         std::optional<worker_state> state;
         std::optional<std::uint64_t> handed;
         if (it != n.workers.end()) {
@@ -518,6 +560,21 @@ private:
         trace("worker_stop", slot, hash64(s.name));
         queue_.push(now_ + config_.worker_stop_delay,
                     event{stopped_event{slot, n.incarnation, s.name, std::move(state)}});
+    }
+
+    // A stubborn worker keeps running through the stop request, so the host kills it when the
+    // effect's grace period ends, and a killed worker gives back no state.
+    void kill_after_grace(std::uint32_t slot, const stop_worker_effect& s) {
+        trace("worker_stop_ignored", slot, hash64(s.name));
+        const auto incarnation = nodes_[slot].incarnation;
+        const bool retire = s.cause == stop_cause::unregister;
+        schedule(now_ + s.grace, [this, slot, incarnation, name = s.name, retire] {
+            if (!alive(slot, incarnation)) return;
+            if (nodes_[slot].workers.erase(name) > 0) checker_.on_stop(now_, name, slot, std::nullopt);
+            if (retire) checker_.on_retired(name);
+            trace("worker_killed", slot, hash64(name));
+            queue_.push(now_, event{stopped_event{slot, incarnation, name, std::nullopt}});
+        });
     }
 
     void perform(std::uint32_t slot, merge_state_effect& m) {
@@ -632,12 +689,15 @@ private:
     checker checker_;
     dns_function dns_;
     std::function<void(time_point)> progress_;
+    std::function<void(std::uint32_t, const effect&)> effect_observer_;
+    std::set<std::string, std::less<>> stubborn_;
     time_point now_{};
     time_point last_network_fault_{};
     time_point last_disruption_{};
     std::optional<violation> violation_;
     std::uint64_t trace_hash_ = 0;
     run_counters counters_;
+    std::uint64_t newest_generation_ = 0;  // the highest generation given to a node so far
     std::vector<recent_record> recent_;
     std::size_t recent_next_ = 0;
 };

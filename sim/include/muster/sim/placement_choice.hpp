@@ -8,6 +8,7 @@
 #include <muster/policy/placement/rollout_aware.hpp>
 #include <muster/policy/placement/static_quorum.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -48,7 +49,7 @@ constexpr std::optional<placement_kind> parse_placement_kind(std::string_view na
 struct placement_options {
     placement_kind kind = placement_kind::ring;
     std::uint32_t vnodes = 128;   ///< ring points per member (ring, bounded-load, rollout-aware, quorum)
-    double load_factor = 1.25;    ///< c of bounded-load and rollout-aware
+    std::optional<double> load_factor;  ///< c of bounded-load (default 1.25) and rollout-aware (1.10)
     std::size_t quorum = 1;       ///< members the quorum model needs
 };
 
@@ -112,8 +113,12 @@ private:
         switch (o.kind) {
         case placement_kind::ring: return ring;
         case placement_kind::rendezvous: return rendezvous{};
-        case placement_kind::bounded_load: return bounded_load{bounded_load_config{o.load_factor, o.vnodes}};
-        case placement_kind::rollout_aware: return rollout_aware<hash_ring>{ring, rollout_aware_config{o.load_factor}};
+        case placement_kind::bounded_load: return bounded_load{bounded_load_config{o.load_factor.value_or(1.25), o.vnodes}};
+        case placement_kind::rollout_aware: {
+            // The keep factor may not be below c.
+            const double c = o.load_factor.value_or(1.10);
+            return rollout_aware<hash_ring>{ring, rollout_aware_config{c, std::max(1.5, c)}};
+        }
         case placement_kind::quorum: return static_quorum<hash_ring>{o.quorum, ring};
         }
         return ring;

@@ -83,6 +83,9 @@ struct churn_options : run_options {
     duration grace = 30s;
     std::uint32_t names_during = 100;     ///< names registered while churn goes on
     duration settled_after = 10s;         ///< a node counts as settled after running this long
+    /// Called with each crash, stop and restart as a scenario file step (such as
+    /// `crash node-3 reset`), so a failing run can be written out as a scenario file.
+    std::function<void(time_point, const std::string&)> on_fault;
 };
 
 /// Options of `netsplit`.
@@ -102,7 +105,7 @@ struct run_report {
     std::string handoff;
     double moves_mean = 0;
     std::uint32_t moves_max = 0;
-    std::uint64_t moves_into_old = 0;     ///< moves onto a node older than the newest generation
+    std::uint64_t moves_into_old = 0;     ///< moves onto a node older than the newest generation booted
     duration unavailable_p50{};
     duration unavailable_p99{};
     duration unavailable_max{};
@@ -165,10 +168,7 @@ run_report finish(Cluster& c, const run_options& o, std::string scenario, bool c
         moves += t.moves;
         r.moves_max = std::max(r.moves_max, t.moves);
     }
-    std::uint64_t newest = 0;
-    for (const auto& n : c.nodes()) newest = std::max(newest, n.generation);
-    for (const auto& [generation, count] : c.counters().moves_into_generation)
-        if (generation < newest) r.moves_into_old += count;
+    r.moves_into_old = c.counters().moves_onto_old;
     std::sort(down.begin(), down.end());
     if (!down.empty()) {
         r.moves_mean = static_cast<double>(moves) / static_cast<double>(down.size());
@@ -286,21 +286,31 @@ inline run_report churn(const churn_options& o) {
             if (x != s && other.status == node_status::running && c.now() - other.booted_at >= o.settled_after) ++settled;
         }
         if (n.status == node_status::running && settled >= 2) {
-            if (r.chance(o.crash_share)) c.crash(s, r.chance(0.5));
-            else c.terminate(s, o.grace);
+            if (r.chance(o.crash_share)) {
+                const bool reset = r.chance(0.5);
+                c.crash(s, reset);
+                if (o.on_fault) o.on_fault(c.now(), "crash " + n.name + (reset ? " reset" : ""));
+            } else {
+                c.terminate(s, o.grace);
+                if (o.on_fault) o.on_fault(c.now(), "stop " + n.name + " grace " + std::to_string(o.grace / 1ms) + "ms");
+            }
             const auto back = c.now() + r.duration_between(o.downtime_min, o.downtime_max);
-            c.schedule(back, [&c, s, names, interval] {
+            c.schedule(back, [&c, &o, s, names, interval] {
                 const auto st = c.nodes()[s].status;
-                if (st == node_status::crashed || st == node_status::stopped)
+                if (st == node_status::crashed || st == node_status::stopped) {
                     c.add_node(c.nodes()[s].name, [names, interval] { return sim_discovery(static_list(names, interval)); }, c.now());
+                    if (o.on_fault) o.on_fault(c.now(), "start " + c.nodes()[s].name);
+                }
             });
         }
     }
     // Every node comes back, so the final check covers the whole cluster.
     for (const auto s : slots) {
         const auto st = c.nodes()[s].status;
-        if (st == node_status::crashed || st == node_status::stopped)
+        if (st == node_status::crashed || st == node_status::stopped) {
             c.add_node(c.nodes()[s].name, [names, interval] { return sim_discovery(static_list(names, interval)); }, c.now());
+            if (o.on_fault) o.on_fault(c.now(), "start " + c.nodes()[s].name);
+        }
     }
     c.run_until(c.now() + o.quiet);
     auto report = detail::finish(c, o, "churn", true);

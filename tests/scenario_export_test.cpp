@@ -1,0 +1,82 @@
+#include <muster/sim/scenario_export.hpp>
+
+#include <muster/sim/scenario_runner.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <string>
+
+using namespace muster;
+using namespace muster::sim;
+using namespace std::chrono_literals;
+
+namespace {
+
+scenario_result run_exported(const exported_scenario& e, std::uint64_t seed) {
+    const auto parsed = parse_scenario(e.text);
+    INFO(e.text);
+    INFO((parsed ? std::string("parsed") : parsed.error().message));
+    REQUIRE(parsed.has_value());
+    std::FILE* sink = std::tmpfile();
+    REQUIRE(sink != nullptr);
+    scenario_run_options o;
+    o.seed = seed;
+    auto result = run_scenario(*parsed, o, sink);
+    std::fclose(sink);
+    return result;
+}
+
+}  // namespace
+
+TEST_CASE("exported netsplit replays exactly", "[sim]") {
+    for (const bool one_way : {false, true}) {
+        netsplit_options o;
+        o.seed = 11;
+        o.nodes = 5;
+        o.names = 200;
+        o.one_way = one_way;
+        o.link.loss = 0.01;
+        const auto report = netsplit(o);
+        const auto e = export_netsplit(o);
+        CHECK(e.exact);
+        const auto replay = run_exported(e, o.seed);
+        INFO(e.text);
+        CHECK(replay.trace_hash == report.trace_hash);
+        CHECK(replay.exit_status() == (report.ok() ? 0 : 1));
+    }
+}
+
+TEST_CASE("exported rolling deploy replays exactly", "[sim]") {
+    rolling_deploy_options o;
+    o.seed = 3;
+    o.nodes = 4;
+    o.names = 100;
+    const auto report = rolling_deploy(o);
+    REQUIRE(report.ok());
+    const auto e = export_rolling_deploy(o, time_point{} + report.simulated);
+    CHECK(e.exact);
+    const auto replay = run_exported(e, o.seed);
+    INFO(e.text);
+    CHECK(replay.trace_hash == report.trace_hash);
+    CHECK(replay.exit_status() == 0);
+}
+
+TEST_CASE("exported churn repeats faults", "[sim]") {
+    churn_options o;
+    o.seed = 4;
+    o.nodes = 5;
+    o.names = 100;
+    o.names_during = 20;
+    o.churn_for = 40s;
+    std::vector<std::pair<time_point, std::string>> faults;
+    o.on_fault = [&faults](time_point at, const std::string& step) { faults.emplace_back(at, step); };
+    const auto report = churn(o);
+    REQUIRE(report.ok());
+    REQUIRE_FALSE(faults.empty());
+    const auto e = export_churn(o, faults, time_point{} + report.simulated);
+    CHECK_FALSE(e.exact);
+    const auto replay = run_exported(e, o.seed);
+    INFO(e.text);
+    CHECK(replay.exit_status() == 0);
+}
