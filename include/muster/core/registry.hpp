@@ -330,6 +330,19 @@ public:
             f(table_.name(i), table_.owner(i), table_.at(i).version, table_.at(i).removed);
     }
 
+    /// Returns the member placement picks for `name` from the view alone. For placements that
+    /// read the registered names, two replicas that lag each other can disagree on `owner_of`,
+    /// so the decisions that every node must make alike (who restarts an orphan, who wins a
+    /// conflict) use the placement's `view_owner_of` when it has one.
+    std::optional<node_id> view_owner_of(std::string_view name) {
+        rebuild_placement();
+        std::optional<std::size_t> index;
+        if constexpr (requires { placement_.view_owner_of(name); }) index = placement_.view_owner_of(name);
+        else index = placement_.owner_of(name);
+        if (!index || *index >= view_.size()) return std::nullopt;
+        return node_id{view_[*index].name, view_[*index].incarnation};
+    }
+
     /// Returns the member placement picks for `name` in this node's current view.
     std::optional<node_id> owner_of(std::string_view name) {
         rebuild_placement();
@@ -898,7 +911,9 @@ private:
         const std::string name = local->first;
         const auto index = table_.find(name);
         const std::uint64_t my_version = table_.at(index).version;
-        const auto placed = owner_of(name);
+        // Both holders must pass the same `placed`, so it comes from the view alone (see
+        // `view_owner_of`): a placement that reads the names would name each holder itself.
+        const auto placed = view_owner_of(name);
         const std::optional<std::string_view> placed_name =
             placed ? std::optional<std::string_view>(placed->name) : std::nullopt;
         const conflict_claim mine{config_.self.name, config_.self.incarnation, my_version};
@@ -1208,7 +1223,7 @@ private:
         // A replica assembled right after boot may still name an owner that has since handed the
         // worker on. Waiting one failure timeout lets several syncs run before any restart.
         if (now < started_at_ + config_.failure_timeout) return;
-        const auto target = owner_of(name);
+        const auto target = view_owner_of(name);
         if (!target || *target != config_.self) return;
         ++stats_.orphans_restarted;
         log(log_level::info, "worker_restarted", {{"name", name}, {"failed_owner", table_.owner(index).name}});

@@ -68,6 +68,11 @@ struct placed_name {
 /// pure function of the view and that list, so every node holding the same replica agrees.
 /// Between two calls, `owner_of` answers for names outside the last list as if each were the
 /// next one assigned.
+///
+/// Replicas lag each other, so two nodes can briefly disagree on such owners. A model may
+/// therefore offer `cp.view_owner_of(name)`, an owner that depends on the view alone. The
+/// registry uses it where all nodes must decide alike: which node restarts a failed member's
+/// name, and which instance survives a conflict. Without it, `owner_of` is used there too.
 template <class P>
 concept name_set_placement = placement<P> && requires(P& p, std::span<const placed_name> names) {
     { p.assign(names) } -> std::same_as<void>;

@@ -90,6 +90,12 @@ public:
         return ring_.owner_of_hash(key);
     }
 
+    /// Returns the plain ring owner of `name`, which depends on the view alone (see
+    /// `name_set_placement`).
+    std::optional<std::size_t> view_owner_of(std::string_view name) const noexcept {
+        return ring_.owner_of_hash(hash64(name));
+    }
+
     std::size_t members_count() const noexcept { return ring_.members_count(); }
 
     /// Returns the names assigned to member `i` by the last `assign` or `rebuild`.

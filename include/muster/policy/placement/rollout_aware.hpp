@@ -126,6 +126,12 @@ public:
         return place(key);
     }
 
+    /// Returns the first member of the newest generation in `Inner`'s order for `name`, which
+    /// depends on the view alone (see `name_set_placement`).
+    std::optional<std::size_t> view_owner_of(std::string_view name) const {
+        return inner_.first_accepted(hash64(name), [&](std::size_t i) { return newest(i); });
+    }
+
     std::size_t members_count() const noexcept { return members_.size(); }
 
     /// Returns whether the last view contains members of more than one generation.

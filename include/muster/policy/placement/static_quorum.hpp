@@ -60,6 +60,14 @@ public:
         inner_.assign(names);
     }
 
+    /// Forwards to an inner placement with a view-only owner, without a quorum `std::nullopt`.
+    std::optional<std::size_t> view_owner_of(std::string_view name) const
+        requires requires(const Inner& i, std::string_view n) { i.view_owner_of(n); }
+    {
+        if (!has_quorum_) return std::nullopt;
+        return inner_.view_owner_of(name);
+    }
+
     std::size_t members_count() const noexcept { return inner_.members_count(); }
 
     /// Returns whether the last view held at least `quorum()` members.

@@ -76,6 +76,16 @@ public:
             model_);
     }
 
+    /// The view-only owner of the models that have one, `owner_of` for the others.
+    std::optional<std::size_t> view_owner_of(std::string_view name) const {
+        return std::visit(
+            [&](const auto& m) -> std::optional<std::size_t> {
+                if constexpr (requires { m.view_owner_of(name); }) return m.view_owner_of(name);
+                else return m.owner_of(name);
+            },
+            model_);
+    }
+
     std::size_t members_count() const {
         return std::visit([](const auto& m) { return m.members_count(); }, model_);
     }
