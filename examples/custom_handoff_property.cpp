@@ -1,7 +1,7 @@
-// Checks a user-defined Handoff policy with the simulator: for 20 seeds, a cluster of real muster
-// nodes running the policy goes through a netsplit, a heal and a crash drawn from the seed, and
-// every invariant must hold (checked at every event, and once more after quiescence). Exits 0
-// when every seed passes; a failing seed prints itself, so one seed replays it.
+// Checks a user-defined Handoff policy with the simulator. For each of 20 seeds, a cluster of real
+// muster nodes running the policy goes through a netsplit, a heal and a crash drawn from the seed.
+// Every invariant must hold, checked at every event and once more after quiescence. Exits 0 when
+// every seed passes, and prints each failing seed, which replays its run.
 
 #include <muster/policy/placement/hash_ring.hpp>
 #include <muster/sim/cluster.hpp>

@@ -6,9 +6,11 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <utility>
 
 const char* const soak_command_usage = R"(
 soak options (muster-sim soak --seeds N [--seed-base B]):

@@ -93,7 +93,7 @@ TEST_CASE("healthy network keeps every invariant", "[sim][property]") {
     });
 }
 
-TEST_CASE("partitions converge after heal", "[sim][property]") {
+TEST_CASE("generated partitions converge after heal", "[sim][property]") {
     check_property("one instance per name and agreeing replicas after heal", [] {
         const auto r = *gen::run(every_fault());
         RC_LOG() << replay_text(r);
@@ -103,9 +103,9 @@ TEST_CASE("partitions converge after heal", "[sim][property]") {
     });
 }
 
-TEST_CASE("every call answers in bounded time", "[sim][property]") {
-    // A register or unregister call answers by its request timeout; the bound adds one failure
-    // timeout for a witness that fails meanwhile and one second of message latency.
+TEST_CASE("every call gets reply in bounded time", "[sim][property]") {
+    // A register or unregister call gets its reply by its request timeout. The bound adds one
+    // failure timeout for a witness that fails meanwhile and one second of message latency.
     const registry_config defaults;
     const duration bound = defaults.request_timeout + defaults.failure_timeout + 1s;
     check_property("replies within the request timeout", [bound] {

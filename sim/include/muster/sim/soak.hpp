@@ -8,9 +8,11 @@
 #include <muster/sim/scenario_export.hpp>
 #include <muster/sim/scenarios.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace muster::sim {
@@ -38,7 +40,7 @@ struct soak_plan {
     bool duplicate = false;
     bool reorder = false;
 
-    /// The options of the chosen scenario.
+    /// Returns the options of the chosen scenario.
     const run_options& common() const {
         if (kind == soak_kind::rolling_deploy) return rolling;
         if (kind == soak_kind::churn) return churn;
@@ -92,8 +94,8 @@ inline run_report run_soak_plan(const soak_plan& p) {
 inline exported_scenario export_soak_plan(const soak_plan& p, time_point end) {
     if (p.kind == soak_kind::rolling_deploy) return export_rolling_deploy(p.rolling, end);
     if (p.kind == soak_kind::netsplit) return export_netsplit(p.split);
-    // The churn export needs the faults in order, so the run is repeated with recording on; the
-    // seed fixes it, so the repeat is the same run.
+    // The churn export needs the faults in order, so the run is repeated with recording on. The
+    // seed fixes the run, so the repeat is the same run.
     auto o = p.churn;
     std::vector<std::pair<time_point, std::string>> faults;
     o.on_fault = [&faults](time_point at, const std::string& step) { faults.emplace_back(at, step); };
