@@ -14,7 +14,7 @@ namespace {
 
 // Cases per property: each case simulates a few minutes of a small cluster, so a few cases keep
 // the suite fast while the commit-derived seed explores new schedules on every commit.
-constexpr int cases = 6;
+constexpr int cases = 25;
 
 // Checks a property with `cases` cases and the seed of RC_PARAMS, and reports rapidcheck's
 // message (the shrunk case, its log and the seed) when it fails.

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -60,12 +61,16 @@ inline std::string node_name(std::uint32_t i) {
     return name;
 }
 
-// Counts the nodes besides `except` that are up and have been for `settled`, so a fault never
-// takes down the last nodes holding a copy of the registry.
-inline std::uint32_t settled_others(const std::vector<node_model>& nodes, std::uint32_t except, duration now, duration settled) {
+// Counts the nodes besides `except` that are up, have been for `settled`, and are on the side of
+// `except` when the first `left` nodes are split from the rest (`left` 0: no split). A fault
+// never takes down the last nodes on a side that hold a copy of its registrations.
+inline std::uint32_t settled_others(const std::vector<node_model>& nodes, std::uint32_t except, duration now, duration settled,
+                                    std::uint32_t left) {
     std::uint32_t count = 0;
-    for (std::uint32_t i = 0; i < nodes.size(); ++i)
-        if (i != except && nodes[i].s == node_model::state::up && now - nodes[i].since >= settled) ++count;
+    for (std::uint32_t i = 0; i < nodes.size(); ++i) {
+        const bool same_side = left == 0 || (i < left) == (except < left);
+        if (i != except && same_side && nodes[i].s == node_model::state::up && now - nodes[i].since >= settled) ++count;
+    }
     return count;
 }
 
@@ -81,10 +86,13 @@ inline std::uint32_t names_registered(const generated_run& r) {
 }
 
 /// Writes a generated run as a scenario file. Faults start at 5 s, one to six seconds apart. A
-/// choice that would be invalid (a crash of a node that is down) boots the node instead, and a
-/// choice that would take down a node while fewer than two others have run for 10 s does
-/// nothing. After the last choice the network heals, loss returns to 0 and every node that is
-/// down boots again; the final check runs `quiet` later.
+/// choice that would be invalid (a crash of a node that is down) boots the node instead. A
+/// choice that would take down a node does nothing unless two other nodes on its side of a
+/// partition have run for 10 s, and the last heal is 15 s past. A node cut off from every member
+/// acknowledges registrations with no second replica (see docs/design.md), so without these
+/// rules a crash could lose them whatever the protocol does. After the last choice the network
+/// heals, loss returns to 0 and every node that is down boots again. The final check runs
+/// `quiet` later.
 inline std::string to_scenario(const generated_run& r) {
     using namespace std::chrono;
     using detail::node_model;
@@ -106,6 +114,8 @@ inline std::string to_scenario(const generated_run& r) {
     const duration grace = 5s;
     duration now = 4s;
     bool split = false;
+    std::uint32_t left = 0;  // nodes in the first group of the current partition
+    std::optional<duration> healed_at;
     bool lossy = false;
     std::uint32_t registered = 0;
     auto at = [&] { return "at " + format_duration(now) + " "; };
@@ -125,8 +135,10 @@ inline std::string to_scenario(const generated_run& r) {
         if (what == kind::partition) {
             if (split) {
                 t += at() + "heal\n";
+                healed_at = now;
+                left = 0;
             } else {
-                const auto left = 1 + f.param % (r.nodes - 1);
+                left = 1 + f.param % (r.nodes - 1);
                 t += at() + "partition";
                 for (std::uint32_t k = 0; k < r.nodes; ++k) t += (k == left ? " | " : " ") + detail::node_name(k);
                 t += "\n";
@@ -146,7 +158,8 @@ inline std::string to_scenario(const generated_run& r) {
             n = {node_model::state::up, now};
             continue;
         }
-        if (n.s != node_model::state::up || detail::settled_others(nodes, i, now, settled) < 2) continue;
+        if (n.s != node_model::state::up || detail::settled_others(nodes, i, now, settled, left) < 2) continue;
+        if (healed_at && now - *healed_at < 15s) continue;
         if (what == kind::crash) {
             t += at() + "crash " + detail::node_name(i) + (f.param % 2 ? " reset" : "") + "\n";
             n = {node_model::state::down, now};
