@@ -37,7 +37,9 @@ struct scenario_result {
     std::optional<violation> broken;      ///< a standing invariant broken during the run
     std::uint64_t trace_hash = 0;
     duration reply_wait_max{};            ///< longest time from a register or unregister call to its reply
-    std::size_t requests_unanswered = 0;  ///< calls with no reply at the end time, on nodes still running
+    /// Calls without a reply when the run ended (at the end time, or at a broken invariant),
+    /// not counting calls to nodes that crashed or stopped since.
+    std::size_t requests_unanswered = 0;
 
     /// Returns the exit status of `muster-sim run`: 0 when everything held, 1 when an expectation
     /// or invariant failed, 2 when a step named a node that does not exist.
