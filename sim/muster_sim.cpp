@@ -2,6 +2,7 @@
 // deploy, random churn or a netsplit, checks every invariant at every event, and reports.
 
 #include "run_command.hpp"
+#include "soak_command.hpp"
 
 #include <muster/sim/scenario_export.hpp>
 #include <muster/sim/scenarios.hpp>
@@ -40,6 +41,7 @@ Commands:
   churn            nodes crash, stop gracefully and restart at random
   netsplit         the cluster splits in two halves, then heals
   run FILE         runs a scenario file and checks its expectations (see run options below)
+  soak             runs many seeds of mixed scenarios and counts what they reached (see below)
 
 Options for rolling-deploy, churn and netsplit:
   --seed N               seed of the run, an integer (default 1)
@@ -144,10 +146,10 @@ std::string_view command_of_option(std::string_view option) {
 
 command_line parse(int argc, char** argv) {
     command_line cl;
-    if (argc < 2) reject("missing command: expected rolling-deploy, churn, netsplit or run (see --help)");
+    if (argc < 2) reject("missing command: expected rolling-deploy, churn, netsplit, run or soak (see --help)");
     cl.command = argv[1];
     if (cl.command != "rolling-deploy" && cl.command != "churn" && cl.command != "netsplit")
-        reject("unknown command '" + cl.command + "': expected rolling-deploy, churn, netsplit or run");
+        reject("unknown command '" + cl.command + "': expected rolling-deploy, churn, netsplit, run or soak");
     run_options common;
     if (cl.command == "churn") common.nodes = 8;
     if (cl.command == "netsplit") common.nodes = 6;
@@ -391,10 +393,12 @@ int main(int argc, char** argv) {
         if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
             std::fputs(usage, stdout);
             std::fputs(run_command_usage, stdout);
+            std::fputs(soak_command_usage, stdout);
             return 0;
         }
     }
     if (argc >= 2 && std::string_view(argv[1]) == "run") return run_command(argc, argv);
+    if (argc >= 2 && std::string_view(argv[1]) == "soak") return soak_command(argc, argv);
     command_line cl;
     try {
         cl = parse(argc, argv);

@@ -120,7 +120,7 @@ TEST_CASE("dns_poll maps records to names", "[policy]") {
     CHECK(discovery.on_resolved(now, found) == names);
 }
 
-TEST_CASE("dns_poll lookup error proposes nothing", "[policy]") {
+TEST_CASE("dns_poll lookup error before any answer proposes nothing", "[policy]") {
     muster::dns_poll discovery("muster.default.svc", "app");
 
     const muster::resolve_result failed{"muster.default.svc", {"10.0.0.5"}, "NXDOMAIN"};
@@ -128,6 +128,20 @@ TEST_CASE("dns_poll lookup error proposes nothing", "[policy]") {
 
     const muster::resolve_result empty{"muster.default.svc", {}, std::nullopt};
     CHECK(discovery.on_resolved(now, empty).empty());
+}
+
+TEST_CASE("dns_poll lookup error repeats last answer", "[policy]") {
+    muster::dns_poll discovery("muster.default.svc", "app");
+    const muster::resolve_result found{"muster.default.svc", {"10.0.0.5", "10.0.0.7"}, std::nullopt};
+    const muster::resolve_result failed{"muster.default.svc", {}, "SERVFAIL"};
+    const muster::resolve_result shrunk{"muster.default.svc", {"10.0.0.7"}, std::nullopt};
+
+    discovery.on_resolved(now, found);
+    CHECK(discovery.on_resolved(now, failed) == std::vector<std::string>{"app@10.0.0.5", "app@10.0.0.7"});
+
+    // A successful answer replaces the remembered one, so a node removed from DNS is not proposed.
+    discovery.on_resolved(now, shrunk);
+    CHECK(discovery.on_resolved(now, failed) == std::vector<std::string>{"app@10.0.0.7"});
 }
 
 TEST_CASE("handoff models set movement flags", "[policy]") {

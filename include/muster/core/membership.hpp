@@ -228,6 +228,9 @@ public:
     /// last call. A transport that never reports `on_connected` shows up here.
     std::vector<std::string> take_connect_timeouts() { return std::exchange(connect_timeouts_, {}); }
 
+    /// Returns whether any peer has ever been declared failed here (a crash or a partition).
+    bool has_failed_members() const { return !dead_.empty(); }
+
     /// Grows with every membership change, so views built from members can tell they are stale.
     std::uint64_t version() const { return version_ + events_.size(); }
 

@@ -204,6 +204,12 @@ public:
                 // A witness that does not count this node as a member yet drops the entry, so
                 // it goes out again each heartbeat until one acknowledges it.
                 witness_retries_.push_back({now + config_.heartbeat_interval, id, std::string(name)});
+            } else if (membership_.has_failed_members()) {
+                // Alone because members failed (a partition, say): an acknowledgement now would
+                // rest on this replica only, and a crash before the heal would lose it. The call
+                // waits for a witness to return, and ends with timed_out if none does.
+                add_pending(now, id);
+                witness_retries_.push_back({now + config_.heartbeat_interval, id, std::string(name)});
             } else {
                 effects_.push_back(reply_effect{id, std::nullopt, config_.self});
             }
@@ -1343,9 +1349,8 @@ private:
             witness_retries_.pop_front();
             if (!pending_.contains(r.id)) continue;
             const auto index = table_.find(r.name);
-            const auto witness = pick_witness();
-            if (index == detail::npos32 || !witness) continue;
-            send_to(*witness, name_updates{{record_of(index)}, false, r.id});
+            if (index == detail::npos32) continue;
+            if (const auto witness = pick_witness()) send_to(*witness, name_updates{{record_of(index)}, false, r.id});
             r.at = now + config_.heartbeat_interval;
             witness_retries_.push_back(std::move(r));
         }

@@ -30,8 +30,9 @@ struct resolve_result {
 /// Requirements:
 /// - `d.poll_interval()`: time between polls (the first poll runs at start).
 /// - `d.poll(now)`: starts a poll; returns candidates directly or a host to resolve.
-/// - `d.on_resolved(now, result)`: turns a resolve result into candidate names; returns an empty
-///   list on error. Deterministic: the same result gives the same names.
+/// - `d.on_resolved(now, result)`: turns a resolve result into candidate names. On a failed
+///   lookup it returns the names it still trusts (`dns_poll` returns its last successful answer),
+///   or an empty list. Deterministic: the same results in the same order give the same names.
 template <class D>
 concept discovery = requires(D& d, const D& cd, time_point now, const resolve_result& r) {
     { cd.poll_interval() } -> std::convertible_to<duration>;

@@ -11,8 +11,9 @@
 namespace muster {
 
 /// Polls one DNS name every interval and turns each A record into the node name
-/// `<basename>@<address>`. The lookup is a `resolve_effect` the host performs. A failed or empty
-/// lookup proposes nothing and removes no member.
+/// `<basename>@<address>`. The lookup is a `resolve_effect` the host performs. A failed lookup
+/// proposes the names of the last successful answer again, so peers that crash and restart during
+/// a DNS outage are still reconnected. No answer, failed or not, removes a member.
 class dns_poll {
 public:
     dns_poll(std::string host, std::string basename,
@@ -24,10 +25,11 @@ public:
     discovery_poll poll(time_point) { return {{}, host_}; }
 
     std::vector<std::string> on_resolved(time_point, const resolve_result& result) {
+        if (result.error) return last_answer_;
         std::vector<std::string> names;
-        if (result.error) return names;
         names.reserve(result.addresses.size());
         for (const auto& address : result.addresses) names.push_back(basename_ + "@" + address);
+        last_answer_ = names;
         return names;
     }
 
@@ -37,6 +39,7 @@ private:
     std::string host_;
     std::string basename_;
     duration interval_;
+    std::vector<std::string> last_answer_;  // names of the last lookup that did not fail
 };
 
 static_assert(discovery<dns_poll>);

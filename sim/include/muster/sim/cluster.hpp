@@ -22,24 +22,54 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <variant>
 #include <vector>
 
 namespace muster::sim {
 
-/// Discovery for simulated nodes: a static list or DNS polling, chosen per run.
+/// Discovery for simulated nodes: a static list, DNS polling, or any other discovery model (a
+/// test's own, for example), chosen per run. Copies are independent, as copies of the model are.
 class sim_discovery {
 public:
-    explicit sim_discovery(static_list d) : d_(std::move(d)) {}
-    explicit sim_discovery(dns_poll d) : d_(std::move(d)) {}
-    duration poll_interval() const { return std::visit([](const auto& d) { return d.poll_interval(); }, d_); }
-    discovery_poll poll(time_point now) { return std::visit([&](auto& d) { return d.poll(now); }, d_); }
-    std::vector<std::string> on_resolved(time_point now, const resolve_result& r) {
-        return std::visit([&](auto& d) { return d.on_resolved(now, r); }, d_);
+    template <discovery D>
+        requires(!std::same_as<D, sim_discovery>)
+    explicit sim_discovery(D d) : model_(std::make_unique<wrapped<D>>(std::move(d))) {}
+
+    sim_discovery(const sim_discovery& other) : model_(other.model_->clone()) {}
+    sim_discovery(sim_discovery&&) noexcept = default;
+    sim_discovery& operator=(const sim_discovery& other) {
+        if (this != &other) model_ = other.model_->clone();
+        return *this;
     }
+    sim_discovery& operator=(sim_discovery&&) noexcept = default;
+
+    duration poll_interval() const { return model_->poll_interval(); }
+    discovery_poll poll(time_point now) { return model_->poll(now); }
+    std::vector<std::string> on_resolved(time_point now, const resolve_result& r) { return model_->on_resolved(now, r); }
 
 private:
-    std::variant<static_list, dns_poll> d_;
+    struct erased {
+        virtual ~erased() = default;
+        virtual std::unique_ptr<erased> clone() const = 0;
+        virtual duration poll_interval() const = 0;
+        virtual discovery_poll poll(time_point now) = 0;
+        virtual std::vector<std::string> on_resolved(time_point now, const resolve_result& r) = 0;
+    };
+
+    template <class D>
+    struct wrapped final : erased {
+        explicit wrapped(D d) : model(std::move(d)) {}
+        std::unique_ptr<erased> clone() const override { return std::make_unique<wrapped>(model); }
+        duration poll_interval() const override { return model.poll_interval(); }
+        discovery_poll poll(time_point now) override { return model.poll(now); }
+        std::vector<std::string> on_resolved(time_point now, const resolve_result& r) override {
+            return model.on_resolved(now, r);
+        }
+        D model;
+    };
+
+    std::unique_ptr<erased> model_;  // never null, except in a moved-from object
 };
 
 static_assert(discovery<sim_discovery>);
@@ -78,6 +108,11 @@ struct cluster_config {
     bool deep_checks = false;                 ///< run each machine's own invariant check after every event
     std::size_t trace_keep = 64;              ///< last events kept for a violation report
     std::string watch;                        ///< a name whose timeline is printed to standard error
+    /// Imitates a broken host: a worker stopped for a handoff keeps running this long after the
+    /// host reported its stop to the node, so the new owner can start before the old worker
+    /// exits. Zero (the default) is a correct host. Tests set it to show the checker catches
+    /// such a host.
+    duration handoff_exit_lag{};
 };
 
 /// Lifecycle of a simulated node slot.
@@ -553,13 +588,32 @@ private:
                 std::memcpy(state->data(), &value, sizeof value);
                 if (s.cause == stop_cause::handoff) handed = value;
             }
-            n.workers.erase(it);
-            checker_.on_stop(now_, s.name, slot, handed);
+            if (s.cause == stop_cause::handoff && config_.handoff_exit_lag > duration::zero()) {
+                exit_late(slot, s.name, it->second.started);
+            } else {
+                n.workers.erase(it);
+                checker_.on_stop(now_, s.name, slot, handed);
+            }
         }
         if (s.cause == stop_cause::unregister) checker_.on_retired(s.name);
         trace("worker_stop", slot, hash64(s.name));
         queue_.push(now_ + config_.worker_stop_delay,
                     event{stopped_event{slot, n.incarnation, s.name, std::move(state)}});
+    }
+
+    // The broken host of `cluster_config::handoff_exit_lag`: the node already heard that the
+    // worker stopped, but it exits only when the lag ends.
+    void exit_late(std::uint32_t slot, const std::string& name, time_point started) {
+        const auto incarnation = nodes_[slot].incarnation;
+        schedule(now_ + config_.handoff_exit_lag, [this, slot, incarnation, name, started] {
+            if (!alive(slot, incarnation)) return;
+            auto& workers = nodes_[slot].workers;
+            const auto it = workers.find(name);
+            if (it == workers.end() || it->second.started != started) return;
+            workers.erase(it);
+            checker_.on_stop(now_, name, slot, std::nullopt);
+            trace("worker_exit_late", slot, hash64(name));
+        });
     }
 
     // A stubborn worker keeps running through the stop request, so the host kills it when the

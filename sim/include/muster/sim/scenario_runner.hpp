@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,6 +24,9 @@ struct scenario_run_options {
     std::uint64_t seed = 1;
     bool deep_checks = false;
     std::string watch;  ///< a name whose timeline is printed to standard error
+    /// Builds the discovery of each node of a `discovery dns` file from the DNS host, the node
+    /// basename and the poll interval. Empty means `dns_poll`; tests plug in other models.
+    std::function<sim_discovery(const std::string& host, const std::string& basename, duration interval)> dns_discovery;
 };
 
 /// Outcome of a scenario run.
@@ -32,6 +36,10 @@ struct scenario_result {
     std::optional<std::string> invalid;   ///< a step that could not run (for example an unknown pod)
     std::optional<violation> broken;      ///< a standing invariant broken during the run
     std::uint64_t trace_hash = 0;
+    duration reply_wait_max{};            ///< longest time from a register or unregister call to its reply
+    /// Calls without a reply when the run ended (at the end time, or at a broken invariant),
+    /// not counting calls to nodes that crashed or stopped since.
+    std::size_t requests_unanswered = 0;
 
     /// Returns the exit status of `muster-sim run`: 0 when everything held, 1 when an expectation
     /// or invariant failed, 2 when a step named a node that does not exist.
@@ -47,7 +55,11 @@ public:
     using cluster_type = sim_cluster;
 
     scenario_runner(const scenario& s, const scenario_run_options& o, std::FILE* out)
-        : s_(s), out_(out), cluster_(make_config(s, o), placement_choice(s.placement), s.handoff) {}
+        : s_(s), out_(out), dns_discovery_(o.dns_discovery),
+          cluster_(make_config(s, o), placement_choice(s.placement), s.handoff) {}
+
+    /// The simulated cluster, for checks of a test after `run`.
+    const cluster_type& cluster() const { return cluster_; }
 
     /// Runs every step and check, and prints one line per step and expectation to `out`.
     scenario_result run() {
@@ -74,6 +86,8 @@ private:
         std::string name;
         bool registration = true;
         bool print = false;  ///< print an ok reply too (single registrations, not register-many)
+        time_point sent{};
+        std::uint64_t incarnation = 0;  ///< of the node called, whose crash voids the call
     };
 
     struct observed_event {
@@ -118,6 +132,10 @@ private:
     std::function<sim_discovery()> discovery_factory() const {
         if (s_.dns) {
             const auto interval = s_.poll_interval.value_or(std::chrono::seconds(10));
+            if (dns_discovery_)
+                return [make = dns_discovery_, host = dns_host(), base = s_.dns_basename, interval] {
+                    return make(host, base, interval);
+                };
             return [host = dns_host(), base = s_.dns_basename, interval] { return sim_discovery(dns_poll(host, base, interval)); };
         }
         const auto interval = s_.poll_interval.value_or(std::chrono::seconds(5));
@@ -181,6 +199,7 @@ private:
         }
         const auto request = std::move(it->second);
         requests_.erase(it);
+        result_.reply_wait_max = std::max(result_.reply_wait_max, cluster_.now() - request.sent);
         const std::string& self = cluster_.nodes()[slot].name;
         if (!request.registration) {
             record(reply.error ? observed_kind::unregister_failed : observed_kind::unregister_ok, self, slot);
@@ -342,7 +361,7 @@ private:
 
     void track(std::uint32_t slot, const std::string& name, result<request_id> r, bool registration, bool print) {
         if (r) {
-            requests_[{slot, *r}] = request_record{name, registration, print};
+            requests_[{slot, *r}] = request_record{name, registration, print, cluster_.now(), cluster_.nodes()[slot].incarnation};
             for (const auto& [from, reply] : std::exchange(early_replies_, {}))
                 if (from == slot && reply.id == *r) observe_reply(from, reply);
             return;
@@ -584,6 +603,10 @@ private:
         // A failed final check or `expect converged` is reported already; any other failure is
         // a standing invariant broken during the run.
         if (cluster_.failure() && !halted_ && !final_check_failed) report_violation();
+        for (const auto& [key, request] : requests_) {
+            const auto& n = cluster_.nodes()[key.first];
+            if (n.machine && n.incarnation == request.incarnation) ++result_.requests_unanswered;
+        }
         if (!cluster_.failure() && !result_.invalid) {
             for (const auto& step : s_.steps)
                 if (!step.at) check(step, std::get<expectation>(step.what));
@@ -626,6 +649,7 @@ private:
 
     const scenario& s_;
     std::FILE* out_;
+    std::function<sim_discovery(const std::string&, const std::string&, duration)> dns_discovery_;
     cluster_type cluster_;
     std::unique_ptr<deployment<cluster_type>> kubernetes_;
     std::vector<std::string> listed_;
