@@ -76,7 +76,7 @@ public:
             model_);
     }
 
-    /// The view-only owner of the models that have one, `owner_of` for the others.
+    /// Returns the view-only owner of the models that have one, and `owner_of` for the others.
     std::optional<std::size_t> view_owner_of(std::string_view name) const {
         return std::visit(
             [&](const auto& m) -> std::optional<std::size_t> {
