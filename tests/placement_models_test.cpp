@@ -3,6 +3,7 @@
 
 #include <muster/core/hash.hpp>
 #include <muster/policy/placement/bounded_load.hpp>
+#include <muster/policy/placement/default_placement.hpp>
 #include <muster/policy/placement/hash_ring.hpp>
 #include <muster/policy/placement/rendezvous.hpp>
 #include <muster/policy/placement/rollout_aware.hpp>
@@ -28,6 +29,7 @@ static_assert(muster::name_set_placement<muster::bounded_load>);
 static_assert(muster::name_set_placement<muster::rollout_aware<>>);
 static_assert(muster::name_set_placement<muster::static_quorum<muster::rollout_aware<>>>);
 static_assert(!muster::name_set_placement<muster::static_quorum<muster::hash_ring>>);
+static_assert(muster::name_set_placement<muster::default_placement>);
 
 std::vector<member_info> members_named(std::vector<std::string> names, std::uint64_t generation = 0) {
     std::sort(names.begin(), names.end());
@@ -275,4 +277,19 @@ TEST_CASE("rollout_aware bounds loads after a join", "[policy][property]") {
         for (std::size_t i = 0; i < view.size(); ++i)
             RC_ASSERT(static_cast<double>(loads[i]) <= std::ceil(1.5 * mean) + 3 * std::sqrt(mean) + 1);
     });
+}
+
+TEST_CASE("default placement holds loads within 1.10 of the mean", "[policy]") {
+    for (const std::size_t count : {std::size_t{10}, std::size_t{100}}) {
+        INFO(count << " members");
+        muster::default_placement p;
+        const auto view = numbered_members(count);
+        p.rebuild(view);
+        const auto names = worker_names(20000);
+        p.assign(unowned(names));
+        std::vector<std::size_t> loads(count, 0);
+        for (const auto& n : names) ++loads[*p.owner_of(n)];
+        const double mean = 20000.0 / static_cast<double>(count);
+        CHECK(static_cast<double>(*std::max_element(loads.begin(), loads.end())) <= std::ceil(1.10 * mean));
+    }
 }
