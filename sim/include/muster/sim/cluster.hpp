@@ -14,12 +14,15 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -150,6 +153,10 @@ public:
         time_point stopped_at{};
         time_point booted_at{};
         std::uint64_t generation = 0;
+        bool paused = false;              ///< its process handles no input until resumed
+        double clock_rate = 1.0;          ///< its clock's speed: 1.01 runs 1% fast
+        time_point clock_anchor_sim{};    ///< simulated time of the last rate change
+        time_point clock_anchor_node{};   ///< the node's clock at that moment
     };
 
     cluster(cluster_config config, Placement placement, Handoff handoff)
@@ -199,6 +206,8 @@ public:
         kill_workers(slot);
         checker_.on_node_lost(slot);
         n.machine.reset();
+        n.paused = false;
+        held_.erase(slot);
         n.status = node_status::crashed;
         n.stopped_at = now_;
         if (reset) {
@@ -207,12 +216,7 @@ public:
                 if (!network_.reachable(n.name, nodes_[peer].name)) continue;
                 const auto inc = nodes_[peer].incarnation;
                 const std::string name = n.name;
-                schedule(now_ + network_.delay(net_rng_), [this, peer, inc, name] {
-                    if (alive(peer, inc)) {
-                        nodes_[peer].machine->on_connection_lost(now_, name);
-                        drain(peer);
-                    }
-                });
+                schedule(now_ + network_.delay(net_rng_), [this, peer, inc, name] { connection_lost(peer, inc, name); });
             }
         }
     }
@@ -226,13 +230,58 @@ public:
         watch_node("terminate", n.name, "");
         last_disruption_ = now_;
         n.status = node_status::leaving;
-        n.machine->leave(now_);
+        n.machine->leave(clock_of(slot));
         drain(slot);
         const auto inc = n.incarnation;
         schedule(now_ + grace, [this, slot, inc] {
             if (alive(slot, inc)) crash(slot, true);
         });
     }
+
+    /// Pauses a node's process, as a long garbage-collection pause or SIGSTOP would: until
+    /// `resume`, it handles no message, timer or other input. Those wait and arrive together when
+    /// it resumes, and its peers time it out meanwhile. Counts as a fault for the invariants,
+    /// since peers then restart its workers while it still runs them.
+    void pause(std::uint32_t slot) {
+        auto& n = nodes_[slot];
+        if (!n.machine || n.paused) return;
+        n.paused = true;
+        trace("pause", slot, 0);
+        watch_node("pause", n.name, "");
+        last_disruption_ = now_;
+        note_network_fault();
+    }
+
+    /// Resumes a paused node: every input it missed arrives now, in the order it came.
+    void resume(std::uint32_t slot) {
+        auto& n = nodes_[slot];
+        if (!n.paused) return;
+        n.paused = false;
+        trace("resume", slot, 0);
+        watch_node("resume", n.name, "");
+        last_disruption_ = now_;
+        note_network_fault();
+        auto held = std::exchange(held_[slot], {});
+        held_.erase(slot);
+        for (auto& e : held) queue_.push(now_, std::move(e));
+    }
+
+    /// Sets the speed of a node's clock from now on: 1.01 runs 1% fast, 0.5 at half speed. The
+    /// clock stays continuous and monotonic. Throws `std::invalid_argument` unless
+    /// 0.01 ≤ rate ≤ 100.
+    void set_clock_rate(std::uint32_t slot, double rate) {
+        if (!(rate >= 0.01 && rate <= 100.0))
+            throw std::invalid_argument("muster::sim::cluster: clock rate " + std::to_string(rate) +
+                                        " is outside 0.01 to 100");
+        auto& n = nodes_[slot];
+        n.clock_anchor_node = clock_of(slot);
+        n.clock_anchor_sim = now_;
+        n.clock_rate = rate;
+        trace("clock_rate", slot, static_cast<std::uint64_t>(rate * 1e6));
+    }
+
+    /// Returns the time a node's clock shows now.
+    time_point clock_of(std::uint32_t slot) const { return clock_at(slot, now_); }
 
     network& net() { return network_; }
     /// Records a network fault (a partition, a cut, a heal, loss) for the healthy-network test
@@ -251,7 +300,7 @@ public:
     /// slot has no running machine).
     result<request_id> register_name(std::uint32_t slot, const std::string& name, const worker_spec& spec) {
         if (!nodes_[slot].machine) return errc::not_running;
-        auto r = nodes_[slot].machine->register_name(now_, name, spec);
+        auto r = nodes_[slot].machine->register_name(clock_of(slot), name, spec);
         if (!r) {
             ++counters_.registrations_failed;
         } else {
@@ -265,7 +314,7 @@ public:
     /// at once. The checker learns of the removal when the holder stops the worker.
     result<request_id> unregister_name(std::uint32_t slot, const std::string& name) {
         if (!nodes_[slot].machine) return errc::not_running;
-        auto r = nodes_[slot].machine->unregister(now_, name);
+        auto r = nodes_[slot].machine->unregister(clock_of(slot), name);
         drain(slot);
         return r;
     }
@@ -280,7 +329,7 @@ public:
         n.workers.erase(it);
         checker_.on_stop(now_, name, slot, std::nullopt);
         trace("worker_exit", slot, hash64(name));
-        n.machine->on_worker_exited(now_, name, reason);
+        n.machine->on_worker_exited(clock_of(slot), name, reason);
         drain(slot);
     }
 
@@ -451,40 +500,77 @@ private:
         return nodes_[slot].machine.has_value() && nodes_[slot].incarnation == incarnation;
     }
 
+    // Keeps an input for a paused node until it resumes. Returns whether it did.
+    template <class Input>
+    bool hold_if_paused(std::uint32_t slot, Input& e) {
+        if (!nodes_[slot].paused) return false;
+        held_[slot].push_back(event{std::move(e)});
+        return true;
+    }
+
+    void connection_lost(std::uint32_t slot, std::uint64_t incarnation, const std::string& peer) {
+        if (!alive(slot, incarnation)) return;
+        if (nodes_[slot].paused) {
+            held_[slot].push_back(event{action_event{[this, slot, incarnation, peer] { connection_lost(slot, incarnation, peer); }}});
+            return;
+        }
+        nodes_[slot].machine->on_connection_lost(clock_of(slot), peer);
+        drain(slot);
+    }
+
+    // The node's clock at simulated time `at`.
+    time_point clock_at(std::uint32_t slot, time_point at) const {
+        const auto& n = nodes_[slot];
+        if (n.clock_rate == 1.0) return n.clock_anchor_node + (at - n.clock_anchor_sim);
+        const double elapsed = static_cast<double>((at - n.clock_anchor_sim).count()) * n.clock_rate;
+        return n.clock_anchor_node + duration(static_cast<duration::rep>(elapsed));
+    }
+
+    // The first simulated time at which the node's clock shows `shown` or later.
+    time_point sim_time_of(std::uint32_t slot, time_point shown) const {
+        const auto& n = nodes_[slot];
+        if (shown <= n.clock_anchor_node) return n.clock_anchor_sim;
+        const double elapsed = static_cast<double>((shown - n.clock_anchor_node).count()) / n.clock_rate;
+        auto at = n.clock_anchor_sim + duration(static_cast<duration::rep>(std::ceil(elapsed)));
+        // Rounding may leave the clock a nanosecond short; a timer must never fire early.
+        while (clock_at(slot, at) < shown) at += duration(1);
+        return at;
+    }
+
     void process(deliver_event& e) {
-        if (!alive(e.slot, e.incarnation)) return;
+        if (!alive(e.slot, e.incarnation) || hold_if_paused(e.slot, e)) return;
         ++counters_.messages_delivered;
         trace(message_kind_name(e.message->body.index()), e.slot, hash64(e.message->from.name));
-        nodes_[e.slot].machine->step(now_, *e.message);
+        nodes_[e.slot].machine->step(clock_of(e.slot), *e.message);
         drain(e.slot);
     }
 
     void process(timer_event& e) {
-        if (!alive(e.slot, e.incarnation)) return;
+        if (!alive(e.slot, e.incarnation) || hold_if_paused(e.slot, e)) return;
         trace("tick", e.slot, 0);
-        nodes_[e.slot].machine->tick(now_);
+        nodes_[e.slot].machine->tick(clock_of(e.slot));
         drain(e.slot);
     }
 
     void process(connect_event& e) {
-        if (!alive(e.slot, e.incarnation)) return;
+        if (!alive(e.slot, e.incarnation) || hold_if_paused(e.slot, e)) return;
         trace(e.ok ? "connected" : "connect_failed", e.slot, hash64(e.peer));
-        if (e.ok) nodes_[e.slot].machine->on_connected(now_, e.peer);
-        else nodes_[e.slot].machine->on_connect_failed(now_, e.peer);
+        if (e.ok) nodes_[e.slot].machine->on_connected(clock_of(e.slot), e.peer);
+        else nodes_[e.slot].machine->on_connect_failed(clock_of(e.slot), e.peer);
         drain(e.slot);
     }
 
     void process(resolved_event& e) {
-        if (!alive(e.slot, e.incarnation)) return;
+        if (!alive(e.slot, e.incarnation) || hold_if_paused(e.slot, e)) return;
         trace("resolved", e.slot, e.result.addresses.size());
-        nodes_[e.slot].machine->on_resolved(now_, e.result);
+        nodes_[e.slot].machine->on_resolved(clock_of(e.slot), e.result);
         drain(e.slot);
     }
 
     void process(stopped_event& e) {
-        if (!alive(e.slot, e.incarnation)) return;
+        if (!alive(e.slot, e.incarnation) || hold_if_paused(e.slot, e)) return;
         trace("worker_stopped", e.slot, hash64(e.name));
-        nodes_[e.slot].machine->on_worker_stopped(now_, e.name, std::move(e.state));
+        nodes_[e.slot].machine->on_worker_stopped(clock_of(e.slot), e.name, std::move(e.state));
         drain(e.slot);
     }
 
@@ -512,7 +598,7 @@ private:
         trace("boot", slot, n.incarnation);
         watch_node("boot", n.name, "incarnation " + std::to_string(n.incarnation));
         last_disruption_ = now_;
-        n.machine->start(now_);
+        n.machine->start(clock_of(slot));
         drain(slot);
     }
 
@@ -534,7 +620,7 @@ private:
     void perform(std::uint32_t, disconnect_effect&) {}
 
     void perform(std::uint32_t slot, timer_effect& t) {
-        queue_.push(std::max(t.at, now_), event{timer_event{slot, nodes_[slot].incarnation}});
+        queue_.push(std::max(sim_time_of(slot, t.at), now_), event{timer_event{slot, nodes_[slot].incarnation}});
     }
 
     void perform(std::uint32_t slot, resolve_effect& r) {
@@ -737,6 +823,7 @@ private:
     rng dns_rng_;
     std::map<std::string, rng, std::less<>> streams_;
     event_queue<event> queue_;
+    std::map<std::uint32_t, std::vector<event>> held_;  // inputs of paused nodes, in arrival order
     std::vector<sim_node> nodes_;
     std::unordered_map<std::string, std::uint32_t> slots_;
     std::unordered_map<std::pair<std::uint32_t, request_id>, std::string, pending_hash> pending_;

@@ -70,6 +70,10 @@ struct restart_action { std::string node; std::optional<std::uint64_t> generatio
 struct partition_action { std::vector<std::vector<std::string>> groups; };
 struct cut_action { std::vector<std::string> from; std::vector<std::string> to; };
 struct heal_action {};
+struct pause_action { std::string node; };
+struct resume_action { std::string node; };
+/// A change of a node's clock speed: 1.05 runs 5% fast.
+struct drift_action { std::string node; double rate = 1.0; };
 /// A change of one link setting for every message from now on.
 struct link_action {
     enum class setting : std::uint8_t { latency, loss, duplicate, reorder };
@@ -173,7 +177,8 @@ using expectation = std::variant<expect_whereis, expect_name_count, expect_runs_
 using scenario_action = std::variant<start_action, stop_action, crash_action, restart_action, partition_action,
                                      cut_action, heal_action, link_action, dns_action, register_action,
                                      register_many_action, unregister_action, whereis_action, rollout_action,
-                                     exit_action, ignore_stop_action, expectation>;
+                                     exit_action, ignore_stop_action, pause_action, resume_action, drift_action,
+                                     expectation>;
 
 /// One `at TIME ...` line, or a final `expect ...` line (without `at`).
 struct scenario_step {
@@ -669,8 +674,8 @@ private:
     }
 
     scenario_action parse_action(line_reader& r) {
-        const auto verb = r.word("event (start, stop, crash, restart, partition, cut, heal, link, dns, register, "
-                                 "register-many, unregister, whereis, exit, ignore-stop, rollout or expect)");
+        const auto verb = r.word("event (start, stop, crash, restart, pause, resume, drift, partition, cut, heal, link, "
+                                 "dns, register, register-many, unregister, whereis, exit, ignore-stop, rollout or expect)");
         const std::size_t line = r.line();
         scenario_action a = heal_action{};
         if (verb == "start") {
@@ -719,11 +724,18 @@ private:
         } else if (verb == "rollout") {
             if (!s_.replicas) reject_line(line, "'rollout' needs a Deployment: add a 'deployment N' setting");
             a = rollout_action{};
-        } else if (verb == "pause" || verb == "resume" || verb == "drift") {
-            // TODO: model paused nodes (timers and deliveries held, then released in a burst) and
-            // per-node clock drift in sim::cluster, then accept these events.
-            reject_line(line, "event '" + std::string(verb) + "' is not supported yet: the simulator does not model " +
-                                  (verb == "drift" ? "clock drift" : "paused nodes"));
+        } else if (verb == "pause") {
+            a = pause_action{node(r)};
+        } else if (verb == "resume") {
+            a = resume_action{node(r)};
+        } else if (verb == "drift") {
+            drift_action d{node(r)};
+            const auto w = r.word("clock rate (a number from 0.01 to 100, such as 1.05)");
+            const auto scaled = parse_scaled(w);
+            if (!scaled || *scaled < 10'000'000ULL || *scaled > 100'000'000'000ULL)
+                reject_line(line, "invalid clock rate " + quoted(w) + ": expected a number from 0.01 to 100, such as 1.05");
+            d.rate = static_cast<double>(*scaled) / 1e9;
+            a = d;
         } else if (verb == "exit") {
             a = parse_exit(r);
         } else if (verb == "ignore-stop") {
@@ -734,8 +746,9 @@ private:
             reject_line(line, "event 'increment' is not supported yet: simulated workers only count time");
         } else {
             reject_line(line, "unknown event " + quoted(verb) +
-                                  ": expected start, stop, crash, restart, partition, cut, heal, link, dns, register, "
-                                  "register-many, unregister, whereis, exit, ignore-stop, rollout or expect");
+                                  ": expected start, stop, crash, restart, pause, resume, drift, partition, cut, heal, "
+                                  "link, dns, register, register-many, unregister, whereis, exit, ignore-stop, rollout or "
+                                  "expect");
         }
         r.finish();
         return a;

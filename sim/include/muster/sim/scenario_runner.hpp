@@ -308,6 +308,18 @@ private:
         cluster_.note_network_fault();
     }
 
+    void perform(const scenario_step& step, const pause_action& a) {
+        if (const auto slot = find_slot(step, a.node)) cluster_.pause(*slot);
+    }
+
+    void perform(const scenario_step& step, const resume_action& a) {
+        if (const auto slot = find_slot(step, a.node)) cluster_.resume(*slot);
+    }
+
+    void perform(const scenario_step& step, const drift_action& a) {
+        if (const auto slot = find_slot(step, a.node)) cluster_.set_clock_rate(*slot, a.rate);
+    }
+
     void perform(const scenario_step&, const heal_action&) {
         cluster_.net().heal();
         cluster_.note_network_fault();
