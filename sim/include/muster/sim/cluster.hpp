@@ -280,6 +280,29 @@ public:
         trace("clock_rate", slot, static_cast<std::uint64_t>(rate * 1e6));
     }
 
+    /// A client on node `from` adds `amount` to the counter of `name`. The increment travels over
+    /// the modelled network to the node that `from`'s replica names as the owner, which applies
+    /// it to the instance it runs and sends an acknowledgement back; `on_ack` runs when that
+    /// arrives. A lost message, an unreachable owner or an owner that runs no instance means no
+    /// acknowledgement. A paused owner applies it when it resumes.
+    void increment(std::uint32_t from, const std::string& name, std::uint64_t amount, std::function<void()> on_ack) {
+        auto& n = nodes_[from];
+        if (!n.machine || n.paused) return;
+        const auto owner = n.machine->whereis(name);
+        if (!owner) return;
+        const auto to = slot_of(owner->name);
+        if (!to) return;
+        const auto arrivals = network_.deliveries(n.name, owner->name, now_, net_rng_);
+        if (arrivals.empty()) return;
+        const auto from_incarnation = n.incarnation;
+        const auto to_slot = *to;
+        const auto to_incarnation = owner->incarnation;
+        schedule(arrivals.front(), [this, from, from_incarnation, to_slot, to_incarnation, name, amount,
+                                    on_ack = std::move(on_ack)]() mutable {
+            apply_increment(from, from_incarnation, to_slot, to_incarnation, name, amount, std::move(on_ack));
+        });
+    }
+
     /// Returns the time a node's clock shows now.
     time_point clock_of(std::uint32_t slot) const { return clock_at(slot, now_); }
 
@@ -506,6 +529,24 @@ private:
         if (!nodes_[slot].paused) return false;
         held_[slot].push_back(event{std::move(e)});
         return true;
+    }
+
+    void apply_increment(std::uint32_t from, std::uint64_t from_incarnation, std::uint32_t to, std::uint64_t to_incarnation,
+                         const std::string& name, std::uint64_t amount, std::function<void()> on_ack) {
+        if (!alive(to, to_incarnation)) return;
+        if (nodes_[to].paused) {
+            held_[to].push_back(event{action_event{[=, this] { apply_increment(from, from_incarnation, to, to_incarnation, name, amount, on_ack); }}});
+            return;
+        }
+        const auto it = nodes_[to].workers.find(name);
+        if (it == nodes_[to].workers.end()) return;
+        it->second.base += amount;
+        trace("increment", to, hash64(name));
+        const auto arrivals = network_.deliveries(nodes_[to].name, nodes_[from].name, now_, net_rng_);
+        if (arrivals.empty()) return;
+        schedule(arrivals.front(), [this, from, from_incarnation, on_ack = std::move(on_ack)] {
+            if (alive(from, from_incarnation)) on_ack();
+        });
     }
 
     void connection_lost(std::uint32_t slot, std::uint64_t incarnation, const std::string& peer) {

@@ -70,6 +70,9 @@ struct restart_action { std::string node; std::optional<std::uint64_t> generatio
 struct partition_action { std::vector<std::vector<std::string>> groups; };
 struct cut_action { std::vector<std::string> from; std::vector<std::string> to; };
 struct heal_action {};
+/// A client on `node` adds `amount` to the worker's counter where that node's replica says it
+/// runs, and counts an `increment-acked` event when the acknowledgement returns.
+struct increment_action { std::string name; std::string node; std::uint64_t amount = 1; };
 struct pause_action { std::string node; };
 struct resume_action { std::string node; };
 /// A change of a node's clock speed: 1.05 runs 5% fast.
@@ -136,11 +139,11 @@ struct expect_acknowledged { std::string name; };
 /// Kinds of observed events that `expect events` counts.
 enum class observed_kind : std::uint8_t {
     member_joined, member_leaving, member_left, member_failed, worker_started, worker_stopped,
-    register_ok, register_failed, unregister_ok, unregister_failed,
+    register_ok, register_failed, unregister_ok, unregister_failed, increment_acked,
 };
-inline constexpr std::array<std::string_view, 10> observed_kind_names{
+inline constexpr std::array<std::string_view, 11> observed_kind_names{
     "member-joined", "member-leaving", "member-left", "member-failed", "worker-started", "worker-stopped",
-    "register-ok", "register-failed", "unregister-ok", "unregister-failed"};
+    "register-ok", "register-failed", "unregister-ok", "unregister-failed", "increment-acked"};
 /// `expect events KIND[+KIND...] [NODE] [by NODE] [since TIME] OP N`: counts the events of
 /// any of the kinds.
 struct expect_events {
@@ -178,6 +181,7 @@ using scenario_action = std::variant<start_action, stop_action, crash_action, re
                                      cut_action, heal_action, link_action, dns_action, register_action,
                                      register_many_action, unregister_action, whereis_action, rollout_action,
                                      exit_action, ignore_stop_action, pause_action, resume_action, drift_action,
+                                     increment_action,
                                      expectation>;
 
 /// One `at TIME ...` line, or a final `expect ...` line (without `at`).
@@ -741,9 +745,14 @@ private:
         } else if (verb == "ignore-stop") {
             a = ignore_stop_action{worker_name(r)};
         } else if (verb == "increment") {
-            // TODO: let a simulated worker take increments and acknowledge them, so a scenario can
-            // check that no acknowledged increment is lost.
-            reject_line(line, "event 'increment' is not supported yet: simulated workers only count time");
+            increment_action c{worker_name(r), {}};
+            r.expect("on", "after the worker name of increment");
+            c.node = node(r);
+            if (r.accept("by")) {
+                c.amount = r.count("increment amount", 1'000'000'000);
+                if (c.amount == 0) reject_line(line, "invalid increment amount 0: expected 1 to 1000000000");
+            }
+            a = c;
         } else {
             reject_line(line, "unknown event " + quoted(verb) +
                                   ": expected start, stop, crash, restart, pause, resume, drift, partition, cut, heal, "
@@ -885,7 +894,7 @@ private:
             if (it == observed_kind_names.end())
                 reject_line(r.line(), "invalid event kind " + quoted(kind) +
                                           ": expected member-joined, member-leaving, member-left, member-failed, worker-started, "
-                                          "worker-stopped, register-ok, register-failed, unregister-ok or unregister-failed");
+                                          "worker-stopped, register-ok, register-failed, unregister-ok, unregister-failed or increment-acked");
             ev.kinds.push_back(static_cast<observed_kind>(it - observed_kind_names.begin()));
             if (plus == std::string_view::npos) break;
             kinds = kinds.substr(plus + 1);

@@ -308,6 +308,19 @@ private:
         cluster_.note_network_fault();
     }
 
+    void perform(const scenario_step& step, const increment_action& a) {
+        const auto slot = find_slot(step, a.node);
+        if (!slot || !cluster_.nodes()[*slot].machine) {
+            line("  " + a.node + " is not running");
+            return;
+        }
+        const std::uint32_t observer = *slot;
+        const std::string node = a.node;
+        cluster_.increment(*slot, a.name, a.amount, [this, observer, node] {
+            record(observed_kind::increment_acked, node, observer);
+        });
+    }
+
     void perform(const scenario_step& step, const pause_action& a) {
         if (const auto slot = find_slot(step, a.node)) cluster_.pause(*slot);
     }
