@@ -281,9 +281,8 @@ public:
     }
 
     /// A client on node `from` adds `amount` to the counter of `name`. The increment travels over
-    /// the modelled network to the node that `from`'s replica names as the owner, which applies
-    /// it to the instance it runs and sends an acknowledgement back; `on_ack` runs when that
-    /// arrives. A lost message, an unreachable owner or an owner that runs no instance means no
+    /// the modelled network to the owner in `from`'s replica. That node applies it to the instance
+    /// it runs and sends an acknowledgement back, and `on_ack` runs when it arrives. A lost message, an unreachable owner or an owner that runs no instance means no
     /// acknowledgement. A paused owner applies it when it resumes.
     void increment(std::uint32_t from, const std::string& name, std::uint64_t amount, std::function<void()> on_ack) {
         auto& n = nodes_[from];

@@ -70,8 +70,8 @@ struct restart_action { std::string node; std::optional<std::uint64_t> generatio
 struct partition_action { std::vector<std::vector<std::string>> groups; };
 struct cut_action { std::vector<std::string> from; std::vector<std::string> to; };
 struct heal_action {};
-/// A client on `node` adds `amount` to the worker's counter where that node's replica says it
-/// runs, and counts an `increment-acked` event when the acknowledgement returns.
+/// A client on `node` adds `amount` to the worker's counter on the owner that node's replica
+/// records, and counts an `increment-acked` event when the acknowledgement returns.
 struct increment_action { std::string name; std::string node; std::uint64_t amount = 1; };
 struct pause_action { std::string node; };
 struct resume_action { std::string node; };
