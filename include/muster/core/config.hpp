@@ -28,7 +28,7 @@ struct registry_config {
     duration rebalance_delay = 50ms;        ///< membership changes within this window move names once
     duration stop_grace = 5s;               ///< a worker asked to stop is killed after this
     duration leave_deadline = 25s;          ///< a leaving node stops waiting for handoffs after this
-    /// A leaving node that sees no member of a newer generation keeps its workers running up to
+    /// A leaving node with no member of a newer generation in its view keeps its workers running up to
     /// this long, waiting for one to join, before it hands them off. In a rollout the first pods
     /// told to stop often go before any new pod is up, and without a wait their workers move to
     /// old pods that stop next. 0 (the default) hands off at once. Must be below `leave_deadline`.

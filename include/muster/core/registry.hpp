@@ -196,18 +196,14 @@ public:
             const std::uint64_t version = index == detail::npos32 ? 1 : table_.at(index).version + 1;
             start_local(now, std::string(name), spec, std::nullopt, version);
             // The reply waits until a second replica has the entry, so a crash of this node right
-            // after the reply cannot lose an acknowledged registration. Alone, it replies at once.
-            if (const auto witness = pick_witness()) {
-                name_updates u{{record_of(table_.find(name))}, false, id};
-                send_to(*witness, std::move(u));
-                add_pending(now, id);
-                // A witness that does not count this node as a member yet drops the entry, so
-                // it goes out again each heartbeat until one acknowledges it.
-                witness_retries_.push_back({now + config_.heartbeat_interval, id, std::string(name)});
-            } else if (membership_.has_failed_members()) {
-                // Alone because members failed (a partition, say): an acknowledgement now would
-                // rest on this replica only, and a crash before the heal would lose it. The call
-                // waits for a witness to return, and ends with timed_out if none does.
+            // after the reply cannot lose an acknowledged registration. A witness that does not
+            // count this node as a member yet drops the entry, so it goes out again each heartbeat.
+            // A node alone because members failed (a partition, say) waits for one to return, and
+            // the call ends with timed_out if none does. A node that never saw a failure and has no
+            // member replies at once.
+            const auto witness = pick_witness();
+            if (witness || membership_.has_failed_members()) {
+                if (witness) send_to(*witness, name_updates{{record_of(table_.find(name))}, false, id});
                 add_pending(now, id);
                 witness_retries_.push_back({now + config_.heartbeat_interval, id, std::string(name)});
             } else {
@@ -336,10 +332,10 @@ public:
             f(table_.name(i), table_.owner(i), table_.at(i).version, table_.at(i).removed);
     }
 
-    /// Returns the member placement picks for `name` from the view alone. For placements that
-    /// read the registered names, two replicas that lag each other can disagree on `owner_of`,
-    /// so the decisions that every node must make alike (who restarts an orphan, who wins a
-    /// conflict) use the placement's `view_owner_of` when it has one.
+    /// Returns the member placement picks for `name` from the view alone. Two replicas that lag
+    /// each other can disagree on `owner_of` for placements that read the registered names. The
+    /// decisions every node must make alike (who restarts an orphan, who wins a conflict)
+    /// therefore use the placement's `view_owner_of` when it has one.
     std::optional<node_id> view_owner_of(std::string_view name) {
         rebuild_placement();
         std::optional<std::size_t> index;
@@ -1042,7 +1038,7 @@ private:
         // A leaving node waiting for a newer generation keeps its workers until one is a member.
         const bool waiting = generation_wait_ && now < leave_started_ + config_.newer_generation_wait;
         if (waiting && !newer_generation_present()) return;
-        // A node that is still connecting, or has not yet received a replica, knows only part of
+        // A node that is still connecting, or has not yet received a replica, has only part of
         // the cluster or of the registry, so its placement results differ from the others'. It keeps
         // what it was given until then; the periodic rebalance on the heartbeat moves what is
         // misplaced after that.
@@ -1307,8 +1303,8 @@ private:
 
     // A node that has just booted may receive registry messages from a peer that already counts
     // it as a member before its own hello exchange with that peer completes. Membership drops
-    // them and sends a hello; the registry parks them (a bounded number) and handles them once the
-    // sender joins, so a registration or its witness request is not lost at boot.
+    // them and sends a hello. The registry parks them (a bounded number) and handles them once
+    // the sender joins, so a registration or its witness request is not lost at boot.
     void park_early_message(time_point now, const envelope& e) {
         // Only requests whose loss makes a caller wait for a timeout are parked, and only small
         // ones, so parked messages stay within a few hundred kilobytes.

@@ -66,8 +66,8 @@ struct placed_name {
 /// current owner. The registry calls it after each `rebuild`, at each rebalance and on each
 /// heartbeat, whenever the names or their owners changed since the last call. Owners must be a
 /// pure function of the view and that list, so every node holding the same replica agrees.
-/// Between two calls, `owner_of` answers for names outside the last list as if each were the
-/// next one assigned.
+/// Between two calls, `owner_of` returns, for a name outside the last list, the owner it would
+/// get as the next name assigned.
 ///
 /// Replicas lag each other, so two nodes can briefly disagree on such owners. A model may
 /// therefore offer `cp.view_owner_of(name)`, an owner that depends on the view alone. The

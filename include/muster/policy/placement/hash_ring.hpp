@@ -110,7 +110,7 @@ public:
 
     /// Offers the owners of the points from `key` clockwise to `accept` and returns the first one
     /// it accepts (see `ordered_placement`). A member is offered once per point it owns on the
-    /// way, so a walk that accepts nobody costs one call per point.
+    /// way, so a walk that accepts no member costs one call per point.
     template <class Accept>
     std::optional<std::size_t> first_accepted(std::uint64_t key, Accept&& accept) const {
         const std::size_t n = positions_.size();

@@ -38,9 +38,9 @@ struct rollout_aware_config {
 ///
 /// Every registered name is assigned in two passes over the names sorted by hash:
 ///
-/// 1. A name stays on its current owner while that owner is a member below its keep cap
-///    (`rollout_aware_config::keep` times the mean, plus three times the square root of the
-///    mean, so that chance variations among few names per member move nothing).
+/// 1. A name stays on its current owner while that owner is a member below its keep cap. The
+///    cap is `rollout_aware_config::keep` times the mean plus three times the square root of
+///    the mean, so chance variations among few names per member move nothing.
 /// 2. Every other name (new, owner gone or leaving, owner over its cap) goes to the first member,
 ///    in `Inner`'s order of preference for the name, that has room and belongs to the newest
 ///    generation present. When all of those are full, it goes to the first member of the newest

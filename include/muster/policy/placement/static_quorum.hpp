@@ -19,8 +19,8 @@ namespace muster {
 /// otherwise.
 ///
 /// Set `quorum` to a majority of the cluster's expected size (3 of 5, say). After a netsplit the
-/// minority side then sees fewer members than the quorum, and its registry stops the workers it
-/// runs (keeping their state) and refuses registrations with `errc::no_members`. The majority
+/// minority side then has fewer members than the quorum in its view. Its registry stops the
+/// workers it runs (keeping their state) and rejects registrations with `errc::no_members`. The majority
 /// side restarts those names once it declares the other side failed. When the view regains the
 /// quorum, stopped workers are placed again, or give their kept state to the instance that ran on
 /// the majority side.

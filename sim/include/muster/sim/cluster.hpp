@@ -261,9 +261,9 @@ public:
         watch_node("resume", n.name, "");
         last_disruption_ = now_;
         note_network_fault();
-        auto held = std::exchange(held_[slot], {});
+        auto waiting = std::exchange(held_[slot], {});
         held_.erase(slot);
-        for (auto& e : held) queue_.push(now_, std::move(e));
+        for (auto& e : waiting) queue_.push(now_, std::move(e));
     }
 
     /// Sets the speed of a node's clock from now on: 1.01 runs 1% fast, 0.5 at half speed. The
@@ -280,8 +280,8 @@ public:
         trace("clock_rate", slot, static_cast<std::uint64_t>(rate * 1e6));
     }
 
-    /// A client on node `from` adds `amount` to the counter of `name`. The increment travels over
-    /// the modelled network to the owner in `from`'s replica. That node applies it to the instance
+    /// Adds `amount` to the counter of `name` for a client on node `from`. The increment travels
+    /// over the modelled network to the owner in `from`'s replica. That node applies it to the instance
     /// it runs and sends an acknowledgement back, and `on_ack` runs when it arrives. A lost message, an unreachable owner or an owner that runs no instance means no
     /// acknowledgement. A paused owner applies it when it resumes.
     void increment(std::uint32_t from, const std::string& name, std::uint64_t amount, std::function<void()> on_ack) {
@@ -566,14 +566,14 @@ private:
         return n.clock_anchor_node + duration(static_cast<duration::rep>(elapsed));
     }
 
-    // The first simulated time at which the node's clock shows `shown` or later.
-    time_point sim_time_of(std::uint32_t slot, time_point shown) const {
+    // The first simulated time at which the node's clock shows `target` or later.
+    time_point sim_time_of(std::uint32_t slot, time_point target) const {
         const auto& n = nodes_[slot];
-        if (shown <= n.clock_anchor_node) return n.clock_anchor_sim;
-        const double elapsed = static_cast<double>((shown - n.clock_anchor_node).count()) / n.clock_rate;
+        if (target <= n.clock_anchor_node) return n.clock_anchor_sim;
+        const double elapsed = static_cast<double>((target - n.clock_anchor_node).count()) / n.clock_rate;
         auto at = n.clock_anchor_sim + duration(static_cast<duration::rep>(std::ceil(elapsed)));
         // Rounding may leave the clock a nanosecond short; a timer must never fire early.
-        while (clock_at(slot, at) < shown) at += duration(1);
+        while (clock_at(slot, at) < target) at += duration(1);
         return at;
     }
 

@@ -54,8 +54,8 @@ struct placement_options {
 };
 
 /// One of the shipped placement models, picked by `placement_options::kind`. It forwards the
-/// registered names to the models that read them, and tells the registry whether the chosen one
-/// does, so the others cost nothing extra.
+/// registered names to the models that read them, and reports to the registry whether the chosen
+/// one does, so the others cost nothing extra.
 class placement_choice {
 public:
     explicit placement_choice(const placement_options& o = {}) : model_(make(o)) {}
