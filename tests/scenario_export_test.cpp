@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/scenario_run.hpp"
+
 #include <cstdio>
 #include <string>
 
@@ -14,17 +16,7 @@ using namespace std::chrono_literals;
 namespace {
 
 scenario_result run_exported(const exported_scenario& e, std::uint64_t seed) {
-    const auto parsed = parse_scenario(e.text);
-    INFO(e.text);
-    INFO((parsed ? std::string("parsed") : parsed.error().message));
-    REQUIRE(parsed.has_value());
-    std::FILE* sink = std::tmpfile();
-    REQUIRE(sink != nullptr);
-    scenario_run_options o;
-    o.seed = seed;
-    auto result = run_scenario(*parsed, o, sink);
-    std::fclose(sink);
-    return result;
+    return muster::testing::run_scenario_text(e.text, seed);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
 
+#include "support/scenario_run.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -15,16 +17,7 @@ namespace {
 
 // Runs a scenario text with its report discarded.
 scenario_result run_text(const std::string& text, std::uint64_t seed = 1) {
-    const auto parsed = parse_scenario(text);
-    INFO((parsed ? std::string("parsed") : parsed.error().message));
-    REQUIRE(parsed.has_value());
-    std::FILE* sink = std::tmpfile();
-    REQUIRE(sink != nullptr);
-    scenario_run_options o;
-    o.seed = seed;
-    auto result = run_scenario(*parsed, o, sink);
-    std::fclose(sink);
-    return result;
+    return muster::testing::run_scenario_text(text, seed);
 }
 
 }  // namespace
