@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
     write("message-handoff-reply", 0, payload(muster::handoff_reply{{{9, "billing", true}, {10, "reports", false}}}));
     write("message-sync-digest", 0,
           payload(muster::sync_digest{{0, 1, 0xfedcba9876543210, 42, 7, 0, 0, UINT64_MAX}, true}));
-    write("message-sync-request", 0, payload(muster::sync_request{{0, 5, 127, 128, 65535}}));
+    write("message-sync-request", 0, payload(muster::sync_request{{0, 5, 127, 128, 65535}, {3, 0x51f0c2d4e6a87b19ULL}}));
     write("message-conflict-yield", 0, payload(muster::conflict_yield{"billing", 18, std::string("counter=40")}));
 
     std::vector<std::uint8_t> stream{5};  // the chunk size byte read by the stream target
@@ -93,13 +93,13 @@ int main(int argc, char** argv) {
     truncated.resize(truncated.size() - 6);
     write("bad-truncated", 0, truncated);
     auto version = payload(muster::heartbeat{});
-    version[0] = 2;
+    version[0] = muster::wire::wire_version + 1;
     write("bad-unknown-version", 0, version);
     auto kind = payload(muster::heartbeat{});
     kind[1] = 0x30;
     write("bad-unknown-kind", 0, kind);
-    auto count = payload(muster::sync_request{{1, 2}});
-    count[count.size() - 3] = 0x7f;  // the bucket count: 127 buckets in 2 bytes
+    auto count = payload(muster::sync_request{{1, 2}, {}});
+    count[count.size() - 4] = 0x7f;  // the bucket count: 127 buckets in 2 bytes
     write("bad-count", 0, count);
     write("bad-oversized-stream", 1, {3, 0x00, 0x10, 0x00, 0x01, 0xaa, 0xbb});
 

@@ -54,6 +54,20 @@ void check_matches(const name_table& table, const std::map<std::string, model_en
         table.for_each_owned_by(owner, [&](std::uint32_t i) { listed.insert(std::string(table.name(i))); });
         RC_ASSERT(listed == names);
     }
+
+    // Each bucket's walk visits exactly the entries of that bucket, once each, and their entry
+    // digests combine into the bucket's digest.
+    std::vector<int> visits(table.size(), 0);
+    for (std::uint32_t b = 0; b < table.digests().size(); ++b) {
+        std::uint64_t combined = 0;
+        table.for_each_in_bucket(b, [&](std::uint32_t i) {
+            RC_ASSERT(table.bucket_of(table.at(i).hash) == b);
+            ++visits[i];
+            combined ^= table.entry_digest(i);
+        });
+        RC_ASSERT(combined == table.digests()[b]);
+    }
+    RC_ASSERT(std::all_of(visits.begin(), visits.end(), [](int v) { return v == 1; }));
 }
 
 std::string numbered(const std::string& prefix, int i) { return prefix + std::to_string(i); }
@@ -74,6 +88,22 @@ TEST_CASE("name_table finds many inserted names", "[core]") {
     }
     CHECK(table.find("worker-5000") == npos32);
     CHECK(table.find("") == npos32);
+}
+
+TEST_CASE("name_table walks each bucket of a large table", "[core]") {
+    name_table table(1024);
+    for (int i = 0; i < 20000; ++i) table.upsert(numbered("worker-", i), node_a, 1, counter_spec, false);
+    std::size_t visited = 0;
+    for (std::uint32_t b = 0; b < 1024; ++b) {
+        std::uint64_t combined = 0;
+        table.for_each_in_bucket(b, [&](std::uint32_t i) {
+            CHECK(table.bucket_of(table.at(i).hash) == b);
+            combined ^= table.entry_digest(i);
+            ++visited;
+        });
+        CHECK(combined == table.digests()[b]);
+    }
+    CHECK(visited == 20000);
 }
 
 TEST_CASE("name_table empty table finds nothing", "[core]") {
@@ -231,7 +261,7 @@ TEST_CASE("name_table digests ignore insertion order", "[core]") {
 TEST_CASE("name_table matches map model", "[core][property]") {
     rc::prop("random upserts and erases", [] {
         // Few, short names, so probe chains collide and erases shift them often.
-        const auto buckets = *rc::gen::element<std::uint32_t>(1, 4, 256);
+        const auto buckets = *rc::gen::element<std::uint32_t>(1, 4, 256, 65536);
         name_table table(buckets);
         std::map<std::string, model_entry> model;
         std::set<std::string> erased;

@@ -100,7 +100,7 @@ TEST_CASE("scenario runner survives random steps", "[sim][property]") {
         RC_ASSERT(parsed.has_value());
         std::FILE* sink = std::tmpfile();
         RC_ASSERT(sink != nullptr);
-        const auto r = run_scenario(*parsed, scenario_run_options{*rc::gen::inRange<std::uint64_t>(1, 1000), false, {}}, sink);
+        const auto r = run_scenario(*parsed, scenario_run_options{*rc::gen::inRange<std::uint64_t>(1, 1000), false, {}, {}}, sink);
         std::fclose(sink);
         RC_ASSERT(r.exit_status() >= 0);
         RC_ASSERT(r.exit_status() <= 1);

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -132,7 +133,7 @@ TEST_CASE("codec rejects empty payload as truncated", "[wire]") {
 
 TEST_CASE("codec rejects unknown version", "[wire]") {
     auto payload = payload_of(sample(muster::heartbeat{}));
-    for (const std::uint8_t version : {0, 2, 255}) {
+    for (const std::uint8_t version : {0, 1, 3, 255}) {
         payload[0] = version;
         CHECK(error_of(payload) == decode_error::unknown_version);
     }
@@ -269,16 +270,34 @@ TEST_CASE("codec bounds sync buckets", "[wire]") {
     digest.buckets.push_back(1);
     CHECK(muster::wire::encode(sample(digest)).error() == encode_error::invalid_field);
 
-    muster::sync_request request{{65535}};
+    muster::sync_request request{{65535}, {}};
     auto payload = payload_of(sample(request));
     CHECK(muster::wire::decode(payload).has_value());
     request.buckets = {65536};
     CHECK(muster::wire::encode(sample(request)).error() == encode_error::invalid_field);
-    // 65535 is {0xff, 0xff, 0x03}; 65536 is {0x80, 0x80, 0x04}.
+    // 65535 is {0xff, 0xff, 0x03}; 65536 is {0x80, 0x80, 0x04}. The last byte counts the known
+    // digests (none).
+    payload[payload.size() - 4] = 0x80;
     payload[payload.size() - 3] = 0x80;
-    payload[payload.size() - 2] = 0x80;
-    payload[payload.size() - 1] = 0x04;
+    payload[payload.size() - 2] = 0x04;
     CHECK(error_of(payload) == decode_error::garbled);
+}
+
+TEST_CASE("codec requires ascending known digests in a sync request", "[wire]") {
+    muster::sync_request request{{3, 9}, {5, 0x8000000000000000ULL}};
+    auto payload = payload_of(sample(request));
+    const auto decoded = muster::wire::decode(payload);
+    REQUIRE(decoded.has_value());
+    CHECK(std::get<muster::sync_request>(decoded->body) == request);
+
+    // The digests are the last 16 bytes, big-endian; swapping them breaks the order.
+    std::rotate(payload.end() - 16, payload.end() - 8, payload.end());
+    CHECK(error_of(payload) == decode_error::garbled);
+
+    request.known = {7, 7};
+    CHECK(muster::wire::encode(sample(request)).error() == encode_error::invalid_field);
+    request.known = {9, 4};
+    CHECK(muster::wire::encode(sample(request)).error() == encode_error::invalid_field);
 }
 
 TEST_CASE("codec rejects hello version above 32 bits", "[wire]") {
@@ -337,7 +356,7 @@ TEST_CASE("codec matches documented heartbeat frame", "[wire]") {
     e.body = muster::heartbeat{};
     const auto frame = muster::wire::encode(e);
     REQUIRE(frame.has_value());
-    CHECK(*frame == std::vector<std::uint8_t>{0, 0, 0, 8, 1, 1, 1, 'a', 1, 1, 'b', 0});
+    CHECK(*frame == std::vector<std::uint8_t>{0, 0, 0, 8, 2, 1, 1, 'a', 1, 1, 'b', 0});
 }
 
 #ifdef MUSTER_FUZZ_CORPUS_DIR

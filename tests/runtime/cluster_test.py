@@ -32,6 +32,7 @@ import tempfile
 import time
 
 COOKIE = b"runtime-test-cookie-0123456789"
+WIRE_VERSION = 2  # muster::wire::wire_version, the first byte of every frame payload
 WRONG_COOKIE = b"another-cookie-9876543210-abcdef"
 PR_SET_PDEATHSIG = 1
 
@@ -241,9 +242,9 @@ def handshake(port, own_name):
     """Opens a connection to a node and proves the cookie as `own_name`; returns the socket."""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     nonce = os.urandom(32)
-    s.sendall(frame(bytes([1, 0x40]) + name_bytes(own_name) + nonce))
+    s.sendall(frame(bytes([WIRE_VERSION, 0x40]) + name_bytes(own_name) + nonce))
     response = read_frame(s)
-    check(response[:2] == bytes([1, 0x41]), "unexpected handshake reply %r" % response[:2])
+    check(response[:2] == bytes([WIRE_VERSION, 0x41]), "unexpected handshake reply %r" % response[:2])
     size = response[2]
     peer = response[3:3 + size]
     peer_nonce = response[3 + size:3 + size + 32]
@@ -251,7 +252,7 @@ def handshake(port, own_name):
     expected = hmac.new(COOKIE, b"muster wire 1 responder proof" + body, hashlib.sha256).digest()
     check(response[3 + size + 32:] == expected, "the node's handshake proof does not match")
     proof = hmac.new(COOKIE, b"muster wire 1 initiator proof" + body, hashlib.sha256).digest()
-    s.sendall(frame(bytes([1, 0x42]) + proof))
+    s.sendall(frame(bytes([WIRE_VERSION, 0x42]) + proof))
     return s
 
 
@@ -282,8 +283,8 @@ def run_garbage(binary, folder, nodes):
     # logs the peer's name with the decoder's reason.
     bad_frames = [
         (b"app@127.0.0.1:1", frame(bytes([7, 1]) + b"garbage"), "unknown wire format version"),
-        (b"app@127.0.0.1:2", frame(bytes([1, 0x30])), "unknown message kind"),
-        (b"app@127.0.0.1:3", frame(bytes([1, 1, 0])), "frame is garbled"),
+        (b"app@127.0.0.1:2", frame(bytes([WIRE_VERSION, 0x30])), "unknown message kind"),
+        (b"app@127.0.0.1:3", frame(bytes([WIRE_VERSION, 1, 0])), "frame is garbled"),
         (b"app@127.0.0.1:4", (0x7FFFFFFF).to_bytes(4, "big") + b"x", "frame is larger than frame_size_max"),
         (b"app@127.0.0.1:5", (100).to_bytes(4, "big") + b"0123456789", "frame is truncated"),
     ]
@@ -302,7 +303,7 @@ def run_garbage(binary, folder, nodes):
     # A client without the cookie announces a 1 MB frame: the node stops buffering it at 4 KiB,
     # well before the handshake deadline of 5 s.
     large = socket.create_connection(("127.0.0.1", ports[0]), timeout=5)
-    large.sendall((1000000).to_bytes(4, "big") + bytes([1, 0x40]) + b"x" * 8000)
+    large.sendall((1000000).to_bytes(4, "big") + bytes([WIRE_VERSION, 0x40]) + b"x" * 8000)
     check(closed_by_peer(large, 3), "the node buffered a large frame from a peer without the cookie")
     large.close()
     # A client that sends nothing is closed at the handshake deadline (5 s by default).

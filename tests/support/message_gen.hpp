@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -157,7 +158,9 @@ inline rc::Gen<sync_digest> gen_body<sync_digest>() {
 template <>
 inline rc::Gen<sync_request> gen_body<sync_request>() {
     return rc::gen::exec([] {
-        return sync_request{*rc::gen::container<std::vector<std::uint32_t>>(rc::gen::inRange<std::uint32_t>(0, 65536))};
+        const auto known = *rc::gen::container<std::set<std::uint64_t>>(rc::gen::arbitrary<std::uint64_t>());
+        return sync_request{*rc::gen::container<std::vector<std::uint32_t>>(rc::gen::inRange<std::uint32_t>(0, 65536)),
+                            std::vector<std::uint64_t>(known.begin(), known.end())};
     });
 }
 

@@ -90,14 +90,16 @@ public:
             on_hello(now, e.from, *h, out);
             return false;
         }
-        if (is_left(e.from)) return false;
         const auto it = peers_.find(e.from.name);
+        const bool member = it != peers_.end() && it->second.state != peer_state::connecting &&
+                            it->second.id.incarnation == e.from.incarnation;
+        // A member is never a departed identity (`on_hello` refuses those), so the common case
+        // skips that search.
+        if (!member && is_left(e.from)) return false;
         if (std::holds_alternative<goodbye>(e.body) &&
             (it == peers_.end() || it->second.state == peer_state::connecting)) {
             return false;  // a goodbye from a node that never became a member here changes nothing
         }
-        const bool member = it != peers_.end() && it->second.state != peer_state::connecting &&
-                            it->second.id.incarnation == e.from.incarnation;
         if (!member) {
             // A message from a node that thinks we are connected: after a one-way cut or a failure
             // declared on one side only. A hello asking for a reply restores the session.

@@ -260,7 +260,7 @@ public:
                 if (other) effects_.push_back(merge_state_effect{name_copy, std::move(*other)});
             } else {
                 send_to(w.target, conflict_yield{it->first, w.version, std::move(state)});
-                locals_.erase(it);
+                erase_local(it);
             }
         }
         after_input(now);
@@ -359,6 +359,7 @@ public:
         for (const auto& [name, w] : locals_) {
             const auto index = table_.find(name);
             if (index == detail::npos32) return "local worker " + name + " has no replica entry";
+            if (!table_.at(index).local) return "local worker " + name + " lacks the local mark in the replica";
             if (w.phase == stage::running && table_.owner(index) != config_.self)
                 return "running worker " + name + " is owned by " + table_.owner(index).name + " in the replica";
         }
@@ -387,7 +388,12 @@ private:
     using local_map = std::map<std::string, local_worker, std::less<>>;
     using peer_record = membership::peer;
 
+    // A pull lists the digests of about this many entries of this replica, so each costs about
+    // as much to build and to serve, whatever the registry's size.
     static constexpr std::size_t sync_pull_entries_max = 1024;
+    // A whole pull (the first after start, or after a healed partition) lists at most this many
+    // digests (512 KiB); above that it requests whole buckets.
+    static constexpr std::size_t sync_known_max = 65536;
 
     // ---- helpers: effects ---------------------------------------------------------------------
 
@@ -522,6 +528,7 @@ private:
         if (same) return;
         built_view_ = view_;
         placement_.rebuild(view_);
+        ++placement_builds_;
         // The rebuilt placement read the names as the last assignment left them; where they run
         // may have changed since, through handoffs.
         assign_names();
@@ -681,7 +688,17 @@ private:
     }
 
     void on_message(time_point now, const node_id& from, const name_updates& u) {
-        for (const auto& record : u.entries) apply_record(now, from, record);
+        if (u.sync_response) {
+            // A pull's response lists names in hash order, and the replica's slots follow hash
+            // order too. Inserted in that order into a table still growing, the names would
+            // crowd the first slots into one long probe run, so they go in a scattered order:
+            // a stride by a prime above any entry count visits every index once.
+            const std::uint64_t n = u.entries.size();
+            constexpr std::uint64_t stride = 2654435761u;
+            for (std::uint64_t k = 0; k < n; ++k) apply_record(now, from, u.entries[(k * stride) % n]);
+        } else {
+            for (const auto& record : u.entries) apply_record(now, from, record);
+        }
         if (u.ack_id != 0) send_to(from, updates_ack{u.ack_id});
         if (u.sync_response) {
             sync_pull_until_ = time_point{};
@@ -719,7 +736,7 @@ private:
                     send_to(from.name, u);
                 }
                 keep_handed_copy(now, it->first, from, it->second.version + 1, it->second.state);
-                locals_.erase(it);
+                erase_local(it);
             } else {
                 ++stats_.handoffs_rejected;
                 replace(now, it);
@@ -735,38 +752,60 @@ private:
                 {{"from", from.name}, {"buckets", std::to_string(d.buckets.size())}, {"expected", std::to_string(mine.size())}});
             return;
         }
-        // A pull fetches about `sync_pull_entries_max` entries, starting at a rotating offset. While
-        // names move, most digests differ only by updates still in flight, and pulling every
-        // differing bucket would copy a large registry on every sync. The first pull after start
-        // copies everything that differs, because a new replica must be complete before this node
-        // can restart the names of failed owners. The pull after a member declared failed came
-        // back (a healed partition) copies everything too, because then the replicas diverged.
-        std::vector<std::uint32_t> differing;
+        // A pull covers differing buckets that hold about `sync_pull_entries_max` entries here,
+        // starting at a rotating offset. While names move, most digests differ only by updates
+        // still in flight, and covering every differing bucket would cost work on both sides in
+        // proportion to the registry on every sync. The first pull after start covers everything
+        // that differs, because a new replica must be complete before this node can restart the
+        // names of failed owners. The pull after a member declared failed came back (a healed
+        // partition) covers everything too, because then the replicas diverged. A pull lists this
+        // replica's entry digests in its buckets, and the peer responds with only the entries
+        // that differ.
         const auto count = static_cast<std::uint32_t>(mine.size());
         const auto offset = static_cast<std::uint32_t>(sync_cursor_ * 7919u) % count;
-        const std::size_t entries_per_bucket = std::max<std::size_t>(1, table_.size() / count);
         const bool whole = !synced_once_ || d.after_failure;
-        const std::size_t limit = whole ? count : std::max<std::size_t>(1, sync_pull_entries_max / entries_per_bucket);
-        for (std::uint32_t k = 0; k < count && differing.size() < limit; ++k) {
-            const std::uint32_t b = (offset + k) % count;
-            if (mine[b] != d.buckets[b]) differing.push_back(b);
-        }
         ++sync_cursor_;
-        if (differing.empty()) return;
+        if (now < sync_pull_until_) return;
+        sync_request pull;
+        for (std::uint32_t k = 0; k < count; ++k) {
+            const std::uint32_t b = (offset + k) % count;
+            if (mine[b] == d.buckets[b]) continue;
+            if (!whole && !pull.buckets.empty() && pull.known.size() >= sync_pull_entries_max) break;
+            pull.buckets.push_back(b);
+            table_.for_each_in_bucket(b, [&](std::uint32_t i) { pull.known.push_back(table_.entry_digest(i)); });
+        }
+        if (pull.buckets.empty()) return;
+        finish_pull(pull);
         // Pull only, one pull at a time: a joining node receives digests from every member and
         // must not ask each of them for the whole registry.
-        if (now < sync_pull_until_) return;
         sync_pull_until_ = now + config_.heartbeat_interval;
         sync_pull_from_ = from;
         ++stats_.sync_repairs;
-        send_to(from.name, sync_request{std::move(differing)});
+        send_to(from.name, std::move(pull));
     }
 
     void on_message(time_point, const node_id& from, const sync_request& r) {
         std::vector<std::uint32_t> buckets;
         for (const auto b : r.buckets)
             if (b < table_.digests().size()) buckets.push_back(b);
-        send_buckets(from.name, buckets);
+        std::sort(buckets.begin(), buckets.end());
+        buckets.erase(std::unique(buckets.begin(), buckets.end()), buckets.end());
+        // The decoder checks the order; a host that delivers messages without the codec may not.
+        if (std::is_sorted(r.known.begin(), r.known.end())) {
+            send_buckets(from.name, buckets, r.known);
+        } else {
+            auto known = r.known;
+            std::sort(known.begin(), known.end());
+            send_buckets(from.name, buckets, known);
+        }
+    }
+
+    // Sorts a pull's known digests and drops repeats. A list too long for one frame is dropped
+    // altogether, which requests whole buckets, as an empty list does.
+    static void finish_pull(sync_request& pull) {
+        std::sort(pull.known.begin(), pull.known.end());
+        pull.known.erase(std::unique(pull.known.begin(), pull.known.end()), pull.known.end());
+        if (pull.known.size() > sync_known_max) pull.known = {};
     }
 
     void on_message(time_point now, const node_id& from, const conflict_yield& y) {
@@ -832,16 +871,17 @@ private:
             // A removal of a name never seen blocks nothing here; storing it would only let
             // expired tombstones travel back and forth between replicas.
             if (r.removed) return;
-            table_.upsert(r.name, r.owner, r.version, r.spec, false);
-            check_orphan(now, r.name);
+            check_orphan(now, table_.upsert(r.name, r.owner, r.version, r.spec, false));
             return;
         }
         const auto& cur = table_.at(index);
         if (!newer(r, cur.version, cur.removed, table_.owner(index))) return;
-        const auto local = locals_.find(r.name);
-        if (local != locals_.end()) {
-            on_competing_record(now, local, r);
-            return;
+        if (cur.local) {
+            const auto local = locals_.find(r.name);
+            if (local != locals_.end()) {
+                on_competing_record(now, local, r);
+                return;
+            }
         }
         table_.update(index, r.owner, r.version, r.spec, r.removed);
         if (r.removed) tombstones_.emplace_back(now, r.name);
@@ -850,7 +890,7 @@ private:
             // registration is not lost.
             start_local(now, r.name, r.spec, std::nullopt, r.version + 1);
         } else {
-            check_orphan(now, r.name);
+            check_orphan(now, index);
         }
     }
 
@@ -864,7 +904,7 @@ private:
             // running there and receives the state kept here, as a conflict's loser gives it.
             send_to(r.owner.name, conflict_yield{name, w.version, std::move(w.state)});
             table_.upsert(r.name, r.owner, r.version, r.spec, r.removed);
-            locals_.erase(local);
+            erase_local(local);
             return;
         }
         if (w.phase == stage::stopping || w.phase == stage::offered) {
@@ -876,7 +916,7 @@ private:
                     send_to(w.target.name, u);
                 }
                 keep_handed_copy(now, name, w.target, r.version, w.state);
-                locals_.erase(local);
+                erase_local(local);
                 return;
             }
             table_.upsert(r.name, r.owner, r.version, r.spec, r.removed);
@@ -891,7 +931,7 @@ private:
             effects_.push_back(stop_worker_effect{name, stop_cause::unregister, false, config_.stop_grace});
             table_.upsert(r.name, r.owner, r.version, r.spec, true);
             tombstones_.emplace_back(now, r.name);
-            locals_.erase(local);
+            erase_local(local);
             return;
         }
         if (r.owner == config_.self) {
@@ -953,14 +993,17 @@ private:
         membership_.broadcast(name_updates{std::exchange(outbox_, {})}, effects_);
     }
 
-    void send_buckets(const std::string& to, const std::vector<std::uint32_t>& buckets) {
+    // Responds to a pull with the entries of `buckets` whose digests `known` (sorted) lacks.
+    void send_buckets(const std::string& to, const std::vector<std::uint32_t>& buckets,
+                      const std::vector<std::uint64_t>& known) {
         if (buckets.empty()) return;
-        std::vector<bool> wanted(table_.digests().size(), false);
-        for (const auto b : buckets) wanted[b] = true;
         name_updates u;
         u.sync_response = true;
-        for (std::uint32_t i = 0; i < table_.size(); ++i)
-            if (wanted[table_.bucket_of(table_.at(i).hash)]) u.entries.push_back(record_of(i));
+        for (const auto b : buckets)
+            table_.for_each_in_bucket(b, [&](std::uint32_t i) {
+                if (known.empty() || !std::binary_search(known.begin(), known.end(), table_.entry_digest(i)))
+                    u.entries.push_back(record_of(i));
+            });
         send_to(to, std::move(u));
     }
 
@@ -973,11 +1016,15 @@ private:
             if (p.state != peer_state::connecting) members.push_back(&p);
         if (members.empty()) return;
         const auto& to = members[sync_cursor_++ % members.size()]->id;
-        std::vector<std::uint32_t> all(table_.digests().size());
-        for (std::uint32_t b = 0; b < all.size(); ++b) all[b] = b;
+        sync_request pull;
+        pull.buckets.resize(table_.digests().size());
+        for (std::uint32_t b = 0; b < pull.buckets.size(); ++b) pull.buckets[b] = b;
+        if (table_.size() <= sync_known_max)
+            for (std::uint32_t i = 0; i < table_.size(); ++i) pull.known.push_back(table_.entry_digest(i));
+        finish_pull(pull);
         sync_pull_until_ = now + config_.heartbeat_interval;
         sync_pull_from_ = to;
-        send_to(to, sync_request{std::move(all)});
+        send_to(to, std::move(pull));
     }
 
     void send_digest_to_next_member() {
@@ -992,19 +1039,40 @@ private:
     void expire_tombstones(time_point now) {
         while (!tombstones_.empty() && tombstones_.front().first + config_.tombstone_ttl <= now) {
             const auto index = table_.find(tombstones_.front().second);
-            if (index != detail::npos32 && table_.at(index).removed && !locals_.contains(tombstones_.front().second))
-                table_.erase(index);
+            if (index != detail::npos32 && table_.at(index).removed && !is_local(index)) table_.erase(index);
             tombstones_.pop_front();
         }
     }
 
     // ---- workers ------------------------------------------------------------------------------
 
+    // A local worker's replica entry carries the `local` mark, so updates of other names skip
+    // the search of `locals_`. The two change together, here.
+    local_worker& add_local(std::uint32_t index) {
+        table_.set_local(index, true);
+        return locals_[std::string(table_.name(index))];
+    }
+
+    void erase_local(local_map::iterator it) {
+        const auto index = table_.find(it->first);
+        if (index != detail::npos32) table_.set_local(index, false);
+        locals_.erase(it);
+    }
+
+    bool is_local(std::uint32_t index) const { return table_.at(index).local && locals_.contains(table_.name(index)); }
+
     void start_local(time_point, std::string name, const worker_spec& spec, std::optional<worker_state> state,
                      std::uint64_t version) {
         const auto index = table_.upsert(name, config_.self, version, spec, false);
-        auto& w = locals_[name];
+        auto& w = add_local(index);
         w = local_worker{};
+        // A list longer than the workers costs more than a full pass, so it is dropped for one.
+        if (started_since_pass_.size() >= locals_.size() + 64) {
+            started_since_pass_.clear();
+            full_pass_key_.reset();
+        } else {
+            started_since_pass_.push_back(name);
+        }
         w.version = version;
         ++stats_.workers_started;
         log(log_level::debug, "worker_started", {{"name", name}, {"version", std::to_string(version)}});
@@ -1020,7 +1088,7 @@ private:
         const auto updated = table_.upsert(it->first, config_.self, version, spec, true);
         queue_update(updated);
         tombstones_.emplace_back(now, it->first);
-        locals_.erase(it);
+        erase_local(it);
     }
 
     void reply_unregister(time_point, const unregister_request& r, std::optional<errc> error) {
@@ -1050,34 +1118,50 @@ private:
         if constexpr (name_set_placement<Placement>) {
             if (!leaving_ && placement_uses_names() && !names_stable_) return;
         }
-        const bool moves = leaving_ || handoff_.moves_on_topology_change();
         rebuild_placement();
         assign_names();
-        for (auto& [name, w] : locals_) {
-            if (w.phase != stage::running) continue;
-            const auto target = owner_of(name);
-            if (!target && !leaving_) {
-                // Placement declines although this node is in the view: a quorum placement on
-                // the minority side. The worker stops and its state waits here, in the offered
-                // phase without a target, until some node may run it (see `replace`).
-                w.phase = stage::stopping;
-                w.target = node_id{};
-                w.suspended = true;
-                w.version = table_.at(table_.find(name)).version;
-                ++stats_.workers_suspended;
-                log(log_level::warn, "worker_suspended", {{"name", name}, {"reason", "placement picks no member"}});
-                effects_.push_back(stop_worker_effect{name, stop_cause::no_owner, handoff_.transfers_state(), config_.stop_grace});
-                continue;
+        // Most rebalances come from the heartbeat with nothing changed since the last pass, so
+        // only the workers started since then are checked: every other worker would get the
+        // decision it got then.
+        const rebalance_key key{placement_builds_, names_changes_, leaving_, waiting};
+        if (full_pass_key_ == key) {
+            for (const auto& name : std::exchange(started_since_pass_, {})) {
+                const auto it = locals_.find(name);
+                if (it != locals_.end()) rebalance_one(it->first, it->second, waiting);
             }
-            if (!moves || !target || *target == config_.self) continue;
-            // While waiting, a name moves only to a member with room for it: the others join soon.
-            if (waiting && !placement_has_room(*target)) continue;
-            w.phase = stage::stopping;
-            w.target = *target;
-            w.version = table_.at(table_.find(name)).version;
-            effects_.push_back(
-                stop_worker_effect{name, stop_cause::handoff, handoff_.transfers_state(), config_.stop_grace});
+            return;
         }
+        started_since_pass_.clear();
+        for (auto& [name, w] : locals_) rebalance_one(name, w, waiting);
+        full_pass_key_ = key;
+    }
+
+    // Stops `w` for a handoff if its owner changed, or suspends it if placement picks no member.
+    void rebalance_one(const std::string& name, local_worker& w, bool waiting) {
+        const bool moves = leaving_ || handoff_.moves_on_topology_change();
+        if (w.phase != stage::running) return;
+        const auto target = owner_of(name);
+        if (!target && !leaving_) {
+            // Placement declines although this node is in the view: a quorum placement on
+            // the minority side. The worker stops and its state waits here, in the offered
+            // phase without a target, until some node may run it (see `replace`).
+            w.phase = stage::stopping;
+            w.target = node_id{};
+            w.suspended = true;
+            w.version = table_.at(table_.find(name)).version;
+            ++stats_.workers_suspended;
+            log(log_level::warn, "worker_suspended", {{"name", name}, {"reason", "placement picks no member"}});
+            effects_.push_back(stop_worker_effect{name, stop_cause::no_owner, handoff_.transfers_state(), config_.stop_grace});
+            return;
+        }
+        if (!moves || !target || *target == config_.self) return;
+        // While waiting, a name moves only to a member with room for it: the others join soon.
+        if (waiting && !placement_has_room(*target)) return;
+        w.phase = stage::stopping;
+        w.target = *target;
+        w.version = table_.at(table_.find(name)).version;
+        effects_.push_back(
+            stop_worker_effect{name, stop_cause::handoff, handoff_.transfers_state(), config_.stop_grace});
     }
 
     void offer(time_point now, const std::string& name, local_worker& w) {
@@ -1191,13 +1275,21 @@ private:
                 if (!table_.at(i).removed) names.emplace_back(table_.name(i));
             });
             std::sort(names.begin(), names.end());
-            for (const auto& name : names) check_orphan(now, name);
-            // Offers in flight to the gone node are placed again with their kept state.
-            for (auto it = locals_.begin(); it != locals_.end();) {
-                auto next = std::next(it);
+            for (const auto& name : names) check_orphan(now, table_.find(name));
+            // Offers in flight to the gone node are placed again with their kept state. Every
+            // offered worker has a retry queued under its current offer, so the retries find
+            // them without a pass over all workers.
+            std::vector<std::string> offered_to_gone;
+            for (const auto& r : retries_) {
+                const auto it = locals_.find(r.name);
+                if (it != locals_.end() && it->second.phase == stage::offered && it->second.handoff_id == r.handoff_id &&
+                    it->second.target == gone)
+                    offered_to_gone.push_back(r.name);
+            }
+            for (const auto& name : offered_to_gone) {
+                const auto it = locals_.find(name);
                 // A yielding worker whose winner is gone restarts here once its stop completes.
-                if (it->second.phase == stage::offered && it->second.target == gone) replace(now, it);
-                it = next;
+                if (it != locals_.end() && it->second.phase == stage::offered && it->second.target == gone) replace(now, it);
             }
         }
     }
@@ -1213,11 +1305,11 @@ private:
         return gone_cache_;
     }
 
-    // Restarts `name` here if its owner is gone and placement picks this node.
-    void check_orphan(time_point now, const std::string& name) {
-        const auto index = table_.find(name);
+    // Restarts the name of entry `index` here if its owner is gone and placement picks this node.
+    void check_orphan(time_point now, std::uint32_t index) {
         if (index == detail::npos32 || table_.at(index).removed) return;
-        if (!owner_gone(table_.owner(index)) || locals_.contains(name)) return;
+        if (!owner_gone(table_.owner(index)) || is_local(index)) return;
+        const std::string name(table_.name(index));
         if (leaving_) return;
         // A view with connection attempts still open (right after boot, say) may lack the member
         // placement would pick. The heartbeat tick checks again after the attempts complete.
@@ -1282,11 +1374,11 @@ private:
             handed_copy copy = std::move(it->second);
             it = handed_.erase(it);
             const auto index = table_.find(name);
-            if (index == detail::npos32 || table_.at(index).removed || locals_.contains(name)) continue;
+            if (index == detail::npos32 || table_.at(index).removed || is_local(index)) continue;
             if (table_.owner(index) != failed && table_.at(index).version > copy.version) continue;
             ++stats_.handed_states_recovered;
             log(log_level::warn, "handed_state_recovered", {{"name", name}, {"failed_owner", failed.name}});
-            auto& w = locals_[name];
+            auto& w = add_local(index);
             w.phase = stage::offered;
             w.version = std::max(copy.version, table_.at(index).version);
             w.state = std::move(copy.state);
@@ -1421,6 +1513,17 @@ private:
     std::vector<member_info> view_;
     std::vector<member_info> built_view_;
     bool placement_dirty_ = true;
+    std::uint64_t placement_builds_ = 0;  // times the placement was rebuilt
+    // The inputs of the last full rebalance pass; see `rebalance`.
+    struct rebalance_key {
+        std::uint64_t placement_builds = 0;
+        std::uint64_t names_changes = 0;
+        bool leaving = false;
+        bool waiting = false;
+        friend bool operator==(const rebalance_key&, const rebalance_key&) = default;
+    };
+    std::optional<rebalance_key> full_pass_key_;
+    std::vector<std::string> started_since_pass_;  // local workers started since that pass
     bool names_assigned_ = false;         // a name_set_placement has had the names once
     std::uint64_t names_changes_ = 0;      // times the names or their owners changed
     std::uint64_t names_changes_at_tick_ = 0;

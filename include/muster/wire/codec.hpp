@@ -16,9 +16,11 @@
 #include <muster/wire/detail/bytes.hpp>
 #include <muster/wire/frame.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <span>
@@ -387,6 +389,9 @@ inline void encode_body(encoder& e, const sync_request& m) {
         e.require(b < sync_buckets_max);
         e.varint(b);
     }
+    e.require(std::adjacent_find(m.known.begin(), m.known.end(), std::greater_equal<>{}) == m.known.end());
+    e.count(m.known.size());
+    for (const auto k : m.known) e.u64_be(k);
 }
 
 inline void decode_body(decoder& d, sync_request& m) {
@@ -398,6 +403,16 @@ inline void decode_body(decoder& d, sync_request& m) {
         const std::uint64_t b = d.varint();
         if (b >= sync_buckets_max) d.raw().fail_garbled();
         m.buckets.push_back(static_cast<std::uint32_t>(b));
+    }
+    // The known digests are strictly ascending, so the encoding stays canonical and the receiver
+    // can search them.
+    const std::size_t k = d.count(8);
+    if (d.failed()) return;
+    m.known.reserve(k);
+    for (std::size_t i = 0; i < k && !d.failed(); ++i) {
+        const std::uint64_t digest = d.u64_be();
+        if (!m.known.empty() && digest <= m.known.back()) d.raw().fail_garbled();
+        m.known.push_back(digest);
     }
 }
 

@@ -1,8 +1,11 @@
 #pragma once
 // The registry replica's storage. Name entries sit in a compact open-addressing table with the
-// names in one arena, and node identities are interned in a small table. A per-owner linked list
-// of entries finds a failed node's names without scanning everything, and per-bucket digests are
-// kept up to date for anti-entropy.
+// names in one arena, and node identities are interned in a small table with the number of
+// entries each owns. Per-bucket digests are kept up to date for anti-entropy.
+//
+// With a hundred replicas in one simulator process, almost every lookup misses the caches, so
+// the layout counts memory accesses: a slot contains the name hash beside the entry index, so a
+// probe reads an entry only when the hashes match, and an update touches no other entry.
 
 #include <muster/core/hash.hpp>
 #include <muster/core/types.hpp>
@@ -21,14 +24,16 @@ inline constexpr std::uint32_t npos32 = std::numeric_limits<std::uint32_t>::max(
 /// One replicated name: 32 bytes plus the name's own bytes in the arena.
 struct name_entry {
     std::uint64_t version = 0;
+    std::uint64_t digest = 0;      ///< what the entry adds to its bucket's digest (`entry_digest`)
     std::uint32_t name_offset = 0;
-    std::uint32_t owner = npos32;       ///< index into the node table
-    std::uint32_t owner_prev = npos32;  ///< neighbours in the owner's list of entries
-    std::uint32_t owner_next = npos32;
-    std::uint32_t hash = 0;             ///< `name_hash(name)`: picks the slot and the digest bucket
-    std::uint16_t spec = 0;             ///< index into the spec table
+    std::uint32_t owner = npos32;  ///< index into the node table
+    std::uint32_t hash = 0;        ///< `name_hash(name)`: picks the slot and the digest bucket
+    std::uint16_t spec = 0;        ///< index into the spec table
     std::uint8_t name_size = 0;
-    bool removed = false;
+    bool removed : 1 = false;
+    /// Set by the registry while this node runs or moves the name's worker, so a replicated
+    /// update of any other name skips the search of the local workers.
+    bool local : 1 = false;
 };
 static_assert(sizeof(name_entry) == 32);
 
@@ -37,12 +42,11 @@ inline std::uint32_t name_hash(std::string_view name) noexcept {
     return static_cast<std::uint32_t>(hash64(name) >> 32);
 }
 
-/// An interned node identity with the entries it owns.
+/// An interned node identity with the number of entries it owns.
 struct node_slot {
     node_id id;
     std::uint64_t name_hash = 0;
-    std::uint32_t head = npos32;  ///< first entry owned by this node
-    std::uint32_t count = 0;      ///< entries owned by this node
+    std::uint32_t count = 0;  ///< entries owned by this node
 };
 
 class name_table {
@@ -67,11 +71,10 @@ public:
     std::uint32_t find(std::string_view name, std::uint32_t h) const {
         if (slots_.empty()) return npos32;
         const std::size_t mask = slots_.size() - 1;
-        for (std::size_t i = h & mask;; i = (i + 1) & mask) {
-            const std::uint32_t s = slots_[i];
+        for (std::size_t i = home(h);; i = (i + 1) & mask) {
+            const std::uint64_t s = slots_[i];
             if (s == 0) return npos32;
-            const auto& e = entries_[s - 1];
-            if (e.hash == h && this->name(s - 1) == name) return s - 1;
+            if (slot_hash(s) == h && this->name(slot_index(s)) == name) return slot_index(s);
         }
     }
 
@@ -101,10 +104,13 @@ public:
     std::uint32_t update(std::uint32_t index, const node_id& owner, std::uint64_t version, const worker_spec& spec,
                          bool removed) {
         digest_toggle(index);
-        unlink_owner(index);
+        release_owner(index);
         set(index, owner, version, spec, removed);
         return index;
     }
+
+    /// Marks whether this node runs or moves the worker of entry `index` (see `name_entry::local`).
+    void set_local(std::uint32_t index, bool local) { entries_[index].local = local; }
 private:
     void set(std::uint32_t index, const node_id& owner, std::uint64_t version, const worker_spec& spec,
              bool removed) {
@@ -113,7 +119,11 @@ private:
         e.removed = removed;
         e.spec = intern_spec(spec);
         e.owner = intern_node(owner);
-        link_owner(index);
+        ++nodes_[e.owner].count;
+        // The full 64-bit name hash goes in, so two names sharing the 32-bit `hash` do not cancel.
+        std::uint64_t d = hash_combine(hash64(name(index)), nodes_[e.owner].name_hash);
+        d = hash_combine(d, e.version * 2 + (e.removed ? 1 : 0));
+        e.digest = hash_combine(d, spec_hashes_[e.spec]);
         digest_toggle(index);
     }
 
@@ -139,7 +149,7 @@ public:
     /// Removes an entry entirely (tombstone expiry). Indices of other entries may change.
     void erase(std::uint32_t index) {
         digest_toggle(index);
-        unlink_owner(index);
+        release_owner(index);
         remove_slot(index);
         garbage_ += entries_[index].name_size;
         const auto last = static_cast<std::uint32_t>(entries_.size() - 1);
@@ -148,12 +158,20 @@ public:
         if (garbage_ > 4096 && garbage_ * 2 > arena_.size()) compact_arena();
     }
 
-    /// Calls `f(index)` for every entry owned by `owner`. `f` must not change the table.
+    /// Calls `f(index)` for every entry owned by `owner`, in storage order. `f` must not change
+    /// the table. Costs a pass over the table when `owner` owns entries, and nothing otherwise:
+    /// it runs once per failed or departed node, which has usually handed its names on already.
     template <class F>
     void for_each_owned_by(const node_id& owner, F&& f) const {
         const auto it = node_index_.find(owner);
         if (it == node_index_.end()) return;
-        for (std::uint32_t i = nodes_[it->second].head; i != npos32; i = entries_[i].owner_next) f(i);
+        const std::uint32_t slot = it->second;
+        std::uint32_t left = nodes_[slot].count;
+        for (std::uint32_t i = 0; i < entries_.size() && left > 0; ++i)
+            if (entries_[i].owner == slot) {
+                --left;
+                f(i);
+            }
     }
 
     /// Node identities that own at least one entry, in identity order.
@@ -167,12 +185,49 @@ public:
     std::uint32_t bucket_of(std::uint32_t h) const {
         return bucket_shift_ >= 32 ? 0 : static_cast<std::uint32_t>(h >> bucket_shift_);
     }
+
+    /// Calls `f(index)` for every entry in anti-entropy bucket `bucket`, in slot order. Costs the
+    /// bucket's share of the slots, not a pass over the table, because an entry's home slot
+    /// comes from the top bits of its hash, as its bucket does, so each bucket's entries sit in
+    /// one run of slots. `f` must not change the table.
+    ///
+    /// The same property makes insertion in hash order slow while the table grows: the names
+    /// crowd the first slots into one long probe run. Insert the result of such walks (an
+    /// anti-entropy response) in a scattered order.
+    template <class F>
+    void for_each_in_bucket(std::uint32_t bucket, F&& f) const {
+        if (slots_.empty() || bucket >= digests_.size()) return;
+        const std::uint64_t span = bucket_shift_ >= 32 ? std::uint64_t{1} << 32 : std::uint64_t{1} << bucket_shift_;
+        const auto low = static_cast<std::uint32_t>(std::uint64_t{bucket} * span);
+        const auto high = static_cast<std::uint32_t>(std::uint64_t{bucket} * span + span - 1);
+        const std::size_t mask = slots_.size() - 1;
+        const std::size_t last = home(high);
+        // Every entry lies at or after its home slot with no empty slot in between, so the run
+        // from the lowest home to the first empty slot at or after the highest home contains them
+        // all; entries of neighbouring buckets in that run are skipped.
+        // A bucket whose run covers the whole table stops after one round.
+        bool reached_last = false;
+        for (std::size_t i = home(low), steps = 0; steps < slots_.size(); i = (i + 1) & mask, ++steps) {
+            const std::uint64_t s = slots_[i];
+            if (i == last) reached_last = true;
+            if (s == 0) {
+                if (reached_last) return;
+                continue;
+            }
+            if (bucket_of(slot_hash(s)) == bucket) f(slot_index(s));
+        }
+    }
+
+    /// The value entry `index` adds (by exclusive or) to its bucket's digest. Two replicas hold the
+    /// same entry exactly when these values are equal, short of a 64-bit hash collision.
+    /// It is kept in the entry, so anti-entropy reads no name to compare entries.
+    std::uint64_t entry_digest(std::uint32_t index) const { return entries_[index].digest; }
     const std::vector<std::uint64_t>& digests() const { return digests_; }
 
     /// Bytes held by the table, the arena and the interned node and spec tables.
     std::size_t memory_bytes() const {
         std::size_t bytes = entries_.capacity() * sizeof(name_entry) +
-                            slots_.capacity() * sizeof(std::uint32_t) + arena_.capacity() +
+                            slots_.capacity() * sizeof(std::uint64_t) + arena_.capacity() +
                             digests_.capacity() * sizeof(std::uint64_t);
         for (const auto& n : nodes_) bytes += sizeof(node_slot) + n.id.name.capacity() + 64;
         for (const auto& s : specs_) bytes += sizeof(worker_spec) + s.kind.capacity();
@@ -206,27 +261,14 @@ private:
             slot = static_cast<std::uint32_t>(nodes_.size());
             nodes_.emplace_back();
         }
-        nodes_[slot] = node_slot{id, hash64(id.name, id.incarnation), npos32, 0};
+        nodes_[slot] = node_slot{id, hash64(id.name, id.incarnation), 0};
         node_index_.emplace(id, slot);
         return last_node_ = slot;
     }
 
-    void link_owner(std::uint32_t index) {
+    void release_owner(std::uint32_t index) {
         auto& e = entries_[index];
         auto& n = nodes_[e.owner];
-        e.owner_prev = npos32;
-        e.owner_next = n.head;
-        if (n.head != npos32) entries_[n.head].owner_prev = index;
-        n.head = index;
-        ++n.count;
-    }
-
-    void unlink_owner(std::uint32_t index) {
-        auto& e = entries_[index];
-        auto& n = nodes_[e.owner];
-        if (e.owner_prev != npos32) entries_[e.owner_prev].owner_next = e.owner_next;
-        else n.head = e.owner_next;
-        if (e.owner_next != npos32) entries_[e.owner_next].owner_prev = e.owner_prev;
         --n.count;
         if (n.count == 0) {
             node_index_.erase(n.id);
@@ -236,36 +278,42 @@ private:
         e.owner = npos32;
     }
 
-    void digest_toggle(std::uint32_t index) {
-        const auto& e = entries_[index];
-        const auto& n = nodes_[e.owner];
-        // The full 64-bit name hash goes in, so two names sharing the 32-bit `hash` do not cancel.
-        std::uint64_t d = hash_combine(hash64(name(index)), n.name_hash);
-        d = hash_combine(d, e.version * 2 + (e.removed ? 1 : 0));
-        d = hash_combine(d, spec_hashes_[e.spec]);
-        digests_[bucket_of(e.hash)] ^= d;
-    }
+    void digest_toggle(std::uint32_t index) { digests_[bucket_of(entries_[index].hash)] ^= entries_[index].digest; }
 
-    // Keeps the load at most 0.7, so linear probes stay short with 4 to 12 bytes of slots per name.
+    // The home slot of a hash: its top bits, so slot order follows hash order (see
+    // `for_each_in_bucket`).
+    std::size_t home(std::uint32_t h) const { return static_cast<std::size_t>(std::uint64_t{h} >> slot_shift_); }
+
+    // A slot contains the name hash in its upper half and the entry index plus one in its lower
+    // half; 0 is an empty slot.
+    static std::uint64_t make_slot(std::uint32_t hash, std::uint32_t index) {
+        return (std::uint64_t{hash} << 32) | (std::uint64_t{index} + 1);
+    }
+    static std::uint32_t slot_hash(std::uint64_t s) { return static_cast<std::uint32_t>(s >> 32); }
+    static std::uint32_t slot_index(std::uint64_t s) { return static_cast<std::uint32_t>(s) - 1; }
+
+    // Keeps the load at most 0.7, so linear probes stay short with 11 to 23 bytes of slots per name.
     void grow_if_needed() {
         if ((entries_.size() + 1) * 10 <= slots_.size() * 7) return;
-        std::vector<std::uint32_t> old;
+        std::vector<std::uint64_t> old;
         old.swap(slots_);
         slots_.assign(old.empty() ? 16 : old.size() * 2, 0);
+        slot_shift_ = 32;
+        for (std::size_t n = slots_.size(); n > 1; n >>= 1) --slot_shift_;
         for (std::uint32_t i = 0; i < entries_.size(); ++i) place_slot(i);
     }
 
     void place_slot(std::uint32_t index) {
         const std::size_t mask = slots_.size() - 1;
-        std::size_t i = entries_[index].hash & mask;
+        std::size_t i = home(entries_[index].hash);
         while (slots_[i] != 0) i = (i + 1) & mask;
-        slots_[i] = index + 1;
+        slots_[i] = make_slot(entries_[index].hash, index);
     }
 
     std::size_t slot_of(std::uint32_t index) const {
         const std::size_t mask = slots_.size() - 1;
-        std::size_t i = entries_[index].hash & mask;
-        while (slots_[i] != index + 1) i = (i + 1) & mask;
+        std::size_t i = home(entries_[index].hash);
+        while (slots_[i] != make_slot(entries_[index].hash, index)) i = (i + 1) & mask;
         return i;
     }
 
@@ -275,8 +323,8 @@ private:
         std::size_t hole = slot_of(index);
         slots_[hole] = 0;
         for (std::size_t i = (hole + 1) & mask; slots_[i] != 0; i = (i + 1) & mask) {
-            const std::size_t home = entries_[slots_[i] - 1].hash & mask;
-            const bool movable = ((i - home) & mask) >= ((i - hole) & mask);
+            const std::size_t start = home(slot_hash(slots_[i]));
+            const bool movable = ((i - start) & mask) >= ((i - hole) & mask);
             if (movable) {
                 slots_[hole] = slots_[i];
                 slots_[i] = 0;
@@ -285,14 +333,10 @@ private:
         }
     }
 
-    // Moves entry `from` into position `to`, repairing its slot and its owner-list neighbours.
+    // Moves entry `from` into position `to`, repairing its slot.
     void move_entry(std::uint32_t from, std::uint32_t to) {
-        slots_[slot_of(from)] = to + 1;
+        slots_[slot_of(from)] = make_slot(entries_[from].hash, to);
         entries_[to] = entries_[from];
-        auto& e = entries_[to];
-        if (e.owner_prev != npos32) entries_[e.owner_prev].owner_next = to;
-        else nodes_[e.owner].head = to;
-        if (e.owner_next != npos32) entries_[e.owner_next].owner_prev = to;
     }
 
     void compact_arena() {
@@ -308,7 +352,7 @@ private:
     }
 
     std::vector<name_entry> entries_;
-    std::vector<std::uint32_t> slots_;  // 0 = empty, otherwise entry index + 1
+    std::vector<std::uint64_t> slots_;  // see `make_slot`
     std::string arena_;
     std::size_t garbage_ = 0;
     std::vector<node_slot> nodes_;
@@ -320,6 +364,7 @@ private:
     std::uint32_t last_node_ = npos32;        // the node table slot interned last
     std::vector<std::uint64_t> digests_;
     unsigned bucket_shift_ = 32;
+    unsigned slot_shift_ = 32;  // 32 minus log2 of the slot count
 };
 
 }  // namespace muster::detail

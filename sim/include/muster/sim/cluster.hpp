@@ -387,6 +387,7 @@ public:
         std::vector<std::string> names;
         for (const auto& [name, t] : checker_.tracks()) names.push_back(name);
         std::sort(names.begin(), names.end());
+        std::vector<std::pair<const std::string*, node_id>> holders;  // every live name, in name order
         for (const auto& name : names) {
             const auto& t = checker_.tracks().at(name);
             if (t.retired) {
@@ -407,10 +408,14 @@ public:
                 if (placed && *placed != holder_id)
                     return fail("placement", "name " + name + " runs on " + holder_id.name + " but placement picks " + placed->name);
             }
-            for (const auto s : running) {
-                const auto where = nodes_[s].machine->whereis(name);
+            holders.emplace_back(&name, holder_id);
+        }
+        // One replica at a time, so each stays in the caches while its names are looked up.
+        for (const auto s : running) {
+            for (const auto& [name, holder_id] : holders) {
+                const auto where = nodes_[s].machine->whereis(*name);
                 if (!where || *where != holder_id)
-                    return fail("replicas-agree", "node " + nodes_[s].name + " locates " + name + " at " +
+                    return fail("replicas-agree", "node " + nodes_[s].name + " locates " + *name + " at " +
                                                       (where ? where->name : std::string("nowhere")) + " but it runs on " + holder_id.name);
             }
         }
