@@ -34,7 +34,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
-#include <set>
+#include <unordered_map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -131,7 +131,9 @@ std::optional<tcp::endpoint> parse_endpoint(const std::string& text) {
     return tcp::endpoint(ip, address->second);
 }
 
-// The counter workers, and the program's own log records.
+// The counter workers, and the program's own log records. All counters count up together on
+// one 100 ms tick, so the tick increments one shared count, and each worker keeps its value's
+// offset from that count (in modulo 2^64 arithmetic) instead of being touched on every tick.
 class counters final : public muster::runtime::worker_handler {
 public:
     counters(asio::io_context& io, std::string node, muster::runtime::line_log log)
@@ -141,29 +143,30 @@ public:
         timer_.expires_after(100ms);
         timer_.async_wait([this](const boost::system::error_code& error) {
             if (error) return;
-            for (auto& [name, value] : values_) ++value;
+            ++ticks_;
             start_ticking();
         });
     }
 
     void start_worker(const muster::start_worker_effect& e) override {
         const std::uint64_t value = e.state ? std::stoull(*e.state) : 0;
-        values_[e.name] = value;
+        offsets_[e.name] = value - ticks_;
         write("worker_started", {{"name", e.name}, {"origin", e.state ? "handoff" : "fresh"}, {"counter", std::to_string(value)}});
     }
 
     std::optional<muster::worker_state> stop_worker(const muster::stop_worker_effect& e) override {
-        const auto it = values_.find(e.name);
-        if (it == values_.end()) return std::nullopt;
-        const std::uint64_t value = it->second;
-        values_.erase(it);
+        const auto it = offsets_.find(e.name);
+        if (it == offsets_.end()) return std::nullopt;
+        const std::uint64_t value = it->second + ticks_;
+        offsets_.erase(it);
         write("worker_stopped", {{"name", e.name}, {"cause", cause_name(e.cause)}, {"counter", std::to_string(value)}});
         return std::to_string(value);
     }
 
     void merge_state(const muster::merge_state_effect& e) override {
-        auto& value = values_[e.name];
-        value = std::max<std::uint64_t>(value, std::stoull(e.state));
+        auto& offset = offsets_[e.name];
+        const std::uint64_t value = std::max<std::uint64_t>(offset + ticks_, std::stoull(e.state));
+        offset = value - ticks_;
         write("worker_merged", {{"name", e.name}, {"counter", std::to_string(value)}});
     }
 
@@ -176,7 +179,14 @@ public:
         log_.write(muster::log_record{muster::log_level::info, node_, event, std::move(fields)});
     }
 
-    const std::map<std::string, std::uint64_t>& values() const { return values_; }
+    // Writes out the log lines collected outside the host's handlers.
+    void flush_log() { log_.flush(); }
+
+    /// Calls `f(name, value)` for every worker running here, in name order.
+    template <class F>
+    void for_each_value(F&& f) const {
+        for (const auto& [name, offset] : offsets_) f(name, offset + ticks_);
+    }
 
     std::function<void(const muster::reply_effect&)> reply_hook;
     bool stopped = false;
@@ -196,7 +206,8 @@ private:
     std::string node_;
     muster::runtime::line_log log_;
     asio::steady_timer timer_;
-    std::map<std::string, std::uint64_t> values_;
+    std::uint64_t ticks_ = 0;
+    std::map<std::string, std::uint64_t> offsets_;
 };
 
 template <class Host>
@@ -211,27 +222,32 @@ std::string dump(const Host& host, const counters& workers) {
     machine.for_each_entry([&](std::string_view name, const muster::node_id& owner, std::uint64_t, bool removed) {
         if (!removed) out += "name " + std::string(name) + " " + owner.name + "\n";
     });
-    for (const auto& [name, value] : workers.values()) out += "counter " + name + " " + std::to_string(value) + "\n";
+    workers.for_each_value([&](const std::string& name, std::uint64_t value) {
+        out += "counter " + name + " " + std::to_string(value) + "\n";
+    });
     const auto& stats = host.stats();
     out += "stats " + std::to_string(stats.bytes_sent) + " " + std::to_string(stats.frames_sent) + "\n";
     out += "end\n";
     return out;
 }
 
-// Registers counter-0 ... counter-(N-1) and retries, once a second, every name whose request
-// failed: a request can time out or find no member while the cluster forms. With
-// --whereis-bench it then times that many lookups.
+// Registers counter-0 ... counter-(N-1) with one `register_names` call, and retries, once a
+// second, every name whose request failed: a request can time out or find no member while the
+// cluster forms. With --whereis-bench it then times that many lookups.
 template <class Host>
 class registrar {
 public:
     registrar(asio::io_context& io, Host& host, counters& workers, int count, long lookups)
         : host_(host), workers_(workers), timer_(io), lookups_(lookups) {
-        for (int i = 0; i < count; ++i) missing_.insert("counter-" + std::to_string(i));
+        names_.reserve(static_cast<std::size_t>(count));
+        for (int i = 0; i < count; ++i) names_.push_back("counter-" + std::to_string(i));
+        states_.assign(names_.size(), name_state::missing);
+        missing_count_ = names_.size();
         workers_.reply_hook = [this](const muster::reply_effect& r) { on_reply(r); };
     }
 
     void schedule(std::chrono::milliseconds delay) {
-        if (missing_.empty()) return;
+        if (missing_count_ == 0) return;
         timer_.expires_after(delay);
         timer_.async_wait([this](const boost::system::error_code& error) {
             if (!error) round();
@@ -239,37 +255,51 @@ public:
     }
 
 private:
+    enum class name_state : std::uint8_t { missing, in_flight, registered };
+
     void on_reply(const muster::reply_effect& r) {
         const auto it = pending_.find(r.id);
         if (it == pending_.end()) {
             // A name placed on this node, with no other member to copy it to, gets its reply
-            // before register_name returns the id. round() matches such replies afterwards.
+            // before register_names returns the id. round() matches such replies afterwards.
             early_replies_.push_back(r);
             return;
         }
-        if (!r.error || *r.error == muster::errc::already_registered) missing_.erase(it->second);
-        in_flight_.erase(it->second);
+        const std::size_t index = it->second;
         pending_.erase(it);
-        if (missing_.empty()) finish();
+        if (!r.error || *r.error == muster::errc::already_registered) mark_registered(index);
+        else states_[index] = name_state::missing;
+        if (missing_count_ == 0) finish();
+    }
+
+    void mark_registered(std::size_t index) {
+        if (states_[index] == name_state::registered) return;
+        states_[index] = name_state::registered;
+        --missing_count_;
     }
 
     void round() {
         if (started_at_ == std::chrono::steady_clock::time_point{}) started_at_ = std::chrono::steady_clock::now();
-        std::vector<std::string> known;
-        for (const auto& name : missing_) {
-            if (in_flight_.contains(name)) continue;
-            const auto id = host_.register_name(name, {"counter", muster::restart_policy::permanent});
-            if (id) {
-                pending_[*id] = name;
-                in_flight_.insert(name);
-            } else if (id.error() == muster::errc::already_registered) {
-                known.push_back(name);
+        std::vector<std::size_t> indexes;
+        std::vector<muster::registration> batch;
+        for (std::size_t i = 0; i < names_.size(); ++i) {
+            if (states_[i] != name_state::missing) continue;
+            indexes.push_back(i);
+            batch.push_back({names_[i], {"counter", muster::restart_policy::permanent}});
+        }
+        const auto results = host_.register_names(batch);
+        pending_.reserve(pending_.size() + results.size());
+        for (std::size_t k = 0; k < results.size(); ++k) {
+            if (results[k]) {
+                pending_.emplace(*results[k], indexes[k]);
+                states_[indexes[k]] = name_state::in_flight;
+            } else if (results[k].error() == muster::errc::already_registered) {
+                mark_registered(indexes[k]);
             }
         }
-        for (const auto& name : known) missing_.erase(name);
         for (const auto& r : std::exchange(early_replies_, {}))
             if (pending_.contains(r.id)) on_reply(r);
-        if (missing_.empty()) {
+        if (missing_count_ == 0) {
             finish();
             return;
         }
@@ -281,6 +311,7 @@ private:
         finished_ = true;
         const auto elapsed = std::chrono::steady_clock::now() - started_at_;
         workers_.write("workers_registered", {{"elapsed_us", std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count())}});
+        workers_.flush_log();
         if (lookups_ > 0) measure_lookups();
     }
 
@@ -296,15 +327,17 @@ private:
         const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
         workers_.write("whereis_measured", {{"lookups", std::to_string(lookups_)}, {"found", std::to_string(found)},
                                             {"per_second", std::to_string(static_cast<long long>(lookups_ / elapsed))}});
+        workers_.flush_log();
     }
 
     Host& host_;
     counters& workers_;
     asio::steady_timer timer_;
     long lookups_;
-    std::set<std::string> missing_;
-    std::set<std::string> in_flight_;
-    std::map<muster::request_id, std::string> pending_;
+    std::vector<std::string> names_;
+    std::vector<name_state> states_;  // by index in `names_`
+    std::size_t missing_count_ = 0;   // names not registered yet
+    std::unordered_map<muster::request_id, std::size_t> pending_;  // index in `names_` by request
     std::vector<muster::reply_effect> early_replies_;
     std::chrono::steady_clock::time_point started_at_{};
     bool finished_ = false;
@@ -315,7 +348,8 @@ int run(const options& o, Discovery discovery, muster::wire::shared_secret secre
     using host_type = muster::runtime::host<Discovery, muster::hash_ring, muster::resume>;
     asio::io_context io;
     const auto strand = asio::make_strand(io);
-    const muster::runtime::line_log log(stderr, o.log_level);
+    // Lines collect in memory and go out once per event-loop handler, in one write.
+    const muster::runtime::line_log log(stderr, o.log_level, muster::runtime::log_buffering::per_flush);
 
     muster::runtime::host_config config;
     // NOTE: The default incarnation comes from the system clock, so a restart after the clock was
@@ -352,6 +386,7 @@ int run(const options& o, Discovery discovery, muster::wire::shared_secret secre
         return 2;
     }
     workers.write("node_started", {{"listen", o.listen}, {"incarnation", std::to_string(config.registry.self.incarnation)}});
+    workers.flush_log();
     workers.start_ticking();
 
     std::function<void()> accept_admin = [&] {

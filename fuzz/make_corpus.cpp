@@ -55,8 +55,18 @@ int main(int argc, char** argv) {
     write("message-hello", 0, payload(muster::hello{1, false, true, {"app@10.0.0.2:7001", "app@10.0.0.3:7001"}}));
     write("message-heartbeat", 0, payload(muster::heartbeat{}));
     write("message-register-request", 0,
-          payload(muster::register_request{300, {"app@10.0.0.1:7001", 4}, "billing", {"sweeper", {}}, 16}));
-    write("message-register-reply", 0, payload(muster::register_reply{300, muster::errc::already_registered, billing}));
+          payload(muster::register_request{{"app@10.0.0.1:7001", 4}, {{300, "billing", {"sweeper", {}}, 16}}}));
+    write("message-register-reply", 0,
+          payload(muster::register_reply{{{300, muster::errc::already_registered, billing}}}));
+    write("message-register-batch-request", 0,
+          payload(muster::register_request{{"app@10.0.0.1:7001", 4},
+                                           {{301, "billing", {"sweeper", {}}, 16},
+                                            {302, "reports", {"", muster::restart_policy::temporary}, 0},
+                                            {303, "invoices", {"sweeper", muster::restart_policy::transient}, 4}}}));
+    write("message-register-batch-reply", 0,
+          payload(muster::register_reply{{{301, std::nullopt, billing},
+                                          {302, muster::errc::node_leaving, std::nullopt},
+                                          {303, muster::errc::already_registered, removed}}}));
     write("message-unregister-request", 0,
           payload(muster::unregister_request{301, {"app@10.0.0.1:7001", 4}, "billing", 2}));
     write("message-name-updates", 0, payload(muster::name_updates{{billing, removed}, true, 77}));

@@ -136,14 +136,14 @@ TEST_CASE("config reports first problem found", "[core]") {
 TEST_CASE("config errors have distinct messages", "[core]") {
     std::set<std::string_view> messages;
     for (auto e = static_cast<std::uint8_t>(muster::config_error::empty_node_name);
-         e <= static_cast<std::uint8_t>(muster::config_error::generation_wait_too_long); ++e) {
+         e <= static_cast<std::uint8_t>(muster::config_error::message_bytes_too_small); ++e) {
         const auto message = muster::to_string(static_cast<muster::config_error>(e));
         INFO("config_error " << int(e));
         CHECK(message != "unknown configuration error");
         CHECK_FALSE(message.empty());
         messages.insert(message);
     }
-    CHECK(messages.size() == 8);
+    CHECK(messages.size() == 9);
 }
 
 TEST_CASE("config bounds the generation wait", "[core]") {
@@ -160,6 +160,19 @@ TEST_CASE("config bounds the generation wait", "[core]") {
 
     config.newer_generation_wait = -1s;
     CHECK(muster::validate(config) == muster::config_error::nonpositive_duration);
+}
+
+TEST_CASE("config bounds the message size", "[core]") {
+    auto config = valid_config();
+    CHECK(config.message_bytes_max == 1024 * 1024);
+    config.message_bytes_max = muster::message_bytes_min;
+    CHECK_FALSE(muster::validate(config).has_value());
+
+    config.message_bytes_max = muster::message_bytes_min - 1;
+    CHECK(muster::validate(config) == muster::config_error::message_bytes_too_small);
+    CHECK(create_error(config) == muster::config_error::message_bytes_too_small);
+    config.message_bytes_max = 0;
+    CHECK(muster::validate(config) == muster::config_error::message_bytes_too_small);
 }
 
 TEST_CASE("config rejects durations above bound", "[core]") {

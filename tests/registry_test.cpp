@@ -1,5 +1,7 @@
 #include <muster/core/registry.hpp>
 
+#include <muster/wire/codec.hpp>
+
 #include "support/envelope.hpp"
 #include "support/wire.hpp"
 
@@ -534,10 +536,8 @@ TEST_CASE("registry drops message from non-member", "[core]") {
     }
     SECTION("register request from unknown node") {
         muster::register_request request;
-        request.id = 1;
         request.origin = muster::node_id{"app@stranger", 1};
-        request.name = "billing";
-        request.spec = counter_spec;
+        request.items.push_back({1, "billing", counter_spec, 0});
         a.step(w.now(), envelope_from("app@stranger", 1, request));
 
         CHECK_FALSE(a.holds("billing"));
@@ -1163,4 +1163,370 @@ TEST_CASE("registry rejects oversized version and kind", "[core]") {
     const auto registered = a.register_name(w.now(), "job", muster::worker_spec{std::string(256, 'k')});
     REQUIRE_FALSE(registered.has_value());
     CHECK(registered.error() == muster::errc::invalid_spec);
+}
+
+namespace {
+
+// Builds a batch that registers every name of `names` with the counter spec.
+std::vector<muster::registration> batch_of(const std::vector<std::string>& names) {
+    std::vector<muster::registration> batch;
+    for (const auto& name : names) batch.push_back({name, counter_spec});
+    return batch;
+}
+
+// Returns the messages of type `T` that `node` sent, oldest first.
+template <class T, class Wire>
+std::vector<T> sent_by(const Wire& w, const std::string& node) {
+    std::vector<T> out;
+    for (const auto& send : w.template effects_of<muster::send_effect>(node))
+        if (const auto* body = std::get_if<T>(&send.message->body)) out.push_back(*body);
+    return out;
+}
+
+// A machine fed by hand, with `node_b` joined as a member and the given message size limit.
+muster::test::wire::machine joined_by_hand(const std::string& self, const std::string& peer,
+                                            std::uint32_t message_bytes_max, muster::time_point now) {
+    auto config = muster::test::wire::config_for(self, 1);
+    config.message_bytes_max = message_bytes_max;
+    muster::test::wire::machine m(config, muster::static_list{{self, peer}}, muster::hash_ring{}, muster::resume{});
+    m.start(now);
+    m.on_connected(now, peer);
+    muster::hello h;
+    h.members = {self, peer};
+    m.step(now, muster::testing::make_envelope(peer, 1, self, h));
+    (void)m.drain_effects();
+    return m;
+}
+
+// Encodes a sent message the way the runtime does and returns its payload size. A broadcast
+// envelope names no recipient, so the copy on the wire names the peer.
+std::size_t encoded_payload_size(const muster::send_effect& send) {
+    muster::envelope addressed = *send.message;
+    addressed.to = send.to;
+    const auto frame = muster::wire::encode(addressed, {muster::wire::frame_size_max_upper});
+    REQUIRE(frame.has_value());
+    return frame->size() - muster::wire::frame_header_size;
+}
+
+}  // namespace
+
+TEST_CASE("registry batch spans several owners", "[core]") {
+    wire w = joined_cluster({node_a, node_b, node_c});
+    const auto on_a = names_placed_on(w, node_a, node_a, 2);
+    const auto on_b = names_placed_on(w, node_a, node_b, 3);
+    const auto on_c = names_placed_on(w, node_a, node_c, 3);
+    REQUIRE(on_a.size() == 2);
+    REQUIRE(on_b.size() == 3);
+    REQUIRE(on_c.size() == 3);
+    // Interleaved, so grouping by owner is the machine's work.
+    const std::vector<std::string> names{on_b[0], on_c[0], on_a[0], on_b[1], on_c[1], on_a[1], on_b[2], on_c[2]};
+
+    const auto ids = w.node(node_a).register_names(w.now(), batch_of(names));
+    REQUIRE(ids.size() == names.size());
+    for (const auto& id : ids) REQUIRE(id.has_value());
+    std::set<muster::request_id> distinct;
+    for (const auto& id : ids) distinct.insert(*id);
+    CHECK(distinct.size() == names.size());
+    w.run_for(100ms);
+
+    // One request to each other owner, with its names in batch order, and one reply from each.
+    const auto requests = sent_by<muster::register_request>(w, node_a);
+    REQUIRE(requests.size() == 2);
+    const auto request_names = [](const muster::register_request& r) {
+        std::vector<std::string> out;
+        for (const auto& item : r.items) out.push_back(item.name);
+        return out;
+    };
+    CHECK(request_names(requests[0]) == on_b);
+    CHECK(request_names(requests[1]) == on_c);
+    CHECK(requests[0].origin == muster::node_id{node_a, 1});
+    REQUIRE(sent_by<muster::register_reply>(w, node_b).size() == 1);
+    REQUIRE(sent_by<muster::register_reply>(w, node_c).size() == 1);
+    CHECK(sent_by<muster::register_reply>(w, node_b)[0].results.size() == 3);
+    CHECK(sent_by<muster::register_reply>(w, node_c)[0].results.size() == 3);
+
+    // The names placed on a go to its witness (b, the next member by name) in one message.
+    const auto witnessed = sent_by<muster::name_updates>(w, node_a);
+    const auto with_ack = std::count_if(witnessed.begin(), witnessed.end(), [](const auto& u) { return u.ack_id != 0; });
+    CHECK(with_ack == 1);
+
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        INFO(names[i]);
+        const auto reply = w.reply(node_a, *ids[i]);
+        REQUIRE(reply.has_value());
+        CHECK_FALSE(reply->error.has_value());
+        const auto running = w.running(names[i]);
+        REQUIRE(running.size() == 1);
+        REQUIRE(reply->owner.has_value());
+        CHECK(reply->owner->name == running[0]);
+        const auto owner = w.node(node_a).whereis(names[i]);
+        REQUIRE(owner.has_value());
+        CHECK(owner->name == running[0]);
+    }
+    CHECK(w.running(on_a[0]) == std::vector<std::string>{node_a});
+    CHECK(w.running(on_b[0]) == std::vector<std::string>{node_b});
+    CHECK(w.running(on_c[0]) == std::vector<std::string>{node_c});
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry batch rejects names one by one", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    const auto on_b = names_placed_on(w, node_a, node_b, 3);
+    const auto on_a = names_placed_on(w, node_a, node_a, 1);
+    REQUIRE(on_b.size() == 3);
+    REQUIRE(on_a.size() == 1);
+    register_and_wait(w, node_a, on_b[2]);
+
+    std::vector<muster::registration> batch{
+        {on_b[0], counter_spec},
+        {on_a[0], counter_spec},
+        {on_b[0], counter_spec},           // a repeat of a name placed elsewhere
+        {"", counter_spec},
+        {std::string(256, 'x'), counter_spec},
+        {on_b[1], {std::string(256, 'k'), muster::restart_policy::permanent}},
+        {on_b[1], counter_spec},           // valid now: the earlier item was rejected
+        {on_a[0], counter_spec},           // a repeat of a name started here
+        {on_b[2], counter_spec},           // registered before the batch
+    };
+    const auto results = w.node(node_a).register_names(w.now(), batch);
+    REQUIRE(results.size() == batch.size());
+    CHECK(results[0].has_value());
+    CHECK(results[1].has_value());
+    REQUIRE_FALSE(results[2].has_value());
+    CHECK(results[2].error() == muster::errc::duplicate_in_batch);
+    REQUIRE_FALSE(results[3].has_value());
+    CHECK(results[3].error() == muster::errc::empty_name);
+    REQUIRE_FALSE(results[4].has_value());
+    CHECK(results[4].error() == muster::errc::name_too_long);
+    REQUIRE_FALSE(results[5].has_value());
+    CHECK(results[5].error() == muster::errc::invalid_spec);
+    CHECK(results[6].has_value());
+    REQUIRE_FALSE(results[7].has_value());
+    CHECK(results[7].error() == muster::errc::duplicate_in_batch);
+    REQUIRE_FALSE(results[8].has_value());
+    CHECK(results[8].error() == muster::errc::already_registered);
+    w.run_for(1s);
+
+    for (const std::size_t i : {0, 1, 6}) {
+        INFO("item " << i);
+        const auto reply = w.reply(node_a, *results[i]);
+        REQUIRE(reply.has_value());
+        CHECK_FALSE(reply->error.has_value());
+    }
+    CHECK(w.running(on_b[0]) == std::vector<std::string>{node_b});
+    CHECK(w.running(on_b[1]) == std::vector<std::string>{node_b});
+    CHECK(w.running(on_a[0]) == std::vector<std::string>{node_a});
+    CHECK(w.effects_of<muster::start_worker_effect>(node_a).size() == 1);
+    CHECK(w.effects_of<muster::start_worker_effect>(node_b).size() == 3);
+    // Every reply the machine produced belongs to an accepted item, once.
+    CHECK(w.effects_of<muster::reply_effect>(node_a).size() == 4);
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry batch survives owner crash", "[core]") {
+    wire w({node_a, node_b, node_c}, 10ms);
+    w.start_all();
+    w.run_for(1s);
+    const auto on_b = names_placed_on(w, node_a, node_b, 3);
+    const auto on_c = names_placed_on(w, node_a, node_c, 3);
+    REQUIRE(on_b.size() == 3);
+    REQUIRE(on_c.size() == 3);
+    std::vector<std::string> names = on_b;
+    names.insert(names.end(), on_c.begin(), on_c.end());
+
+    const auto sent_at = w.now();
+    const auto ids = w.node(node_a).register_names(w.now(), batch_of(names));
+    for (const auto& id : ids) REQUIRE(id.has_value());
+
+    // c receives the batch at 10 ms and starts its workers; it crashes before its reply, sent
+    // then, arrives at 20 ms, and before its batch of updates leaves at 15 ms.
+    w.run_for(12ms);
+    REQUIRE(w.effects_of<muster::start_worker_effect>(node_c).size() == 3);
+    w.crash(node_c);
+
+    const auto timeout = w.node(node_a).config().request_timeout;
+    w.run_until(sent_at + timeout - 1ms);
+    for (std::size_t i = 0; i < 3; ++i) {
+        const auto reply = w.reply(node_a, *ids[i]);
+        REQUIRE(reply.has_value());
+        CHECK_FALSE(reply->error.has_value());
+    }
+    for (std::size_t i = 3; i < 6; ++i) CHECK_FALSE(w.reply(node_a, *ids[i]).has_value());
+    w.run_for(1ms);
+    for (std::size_t i = 3; i < 6; ++i) {
+        const auto reply = w.reply(node_a, *ids[i]);
+        REQUIRE(reply.has_value());
+        REQUIRE(reply->error.has_value());
+        CHECK(*reply->error == muster::errc::timed_out);
+    }
+
+    // Once c is declared failed, the caller registers the timed-out names again, and they
+    // run on the survivors: none is lost.
+    w.run_for(5s);
+    REQUIRE(has_member(w.effects_of<muster::member_failed>(node_a), {node_c, 1}));
+    const auto again = w.node(node_a).register_names(w.now(), batch_of(on_c));
+    for (const auto& id : again) REQUIRE(id.has_value());
+    w.run_for(1s);
+    for (std::size_t i = 0; i < again.size(); ++i) {
+        INFO(on_c[i]);
+        const auto reply = w.reply(node_a, *again[i]);
+        REQUIRE(reply.has_value());
+        CHECK_FALSE(reply->error.has_value());
+    }
+    for (const auto& name : names) {
+        INFO(name);
+        const auto running = w.running(name);
+        REQUIRE(running.size() == 1);
+        CHECK(running[0] != node_c);
+        const auto owner = w.node(node_b).whereis(name);
+        REQUIRE(owner.has_value());
+        CHECK(owner->name == running[0]);
+    }
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry batch on lone node", "[core]") {
+    wire w({node_a});
+    w.start_all();
+    w.run_for(1s);
+    const std::vector<std::string> names{"billing", "reports", "invoices"};
+
+    const auto ids = w.node(node_a).register_names(w.now(), batch_of(names));
+    REQUIRE(ids.size() == 3);
+    for (const auto& id : ids) REQUIRE(id.has_value());
+    // A node that never saw a member has no one to copy the names to: the replies come with
+    // the call's own effects.
+    w.run_for(0ms);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        INFO(names[i]);
+        const auto reply = w.reply(node_a, *ids[i]);
+        REQUIRE(reply.has_value());
+        CHECK_FALSE(reply->error.has_value());
+        REQUIRE(reply->owner.has_value());
+        CHECK(*reply->owner == muster::node_id{node_a, 1});
+        CHECK(w.running(names[i]) == std::vector<std::string>{node_a});
+    }
+    CHECK(w.effects_of<muster::send_effect>(node_a).empty());
+
+    // An empty batch changes nothing.
+    CHECK(w.node(node_a).register_names(w.now(), {}).empty());
+    CHECK(w.node(node_a).drain_effects().empty());
+}
+
+TEST_CASE("registry batch waits for witness after failure", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    w.crash(node_b);
+    w.run_for(7s);
+    REQUIRE(has_member(w.effects_of<muster::member_failed>(node_a), {node_b, 1}));
+    const std::vector<std::string> names{"billing", "reports"};
+
+    // Alone after a failure, a acknowledges nothing on its replica only.
+    const auto sent_at = w.now();
+    const auto ids = w.node(node_a).register_names(w.now(), batch_of(names));
+    for (const auto& id : ids) REQUIRE(id.has_value());
+    w.run_until(sent_at + w.node(node_a).config().request_timeout - 1ms);
+    for (const auto& id : ids) CHECK_FALSE(w.reply(node_a, *id).has_value());
+    w.run_for(1ms);
+    for (const auto& id : ids) {
+        const auto reply = w.reply(node_a, *id);
+        REQUIRE(reply.has_value());
+        REQUIRE(reply->error.has_value());
+        CHECK(*reply->error == muster::errc::timed_out);
+    }
+    CHECK(w.running(names[0]) == std::vector<std::string>{node_a});
+    CHECK(w.running(names[1]) == std::vector<std::string>{node_a});
+}
+
+TEST_CASE("registry batch acknowledged by returning witness", "[core]") {
+    wire w = joined_cluster({node_a, node_b});
+    w.partition({node_b});
+    w.run_for(7s);
+    REQUIRE(has_member(w.effects_of<muster::member_failed>(node_a), {node_b, 1}));
+    const std::vector<std::string> names{"billing", "reports", "invoices"};
+
+    const auto ids = w.node(node_a).register_names(w.now(), batch_of(names));
+    for (const auto& id : ids) REQUIRE(id.has_value());
+    w.run_for(1s);
+    for (const auto& id : ids) CHECK_FALSE(w.reply(node_a, *id).has_value());
+
+    // The witness request goes out again each heartbeat, so b acknowledges once it is back.
+    w.heal();
+    w.run_for(3s);
+    for (const auto& id : ids) {
+        const auto reply = w.reply(node_a, *id);
+        REQUIRE(reply.has_value());
+        CHECK_FALSE(reply->error.has_value());
+    }
+    for (const auto& name : names) {
+        INFO(name);
+        const auto running = w.running(name);
+        REQUIRE(running.size() == 1);
+        const auto owner = w.node(node_b).whereis(name);
+        REQUIRE(owner.has_value());
+        CHECK(owner->name == running[0]);
+    }
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry batch splits messages by size", "[core]") {
+    const auto now = muster::test::epoch;
+    auto a = joined_by_hand(node_a, node_b, muster::message_bytes_min, now);
+    REQUIRE(a.members().peers().at(node_b).state == muster::peer_state::up);
+
+    // 60 names of about 200 bytes placed on b: about 13,000 bytes, more than three messages.
+    std::vector<std::string> names;
+    for (int i = 0; names.size() < 60 && i < 10000; ++i) {
+        std::string name = "batch-" + std::to_string(i) + "-" + std::string(190, 'n');
+        const auto owner = a.owner_of(name);
+        if (owner && owner->name == node_b) names.push_back(std::move(name));
+    }
+    REQUIRE(names.size() == 60);
+    const auto ids = a.register_names(now, batch_of(names));
+    for (const auto& id : ids) REQUIRE(id.has_value());
+
+    std::vector<std::string> sent_names;
+    std::size_t requests = 0;
+    for (const auto& e : a.drain_effects()) {
+        const auto* send = std::get_if<muster::send_effect>(&e);
+        if (send == nullptr) continue;
+        const auto* request = std::get_if<muster::register_request>(&send->message->body);
+        if (request == nullptr) continue;
+        ++requests;
+        CHECK(encoded_payload_size(*send) <= muster::message_bytes_min);
+        for (const auto& item : request->items) sent_names.push_back(item.name);
+    }
+    CHECK(requests >= 4);
+    CHECK(sent_names == names);
+
+    // The owner's replies and its broadcast of the new entries are split the same way.
+    auto b = joined_by_hand(node_b, node_a, muster::message_bytes_min, now);
+    muster::register_request request;
+    request.origin = {node_a, 1};
+    for (std::size_t i = 0; i < names.size(); ++i) request.items.push_back({*ids[i], names[i], counter_spec, 0});
+    b.step(now, muster::testing::make_envelope(node_a, 1, node_b, request));
+    b.tick(now + b.config().flush_interval);
+
+    std::vector<muster::request_id> replied;
+    std::size_t replies = 0;
+    std::size_t updated = 0;
+    for (const auto& e : b.drain_effects()) {
+        const auto* send = std::get_if<muster::send_effect>(&e);
+        if (send == nullptr) continue;
+        if (const auto* reply = std::get_if<muster::register_reply>(&send->message->body)) {
+            ++replies;
+            CHECK(encoded_payload_size(*send) <= muster::message_bytes_min);
+            for (const auto& result : reply->results) {
+                CHECK_FALSE(result.error.has_value());
+                replied.push_back(result.id);
+            }
+        } else if (const auto* updates = std::get_if<muster::name_updates>(&send->message->body)) {
+            CHECK(encoded_payload_size(*send) <= muster::message_bytes_min);
+            updated += updates->entries.size();
+        }
+    }
+    CHECK(replies >= 4);
+    REQUIRE(replied.size() == names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) CHECK(replied[i] == *ids[i]);
+    CHECK(updated == names.size());
+    CHECK(b.local_workers_count() == names.size());
 }

@@ -2,6 +2,8 @@
 
 #include "support/message_gen.hpp"
 
+#include <muster/core/config.hpp>
+
 #include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
 
@@ -62,6 +64,21 @@ void check_round_trip() {
     });
 }
 
+// Checks that every generated `Body` encodes within `envelope_size_max` plus the
+// `encoded_size_max` of each element of the list that `elements` returns, the bounds the core
+// splits batches by.
+template <class Body, class Elements>
+void check_size_bound(const std::string& description, Elements elements) {
+    rc::prop(description, [elements] {
+        const muster::envelope e = *muster::testing::gen_envelope_of<Body>();
+        std::size_t bound = muster::envelope_size_max;
+        for (const auto& element : elements(std::get<Body>(e.body))) bound += muster::encoded_size_max(element);
+        const auto frame = muster::wire::encode(e, {muster::wire::frame_size_max_upper});
+        RC_ASSERT(frame.has_value());
+        RC_ASSERT(frame->size() - muster::wire::frame_header_size <= bound);
+    });
+}
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("codec round-trips every message kind", "[wire][property]", muster::hello, muster::heartbeat,
@@ -109,10 +126,13 @@ TEST_CASE("codec decodes every prefix as an error", "[wire]") {
     hello.reply_requested = true;
     hello.members = {"app@a", "app@b"};
     muster::register_reply reply;
-    reply.id = 5;
-    reply.error = muster::errc::already_registered;
-    reply.entry = record;
-    for (const auto& body : std::vector<muster::message>{hello, updates, muster::handoff_offer{{item}}, reply}) {
+    reply.results.push_back({5, muster::errc::already_registered, record});
+    reply.results.push_back({6, std::nullopt, record});
+    muster::register_request request;
+    request.origin = {"app@a", 1};
+    request.items.push_back({5, "billing", {"sweeper", muster::restart_policy::transient}, 3});
+    request.items.push_back({6, "reports", {}, 0});
+    for (const auto& body : std::vector<muster::message>{hello, updates, muster::handoff_offer{{item}}, reply, request}) {
         const auto payload = payload_of(sample(body));
         REQUIRE(muster::wire::decode(payload).has_value());
         for (std::size_t size = 0; size < payload.size(); ++size) {
@@ -215,20 +235,19 @@ TEST_CASE("codec rejects undefined enumerations", "[wire]") {
     SECTION("error code") {
         auto payload = payload_of(sample(muster::unregister_reply{1, muster::errc::not_running}));
         // unregister_reply: id varint, presence byte, error code.
-        for (const std::uint8_t code : {0, 12, 255}) {
+        for (const std::uint8_t code : {0, 13, 255}) {
             payload[body_offset() + 2] = code;
             CHECK(error_of(payload) == decode_error::garbled);
         }
     }
     SECTION("restart policy") {
         muster::register_request request;
-        request.id = 1;
         request.origin = {"app@a", 1};
-        request.name = "billing";
-        request.spec.restart = muster::restart_policy::temporary;
+        request.items.push_back({1, "billing", {"", muster::restart_policy::temporary}, 0});
         auto payload = payload_of(sample(request));
-        // register_request: id, origin name (1 + 5), incarnation, name (1 + 7), kind length 0, restart.
-        const std::size_t restart_at = body_offset() + 1 + 6 + 1 + 8 + 1;
+        // register_request: origin name (1 + 5), incarnation, item count, then the item: id,
+        // name (1 + 7), kind length 0, restart.
+        const std::size_t restart_at = body_offset() + 6 + 1 + 1 + 1 + 8 + 1;
         REQUIRE(payload[restart_at] == 2);
         payload[restart_at] = 3;
         CHECK(error_of(payload) == decode_error::garbled);
@@ -243,6 +262,65 @@ TEST_CASE("codec rejects count beyond remaining bytes", "[wire]") {
     edited.push_back(0);
     edited.push_back(0);
     CHECK(error_of(edited) == decode_error::garbled);
+}
+
+TEST_CASE("codec rejects register item count beyond bytes", "[wire]") {
+    muster::register_request request;
+    request.origin = {"app@a", 1};
+    request.items.push_back({1, "billing", {}, 0});
+    auto payload = payload_of(sample(request));
+    // The item count follows the origin (1 + 5 bytes and the incarnation). Three items take at
+    // least 18 bytes, and only the 12 bytes of the one item follow.
+    const std::size_t count_at = body_offset() + 6 + 1;
+    REQUIRE(payload[count_at] == 1);
+    payload[count_at] = 3;
+    CHECK(error_of(payload) == decode_error::garbled);
+
+    muster::register_reply reply;
+    reply.results.push_back({1, std::nullopt, std::nullopt});
+    auto reply_payload = payload_of(sample(reply));
+    // One result without an entry takes 3 bytes; two take at least 6.
+    REQUIRE(reply_payload[body_offset()] == 1);
+    reply_payload[body_offset()] = 2;
+    CHECK(error_of(reply_payload) == decode_error::garbled);
+}
+
+TEST_CASE("codec stays within batch size bounds", "[wire][property]") {
+    check_size_bound<muster::register_request>("a register request is within the bound of its items",
+                                               [](const auto& m) -> const auto& { return m.items; });
+    check_size_bound<muster::register_reply>("a register reply is within the bound of its results",
+                                             [](const auto& m) -> const auto& { return m.results; });
+    check_size_bound<muster::name_updates>("name updates are within the bound of their records",
+                                           [](const auto& m) -> const auto& { return m.entries; });
+}
+
+TEST_CASE("codec batch bounds hold at largest fields", "[wire]") {
+    // Every name 255 bytes and every integer at its largest encoding.
+    const std::string longest(muster::name_size_max, 'n');
+    const muster::node_id node{longest, UINT64_MAX};
+    const muster::entry_record record{longest, node, muster::version_max - 1, {longest, muster::restart_policy::temporary}, true};
+    const muster::register_item item{UINT64_MAX, longest, {longest, muster::restart_policy::temporary}, muster::version_max - 1};
+    const muster::register_result result{UINT64_MAX, muster::errc::duplicate_in_batch, record};
+    muster::envelope e;
+    e.from = node;
+    e.to = longest;
+    e.to_incarnation = UINT64_MAX;
+
+    const auto payload_size = [&](muster::message body) {
+        e.body = std::move(body);
+        const auto frame = muster::wire::encode(e);
+        REQUIRE(frame.has_value());
+        return frame->size() - muster::wire::frame_header_size;
+    };
+    CHECK(payload_size(muster::register_request{node, {}}) <= muster::envelope_size_max);
+    CHECK(payload_size(muster::register_reply{}) <= muster::envelope_size_max);
+    CHECK(payload_size(muster::name_updates{{}, true, UINT64_MAX}) <= muster::envelope_size_max);
+    CHECK(payload_size(muster::register_request{node, {item}}) <= muster::envelope_size_max + muster::encoded_size_max(item));
+    CHECK(payload_size(muster::register_reply{{result}}) <= muster::envelope_size_max + muster::encoded_size_max(result));
+    CHECK(payload_size(muster::name_updates{{record}, true, UINT64_MAX}) <=
+          muster::envelope_size_max + muster::encoded_size_max(record));
+    // One item of the largest size fits in the smallest message_bytes_max.
+    CHECK(muster::envelope_size_max + muster::encoded_size_max(result) <= muster::message_bytes_min);
 }
 
 TEST_CASE("codec rejects overlong varint", "[wire]") {
@@ -369,6 +447,7 @@ TEST_CASE("fuzz corpus files decode as named", "[wire]") {
         return std::vector<std::uint8_t>(bytes.begin() + 1, bytes.end());
     };
     for (const char* name : {"message-hello", "message-heartbeat", "message-register-request", "message-register-reply",
+                             "message-register-batch-request", "message-register-batch-reply",
                              "message-unregister-request", "message-name-updates", "message-handoff-offer",
                              "message-handoff-reply", "message-sync-digest", "message-sync-request",
                              "message-conflict-yield"}) {

@@ -6,6 +6,7 @@
 #include <muster/core/registry.hpp>
 #include <muster/policy/transport.hpp>
 
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -52,6 +53,13 @@ public:
     /// See `registry::register_name`.
     result<request_id> register_name(time_point now, std::string_view name, const worker_spec& spec) {
         auto r = machine_.register_name(now, name, spec);
+        dispatch();
+        return r;
+    }
+
+    /// See `registry::register_names`.
+    std::vector<result<request_id>> register_names(time_point now, std::span<const registration> batch) {
+        auto r = machine_.register_names(now, batch);
         dispatch();
         return r;
     }

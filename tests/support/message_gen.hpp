@@ -61,7 +61,7 @@ inline rc::Gen<worker_spec> gen_spec() {
 }
 
 inline rc::Gen<std::optional<errc>> gen_error() {
-    return gen_optional(rc::gen::map(rc::gen::inRange(static_cast<int>(errc::empty_name), static_cast<int>(errc::not_running) + 1),
+    return gen_optional(rc::gen::map(rc::gen::inRange(static_cast<int>(errc::empty_name), static_cast<int>(errc::duplicate_in_batch) + 1),
                                      [](int v) { return static_cast<errc>(v); }));
 }
 
@@ -101,14 +101,20 @@ inline rc::Gen<goodbye> gen_body<goodbye>() { return rc::gen::just(goodbye{}); }
 
 template <>
 inline rc::Gen<register_request> gen_body<register_request>() {
-    return rc::gen::exec([] {
-        return register_request{*gen_u64(), *gen_node(), *gen_name(), *gen_spec(), *gen_version()};
+    const auto item = rc::gen::exec([] {
+        return register_item{*gen_u64(), *gen_name(), *gen_spec(), *gen_version()};
+    });
+    return rc::gen::exec([item] {
+        return register_request{*gen_node(), *rc::gen::container<std::vector<register_item>>(item)};
     });
 }
 
 template <>
 inline rc::Gen<register_reply> gen_body<register_reply>() {
-    return rc::gen::exec([] { return register_reply{*gen_u64(), *gen_error(), *gen_optional(gen_record())}; });
+    const auto result = rc::gen::exec([] {
+        return register_result{*gen_u64(), *gen_error(), *gen_optional(gen_record())};
+    });
+    return rc::gen::exec([result] { return register_reply{*rc::gen::container<std::vector<register_result>>(result)}; });
 }
 
 template <>

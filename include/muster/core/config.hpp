@@ -35,7 +35,14 @@ struct registry_config {
     duration newer_generation_wait = 0s;
     duration tombstone_ttl = 5min;          ///< removed names are remembered this long
     std::uint32_t sync_buckets = 1024;      ///< anti-entropy buckets, a power of two in [1, 65536]
+    /// Upper bound on the encoded size of a registration batch message (`register_request`,
+    /// `register_reply`) and of a broadcast of updates, in bytes; larger batches are split. At
+    /// least `message_bytes_min`. The runtime host lowers it to the wire's `frame_size_max`.
+    std::uint32_t message_bytes_max = 1024 * 1024;
 };
+
+/// Smallest accepted `message_bytes_max`: room for the envelope and one item with 255-byte names.
+inline constexpr std::uint32_t message_bytes_min = 4096;
 
 /// Reason a configuration is invalid.
 enum class config_error : std::uint8_t {
@@ -47,6 +54,7 @@ enum class config_error : std::uint8_t {
     failure_timeout_too_short,     ///< `failure_timeout` is under twice `heartbeat_interval`
     invalid_sync_buckets,          ///< `sync_buckets` is not a power of two in [1, 65536]
     generation_wait_too_long,      ///< `newer_generation_wait` is not below `leave_deadline`
+    message_bytes_too_small,       ///< `message_bytes_max` is under `message_bytes_min` (4096)
 };
 
 /// Returns an English message for a configuration error, naming the setting and the accepted range.
@@ -61,6 +69,7 @@ constexpr std::string_view to_string(config_error e) noexcept {
     case config_error::invalid_sync_buckets: return "sync_buckets must be a power of two between 1 and 65536";
     case config_error::generation_wait_too_long:
         return "newer_generation_wait is not below leave_deadline, so a leaving node would have no time left to hand off";
+    case config_error::message_bytes_too_small: return "message_bytes_max is under 4096 bytes; use at least 4 KiB";
     }
     return "unknown configuration error";
 }
@@ -87,6 +96,7 @@ constexpr std::optional<config_error> validate(const registry_config& c) noexcep
     if (c.newer_generation_wait >= c.leave_deadline) return config_error::generation_wait_too_long;
     if (c.sync_buckets == 0 || c.sync_buckets > 65536 || (c.sync_buckets & (c.sync_buckets - 1)) != 0)
         return config_error::invalid_sync_buckets;
+    if (c.message_bytes_max < message_bytes_min) return config_error::message_bytes_too_small;
     return std::nullopt;
 }
 

@@ -4,6 +4,7 @@
 
 #include <muster/core/types.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -54,22 +55,38 @@ struct goodbye {
     friend bool operator==(const goodbye&, const goodbye&) = default;
 };
 
-/// Asks the receiver to start and register a name. Sent to the node placement picks.
-struct register_request {
+/// One name of a `register_request`, with the request id the caller's reply for it carries.
+struct register_item {
     request_id id = 0;
-    node_id origin;  ///< where the reply goes
     std::string name;
     worker_spec spec;
     std::uint64_t known_version = 0;  ///< the caller's version of the name (a tombstone, say)
 
+    friend bool operator==(const register_item&, const register_item&) = default;
+};
+
+/// Asks the receiver to start and register names. Sent by `register_names` to the node placement
+/// picks, with every name of the batch placed there (split to fit `message_bytes_max`).
+struct register_request {
+    node_id origin;  ///< where the replies go
+    std::vector<register_item> items;
+
     friend bool operator==(const register_request&, const register_request&) = default;
 };
 
-/// Replies to a `register_request`. On success or `already_registered`, `entry` names where it runs.
-struct register_reply {
+/// The owner's result for one `register_item`. On success or `already_registered`, `entry` names
+/// where the name runs.
+struct register_result {
     request_id id = 0;
     std::optional<errc> error;
     std::optional<entry_record> entry;
+
+    friend bool operator==(const register_result&, const register_result&) = default;
+};
+
+/// Replies to a `register_request`, one result per item that the receiver did not pass on.
+struct register_reply {
+    std::vector<register_result> results;
 
     friend bool operator==(const register_reply&, const register_reply&) = default;
 };
@@ -201,5 +218,31 @@ struct envelope {
 };
 
 using envelope_ptr = std::shared_ptr<const envelope>;
+
+/// Upper bound, in bytes, on the wire encoding (`muster/wire/codec.hpp`) of an envelope and of
+/// every body field that is not a list element: two header bytes, the sender, the recipient, and
+/// the fixed fields of a `register_request`, `register_reply` or `name_updates`. With the
+/// `encoded_size_max` overloads below it lets the core split a batch into messages that fit
+/// `registry_config::message_bytes_max`. The codec tests check every bound against the encoder.
+inline constexpr std::size_t envelope_size_max = 1024;
+
+/// Upper bound on the encoded size of one `register_item`, in bytes.
+constexpr std::size_t encoded_size_max(const register_item& item) noexcept {
+    // id (10), name length (2), kind length (2), restart (1), known_version (9)
+    return item.name.size() + item.spec.kind.size() + 24;
+}
+
+/// Upper bound on the encoded size of one `entry_record`, in bytes.
+constexpr std::size_t encoded_size_max(const entry_record& record) noexcept {
+    // name length (2), owner length (2), incarnation (10), version (9), kind length (2),
+    // restart (1), removed (1)
+    return record.name.size() + record.owner.name.size() + record.spec.kind.size() + 27;
+}
+
+/// Upper bound on the encoded size of one `register_result`, in bytes.
+constexpr std::size_t encoded_size_max(const register_result& result) noexcept {
+    // id (10), error (2), entry presence (1)
+    return 13 + (result.entry ? encoded_size_max(*result.entry) : 0);
+}
 
 }  // namespace muster

@@ -28,11 +28,20 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 namespace muster {
+
+/// One name of a `register_names` batch: the name and the spec of its worker.
+struct registration {
+    std::string name;
+    worker_spec spec;
+};
 
 /// Counters of protocol paths taken, for reports and soak runs.
 struct registry_stats {
@@ -66,6 +75,10 @@ struct registry_stats {
         return *this;
     }
 };
+
+// The smallest `message_bytes_max` leaves room for one item of the largest size in every message
+// the core splits, so each part of a batch has at least one item.
+static_assert(envelope_size_max + 3 * name_size_max + 40 <= message_bytes_min);
 
 template <discovery Discovery, placement Placement, handoff Handoff, log_sink Log = null_log>
 class registry {
@@ -180,44 +193,50 @@ public:
 
     /// Registers `name` and starts its worker on the node placement picks. Returns the request id
     /// whose `reply_effect` completes the call, or an error for invalid input. After an ok reply,
-    /// `whereis(name)` on this node returns the new instance at once.
+    /// `whereis(name)` on this node returns the new instance at once. A batch of one name of
+    /// `register_names`.
     result<request_id> register_name(time_point now, std::string_view name, const worker_spec& spec) {
-        if (const auto e = check_name(name)) return *e;
-        if (!table_.accepts_spec(spec)) return errc::invalid_spec;
-        if (!running()) return errc::not_running;
-        const auto index = table_.find(name);
-        if (index != detail::npos32 && !table_.at(index).removed && !membership_.is_dead(table_.owner(index)))
-            return errc::already_registered;
-        const auto target = owner_of(name);
-        if (!target) return leaving_ ? errc::node_leaving : errc::no_members;
+        const registration item{std::string(name), spec};
+        return register_names(now, std::span<const registration>(&item, 1)).front();
+    }
 
-        const request_id id = ++last_request_id_;
-        if (*target == config_.self) {
-            const std::uint64_t version = index == detail::npos32 ? 1 : table_.at(index).version + 1;
-            start_local(now, std::string(name), spec, std::nullopt, version);
-            // The reply waits until a second replica has the entry, so a crash of this node right
-            // after the reply cannot lose an acknowledged registration. A witness that does not
-            // count this node as a member yet drops the entry, so it goes out again each heartbeat.
-            // A node alone because members failed (a partition, say) waits for one to return, and
-            // the call ends with timed_out if none does. A node that never saw a failure and has no
-            // member replies at once.
-            const auto witness = pick_witness();
-            if (witness || membership_.has_failed_members()) {
-                if (witness) send_to(*witness, name_updates{{record_of(table_.find(name))}, false, id});
-                add_pending(now, id);
-                witness_retries_.push_back({now + config_.heartbeat_interval, id, std::string(name)});
-            } else {
-                effects_.push_back(reply_effect{id, std::nullopt, config_.self});
-            }
-        } else {
-            // The caller's version travels along, so the new entry outranks a removal the owner
-            // never saw and this replica accepts the reply.
-            const std::uint64_t known = index == detail::npos32 ? 0 : table_.at(index).version;
-            send_to(target->name, register_request{id, config_.self, std::string(name), spec, known});
-            add_pending(now, id);
+    /// Registers every name of `batch` with the guarantees of `register_name`, and returns one
+    /// result per item, in order: the request id whose `reply_effect` completes that name, or the
+    /// error that rejected it at once. A name that repeats an earlier item gets
+    /// `duplicate_in_batch`. Each name has its own reply and deadline, so one failing owner
+    /// leaves the others' names unaffected; a batch is not atomic.
+    ///
+    /// Names placed on the same member travel in one `register_request` (several when they
+    /// exceed `message_bytes_max`), and that member answers with one `register_reply`. Names
+    /// placed on this node start at once and go to the witness in one `name_updates`.
+    /// Cost: O(n) placement lookups and replica updates for n names, plus O(n log n) for the
+    /// pending requests.
+    std::vector<result<request_id>> register_names(time_point now, std::span<const registration> batch) {
+        std::vector<result<request_id>> results;
+        results.reserve(batch.size());
+        if (!running()) {
+            // The name checks still come first, as for every call.
+            for (const auto& item : batch) results.push_back(precheck(item).value_or(errc::not_running));
+            return results;
+        }
+
+        outgoing_batch out;
+        out.seen.reserve(batch.size());
+        bool accepted = false;
+        for (const auto& item : batch) {
+            results.push_back(admit(now, item, out));
+            accepted = accepted || results.back().has_value();
+        }
+        if (!accepted) return results;
+
+        await_witness(now, std::move(out.local));
+        for (auto& [owner, items] : out.remote) {
+            send_in_parts(std::move(items), [&](std::vector<register_item> part) {
+                send_to(owner.name, register_request{config_.self, std::move(part)});
+            });
         }
         after_input(now);
-        return id;
+        return results;
     }
 
     /// Removes `name` and stops its worker wherever it runs. Completes with a `reply_effect`.
@@ -386,6 +405,20 @@ private:
     };
 
     using local_map = std::map<std::string, local_worker, std::less<>>;
+
+    // A name started here by `register_names`, whose reply waits for the witness.
+    struct witnessed_name {
+        request_id id = 0;
+        std::string name;
+    };
+
+    // What one `register_names` call sends: names started here, names for other owners (by
+    // owner, so each gets its items in few messages), and the names seen so far, to find repeats.
+    struct outgoing_batch {
+        std::vector<witnessed_name> local;
+        std::map<node_id, std::vector<register_item>> remote;
+        std::unordered_set<std::string_view> seen;
+    };
     using peer_record = membership::peer;
 
     // A pull lists the digests of about this many entries of this replica, so each costs about
@@ -611,43 +644,32 @@ private:
     void on_message(time_point, const node_id&, const goodbye&) {}
 
     void on_message(time_point now, const node_id& from, const register_request& r) {
-        if (const auto error = check_name(r.name)) {
-            ++stats_.messages_rejected;
-            send_to(r.origin.name, register_reply{r.id, *error, std::nullopt});
-            return;
+        std::vector<register_result> results;
+        std::map<node_id, std::vector<register_item>> passed_on;
+        results.reserve(r.items.size());
+        for (const auto& item : r.items) {
+            if (auto result = start_requested(now, from, r.origin, item, passed_on)) results.push_back(std::move(*result));
         }
-        if (!table_.accepts_spec(r.spec) || r.known_version >= version_max) {
-            ++stats_.messages_rejected;
-            send_to(r.origin.name, register_reply{r.id, errc::invalid_spec, std::nullopt});
-            return;
+        send_in_parts(std::move(results), [&](std::vector<register_result> part) {
+            send_to(r.origin.name, register_reply{std::move(part)});
+        });
+        for (auto& [target, items] : passed_on) {
+            send_in_parts(std::move(items), [&](std::vector<register_item> part) {
+                send_to(target.name, register_request{r.origin, std::move(part)});
+            });
         }
-        const auto index = table_.find(r.name);
-        if (index != detail::npos32 && !table_.at(index).removed) {
-            send_to(r.origin.name, register_reply{r.id, errc::already_registered, record_of(index)});
-            return;
-        }
-        if (leaving_) {
-            // A leaving node takes no workers; the caller's view is behind, so pass it on once.
-            const auto target = owner_of(r.name);
-            if (target && from == r.origin) send_to(target->name, r);
-            else send_to(r.origin.name, register_reply{r.id, errc::node_leaving, std::nullopt});
-            return;
-        }
-        const std::uint64_t version = std::max(index == detail::npos32 ? 0 : table_.at(index).version, r.known_version) + 1;
-        start_local(now, r.name, r.spec, std::nullopt, version);
-        send_to(r.origin.name, register_reply{r.id, std::nullopt, record_of(table_.find(r.name))});
     }
 
     void on_message(time_point now, const node_id& from, const register_reply& r) {
-        const auto it = pending_.find(r.id);
-        if (it == pending_.end()) return;
-        pending_.erase(it);
-        std::optional<node_id> owner;
-        if (r.entry) {
-            apply_record(now, from, *r.entry);
-            owner = r.entry->owner;
+        for (const auto& result : r.results) {
+            if (pending_.erase(result.id) == 0) continue;
+            std::optional<node_id> owner;
+            if (result.entry) {
+                apply_record(now, from, *result.entry);
+                owner = result.entry->owner;
+            }
+            effects_.push_back(reply_effect{result.id, result.error, owner});
         }
-        effects_.push_back(reply_effect{r.id, r.error, owner});
     }
 
     void on_message(time_point now, const node_id&, const unregister_request& r) {
@@ -677,7 +699,11 @@ private:
     }
 
     void on_message(time_point, const node_id&, const updates_ack& a) {
-        if (pending_.erase(a.ack_id) > 0) effects_.push_back(reply_effect{a.ack_id, std::nullopt, config_.self});
+        const auto group = witnessed_.find(a.ack_id);
+        if (group == witnessed_.end()) return;
+        for (const auto& [id, name] : group->second)
+            if (pending_.erase(id) > 0) effects_.push_back(reply_effect{id, std::nullopt, config_.self});
+        witnessed_.erase(group);
     }
 
     void on_message(time_point, const node_id&, const unregister_reply& r) {
@@ -990,7 +1016,9 @@ private:
     void flush_updates() {
         flush_at_.reset();
         if (outbox_.empty()) return;
-        membership_.broadcast(name_updates{std::exchange(outbox_, {})}, effects_);
+        send_in_parts(std::exchange(outbox_, {}), [&](std::vector<entry_record> part) {
+            membership_.broadcast(name_updates{std::move(part)}, effects_);
+        });
     }
 
     // Responds to a pull with the entries of `buckets` whose digests `known` (sorted) lacks.
@@ -1399,9 +1427,12 @@ private:
     // the sender joins, so a registration or its witness request is not lost at boot.
     void park_early_message(time_point now, const envelope& e) {
         // Only requests whose loss makes a caller wait for a timeout are parked, and only small
-        // ones, so parked messages stay within a few hundred kilobytes.
+        // ones, so parked messages stay within a few hundred kilobytes (about 2 MiB with every
+        // name and kind 255 bytes long). Register requests may carry batches, so their items
+        // count against one budget.
         const auto* updates = std::get_if<name_updates>(&e.body);
-        const bool request = std::holds_alternative<register_request>(e.body) ||
+        const auto* registers = std::get_if<register_request>(&e.body);
+        const bool request = (registers && parked_register_items() + registers->items.size() <= parked_register_items_max) ||
                              std::holds_alternative<unregister_request>(e.body) ||
                              (updates && updates->ack_id != 0 && updates->entries.size() <= 16);
         if (!request) return;
@@ -1412,6 +1443,13 @@ private:
             return;
         }
         parked_.push_back({now + config_.connect_timeout + config_.heartbeat_interval, e});
+    }
+
+    std::size_t parked_register_items() const {
+        std::size_t count = 0;
+        for (const auto& p : parked_)
+            if (const auto* r = std::get_if<register_request>(&p.message.body)) count += r->items.size();
+        return count;
     }
 
     void replay_parked(time_point now, const node_id& member) {
@@ -1431,17 +1469,157 @@ private:
         while (!parked_.empty() && parked_.front().until <= now) parked_.pop_front();
     }
 
+    // ---- registration -------------------------------------------------------------------------
+
+    // Returns the error of an invalid name or spec, which every registration call checks first.
+    std::optional<errc> precheck(const registration& item) const {
+        if (const auto e = check_name(item.name)) return e;
+        if (!table_.accepts_spec(item.spec)) return errc::invalid_spec;
+        return std::nullopt;
+    }
+
+    // Checks one name of a `register_names` batch and, if it is accepted, starts its worker here
+    // or queues it for its owner. Returns its request id, or the error that rejected it.
+    result<request_id> admit(time_point now, const registration& item, outgoing_batch& out) {
+        if (const auto e = precheck(item)) return *e;
+        if (!out.seen.insert(item.name).second) return errc::duplicate_in_batch;
+        const auto index = table_.find(item.name);
+        if (index != detail::npos32 && !table_.at(index).removed && !membership_.is_dead(table_.owner(index)))
+            return errc::already_registered;
+        const auto target = owner_of(item.name);
+        if (!target) return leaving_ ? errc::node_leaving : errc::no_members;
+
+        const request_id id = ++last_request_id_;
+        if (*target == config_.self) {
+            const std::uint64_t version = index == detail::npos32 ? 1 : table_.at(index).version + 1;
+            start_local(now, item.name, item.spec, std::nullopt, version);
+            out.local.push_back({id, item.name});
+            return id;
+        }
+        // The caller's version travels along, so the new entry outranks a removal the owner
+        // never saw and this replica accepts the reply.
+        const std::uint64_t known = index == detail::npos32 ? 0 : table_.at(index).version;
+        out.remote[*target].push_back(register_item{id, item.name, item.spec, known});
+        add_pending(now, id);
+        return id;
+    }
+
+    // Handles one item of a `register_request`: starts its worker here, or, on a leaving node,
+    // passes it on once to the owner in this node's view. Returns the result for the origin, or
+    // nothing when the item was passed on.
+    std::optional<register_result> start_requested(time_point now, const node_id& from, const node_id& origin,
+                                                   const register_item& item,
+                                                   std::map<node_id, std::vector<register_item>>& passed_on) {
+        if (const auto error = check_name(item.name)) {
+            ++stats_.messages_rejected;
+            return register_result{item.id, *error, std::nullopt};
+        }
+        if (!table_.accepts_spec(item.spec) || item.known_version >= version_max) {
+            ++stats_.messages_rejected;
+            return register_result{item.id, errc::invalid_spec, std::nullopt};
+        }
+        const auto index = table_.find(item.name);
+        if (index != detail::npos32 && !table_.at(index).removed)
+            return register_result{item.id, errc::already_registered, record_of(index)};
+        if (leaving_) {
+            // A leaving node takes no workers. The caller's view is behind, so the item goes on
+            // once, to the owner in this node's view.
+            const auto target = owner_of(item.name);
+            if (target && from == origin) {
+                passed_on[*target].push_back(item);
+                return std::nullopt;
+            }
+            return register_result{item.id, errc::node_leaving, std::nullopt};
+        }
+        const std::uint64_t version = std::max(index == detail::npos32 ? 0 : table_.at(index).version, item.known_version) + 1;
+        start_local(now, item.name, item.spec, std::nullopt, version);
+        return register_result{item.id, std::nullopt, record_of(table_.find(item.name))};
+    }
+
+    // The reply to a registration started here waits until a second replica has the entry, so a
+    // crash of this node right after the reply cannot lose an acknowledged registration. The
+    // names go to the witness in `name_updates` messages whose `ack_id` is the first request id
+    // of each. A witness that does not count this node as a member yet drops them, so they go
+    // out again each heartbeat. A node alone because members failed (a partition, say) waits for
+    // one to return, and the calls end with timed_out if none does. A node that never saw a
+    // failure and has no member replies at once.
+    void await_witness(time_point now, std::vector<witnessed_name> names) {
+        if (names.empty()) return;
+        const auto witness = pick_witness();
+        if (!witness && !membership_.has_failed_members()) {
+            for (const auto& n : names) effects_.push_back(reply_effect{n.id, std::nullopt, config_.self});
+            return;
+        }
+        std::size_t begin = 0;
+        while (begin < names.size()) {
+            std::vector<entry_record> records;
+            std::size_t bytes = envelope_size_max;
+            std::size_t end = begin;
+            for (; end < names.size(); ++end) {
+                auto record = record_of(table_.find(names[end].name));
+                const std::size_t size = encoded_size_max(record);
+                if (end > begin && bytes + size > config_.message_bytes_max) break;
+                bytes += size;
+                records.push_back(std::move(record));
+            }
+            std::vector<witnessed_name> group(std::make_move_iterator(names.begin() + static_cast<std::ptrdiff_t>(begin)),
+                                              std::make_move_iterator(names.begin() + static_cast<std::ptrdiff_t>(end)));
+            const request_id ack_id = group.front().id;
+            if (witness) send_to(*witness, name_updates{std::move(records), false, ack_id});
+            for (const auto& n : group) add_pending(now, n.id);
+            witness_retries_.push_back({now + config_.heartbeat_interval, ack_id});
+            witnessed_.emplace(ack_id, std::move(group));
+            begin = end;
+        }
+    }
+
+    // Sends the entries of witness requests still waiting, to the witness of the moment. A group
+    // whose requests all completed, or whose entries are gone, is dropped.
     void retry_witnesses(time_point now) {
         while (!witness_retries_.empty() && witness_retries_.front().at <= now) {
-            auto r = std::move(witness_retries_.front());
+            auto r = witness_retries_.front();
             witness_retries_.pop_front();
-            if (!pending_.contains(r.id)) continue;
-            const auto index = table_.find(r.name);
-            if (index == detail::npos32) continue;
-            if (const auto witness = pick_witness()) send_to(*witness, name_updates{{record_of(index)}, false, r.id});
+            const auto group = witnessed_.find(r.ack_id);
+            if (group == witnessed_.end()) continue;
+            std::vector<entry_record> records;
+            for (const auto& n : group->second) {
+                if (!pending_.contains(n.id)) continue;
+                const auto index = table_.find(n.name);
+                if (index != detail::npos32) records.push_back(record_of(index));
+            }
+            if (records.empty()) {
+                witnessed_.erase(group);
+                continue;
+            }
+            if (const auto witness = pick_witness()) send_to(*witness, name_updates{std::move(records), false, r.ack_id});
             r.at = now + config_.heartbeat_interval;
-            witness_retries_.push_back(std::move(r));
+            witness_retries_.push_back(r);
         }
+    }
+
+    // Sends `items` in order, in as few messages as keep each within `message_bytes_max` by the
+    // `encoded_size_max` bounds. `send` receives each part; every part has at least one item.
+    template <class Item, class Send>
+    void send_in_parts(std::vector<Item> items, Send send) {
+        if (items.empty()) return;
+        std::size_t total = envelope_size_max;
+        for (const auto& item : items) total += encoded_size_max(item);
+        if (total <= config_.message_bytes_max) {
+            send(std::move(items));
+            return;
+        }
+        std::vector<Item> part;
+        std::size_t bytes = envelope_size_max;
+        for (auto& item : items) {
+            const std::size_t size = encoded_size_max(item);
+            if (!part.empty() && bytes + size > config_.message_bytes_max) {
+                send(std::exchange(part, {}));
+                bytes = envelope_size_max;
+            }
+            bytes += size;
+            part.push_back(std::move(item));
+        }
+        send(std::move(part));
     }
 
     void add_pending(time_point now, request_id id) {
@@ -1546,10 +1724,11 @@ private:
     std::optional<time_point> rebalance_at_;
     struct witness_retry {
         time_point at;
-        request_id id;
-        std::string name;
+        request_id ack_id;
     };
-    std::deque<witness_retry> witness_retries_;  // registrations waiting for a witness, by time
+    std::deque<witness_retry> witness_retries_;  // witness requests to send again, by time
+    // Names started here whose replies wait for the witness, by the `ack_id` of their request.
+    std::map<request_id, std::vector<witnessed_name>> witnessed_;
     struct handed_copy {
         node_id target;
         std::uint64_t version = 0;  // the entry version the new owner runs it at
@@ -1562,6 +1741,7 @@ private:
         envelope message;
     };
     static constexpr std::size_t parked_max = 256;
+    static constexpr std::size_t parked_register_items_max = 4096;
     std::deque<parked_message> parked_;  // messages from senders not yet members, oldest first
     time_point leave_started_{};
     bool generation_wait_ = false;  // leaving, and waiting for a member of a newer generation

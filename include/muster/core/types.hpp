@@ -75,6 +75,7 @@ enum class errc : std::uint8_t {
     invalid_spec,          ///< the worker kind is longer than 255 bytes, or too many kinds exist
     invalid_config,        ///< a configuration value is out of range (see `config_error`)
     not_running,           ///< the node has not started or has stopped
+    duplicate_in_batch,    ///< the name appears earlier in the same `register_names` batch
 };
 
 /// Returns a short English description of an error code, for messages and logs.
@@ -91,6 +92,7 @@ constexpr std::string_view to_string(errc e) noexcept {
     case errc::invalid_spec: return "worker kind is longer than 255 bytes, or the registry already holds 65535 kinds";
     case errc::invalid_config: return "configuration is invalid";
     case errc::not_running: return "node is not running";
+    case errc::duplicate_in_batch: return "name appears more than once in the batch; the first occurrence is registered";
     }
     return "unknown error";
 }

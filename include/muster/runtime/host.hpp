@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,7 +58,7 @@ public:
     /// Gives the running worker `effect.name` the state of a conflicting instance that stopped.
     virtual void merge_state(const merge_state_effect& effect) = 0;
 
-    /// Completes a `register_name` or `unregister` call.
+    /// Completes a `register_name` call, one name of a `register_names` call, or an `unregister` call.
     virtual void on_reply(const reply_effect&) {}
 
     /// Reports `member_joined`, `member_leaving`, `member_left` or `member_failed`.
@@ -100,6 +101,8 @@ public:
         if (config.network.queue_messages_max == 0 || config.network.queue_bytes_max == 0)
             return std::string("queue_messages_max and queue_bytes_max must be positive");
         config.network.self_name = config.registry.self.name;
+        // Every batch message the core builds must fit in one frame.
+        config.registry.message_bytes_max = std::min(config.registry.message_bytes_max, config.network.wire.frame_size_max);
         std::unique_ptr<host> built(new host(executor, std::move(config), std::move(secret), workers, log));
         auto node = node_type::create(built->config_.registry, std::move(discovery), transport_type{&built->network_},
                                       std::move(placement), std::move(handoff), std::move(log));
@@ -133,6 +136,15 @@ public:
         return id;
     }
 
+    /// See `registry::register_names`; each accepted name's reply arrives at
+    /// `worker_handler::on_reply`. Replies for names placed on this node may arrive before this
+    /// call returns, when the node has no member to copy them to.
+    std::vector<result<request_id>> register_names(std::span<const registration> batch) {
+        auto ids = node_->register_names(now(), batch);
+        drain();
+        return ids;
+    }
+
     /// See `registry::unregister`; the reply arrives at `worker_handler::on_reply`.
     result<request_id> unregister(std::string_view name) {
         auto id = node_->unregister(now(), name);
@@ -161,6 +173,7 @@ public:
         closed_ = true;
         network_.close_all();
         timer_.cancel();
+        flush_log();
     }
 
     const node_type& node() const { return *node_; }
@@ -212,6 +225,12 @@ private:
             for (auto& e : effects) perform(e);
         }
         draining_ = false;
+        flush_log();
+    }
+
+    // A sink that collects lines (a buffered `line_log`) writes them out once per handler.
+    void flush_log() {
+        if constexpr (requires { log_.flush(); }) log_.flush();
     }
 
     // Asks the application to stop a worker and arms its grace timer, unless it stopped at once.

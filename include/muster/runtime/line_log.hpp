@@ -5,11 +5,20 @@
 #include <muster/core/log.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <memory>
+#include <mutex>
 #include <string>
 
 namespace muster::runtime {
+
+/// Whether a `line_log` writes each line at once or collects lines until `flush`.
+enum class log_buffering : std::uint8_t {
+    none,      ///< each line goes out in its own `fwrite` and `fflush`
+    per_flush, ///< lines collect in memory and go out together at `flush`
+};
 
 /// A log sink that writes each record as one line:
 ///
@@ -17,18 +26,29 @@ namespace muster::runtime {
 ///
 /// The time is UTC wall-clock time with milliseconds, then the level, the node, the event and
 /// the fields as `key=value`. A value that contains a space or a quote is written in double
-/// quotes. Each line goes out in one `fwrite`, so lines from several threads do not interleave.
-/// Copies share the stream, which must outlive them.
+/// quotes. Copies share the stream, which must outlive them.
+///
+/// Unbuffered, each line goes out in one `fwrite` followed by `fflush`, so lines from several
+/// threads do not interleave. With `log_buffering::per_flush`, copies also share one buffer,
+/// guarded by a mutex: lines collect there and go out in one `fwrite` and `fflush` at `flush`,
+/// when 64 KiB have collected, at a `warn` or `error` record, or when the last copy is destroyed.
+/// Each write ends at a line boundary. `runtime::host` calls `flush` at the end of every handler.
 class line_log {
 public:
-    explicit line_log(std::FILE* stream = stderr, log_level level_min = log_level::info)
-        : stream_(stream), level_min_(level_min) {}
+    explicit line_log(std::FILE* stream = stderr, log_level level_min = log_level::info,
+                      log_buffering buffering = log_buffering::none)
+        : stream_(stream), level_min_(level_min) {
+        if (buffering == log_buffering::per_flush) shared_ = std::make_shared<shared_buffer>(stream);
+    }
 
     bool enabled(log_level level) const { return level >= level_min_; }
 
     void write(const log_record& record) {
         if (!enabled(record.level)) return;
-        std::string line = format_time(std::chrono::system_clock::now());
+        // Each thread formats into its own line, kept to reuse its memory.
+        thread_local std::string line;
+        line.clear();
+        append_time(line, std::chrono::system_clock::now());
         line += ' ';
         line += to_string(record.level);
         line += ' ';
@@ -42,20 +62,66 @@ public:
             append_value(line, value);
         }
         line += '\n';
-        std::fwrite(line.data(), 1, line.size(), stream_);
-        std::fflush(stream_);
+        if (!shared_) {
+            std::fwrite(line.data(), 1, line.size(), stream_);
+            std::fflush(stream_);
+            return;
+        }
+        const std::lock_guard lock(shared_->mutex);
+        shared_->text += line;
+        // An operator waiting for a warning should not wait for the next handler's end.
+        if (shared_->text.size() >= buffer_bytes_max || record.level >= log_level::warn) shared_->write_out();
+    }
+
+    /// Writes out the lines collected so far. Does nothing for an unbuffered log.
+    void flush() {
+        if (!shared_) return;
+        const std::lock_guard lock(shared_->mutex);
+        shared_->write_out();
     }
 
 private:
-    static std::string format_time(std::chrono::system_clock::time_point t) {
+    static constexpr std::size_t buffer_bytes_max = 64 * 1024;
+
+    struct shared_buffer {
+        explicit shared_buffer(std::FILE* s) : stream(s) {}
+        shared_buffer(const shared_buffer&) = delete;
+        shared_buffer& operator=(const shared_buffer&) = delete;
+        ~shared_buffer() { write_out(); }
+
+        // The caller holds `mutex`, except in the destructor, when no copy is left.
+        void write_out() {
+            if (text.empty()) return;
+            std::fwrite(text.data(), 1, text.size(), stream);
+            std::fflush(stream);
+            text.clear();
+        }
+
+        std::FILE* stream;
+        std::mutex mutex;
+        std::string text;
+    };
+
+    // Appends the time as 2026-12-04T23:10:00.123Z. Each thread formats the part up to the
+    // seconds once per second, because a busy node writes many lines within one.
+    static void append_time(std::string& line, std::chrono::system_clock::time_point t) {
+        thread_local std::time_t formatted_second = -1;
+        thread_local char second_text[32] = {};
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-        const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-        std::tm utc{};
-        gmtime_r(&seconds, &utc);
-        char text[64];
-        std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                      utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(ms % 1000));
-        return text;
+        const auto seconds = static_cast<std::time_t>(ms / 1000);
+        if (seconds != formatted_second) {
+            std::tm utc{};
+            gmtime_r(&seconds, &utc);
+            std::snprintf(second_text, sizeof second_text, "%04d-%02d-%02dT%02d:%02d:%02d.", utc.tm_year + 1900,
+                          utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec);
+            formatted_second = seconds;
+        }
+        const auto millis = static_cast<int>(ms % 1000);
+        line += second_text;
+        line += static_cast<char>('0' + millis / 100);
+        line += static_cast<char>('0' + millis / 10 % 10);
+        line += static_cast<char>('0' + millis % 10);
+        line += 'Z';
     }
 
     static void append_value(std::string& line, const std::string& value) {
@@ -73,6 +139,7 @@ private:
 
     std::FILE* stream_;
     log_level level_min_;
+    std::shared_ptr<shared_buffer> shared_;
 };
 
 static_assert(log_sink<line_log>);

@@ -74,7 +74,7 @@ namespace detail {
 
 // The highest defined value of each enumeration carried on the wire. A new enumerator needs a
 // new value here, or the decoder rejects it.
-inline constexpr auto errc_last = static_cast<std::uint8_t>(errc::not_running);
+inline constexpr auto errc_last = static_cast<std::uint8_t>(errc::duplicate_in_batch);
 inline constexpr auto errc_first = static_cast<std::uint8_t>(errc::empty_name);
 inline constexpr auto restart_policy_last = static_cast<std::uint8_t>(restart_policy::temporary);
 
@@ -84,6 +84,8 @@ static_assert(message_kinds_count <= 0x40, "message kinds must stay below the ha
 inline constexpr std::size_t entry_record_size_min = 9;
 inline constexpr std::size_t handoff_item_size_min = 7;
 inline constexpr std::size_t handoff_result_size_min = 4;
+inline constexpr std::size_t register_item_size_min = 6;
+inline constexpr std::size_t register_result_size_min = 3;
 inline constexpr std::size_t member_name_size_min = 2;
 
 /// A writer that also checks each field against the decoder's limits.
@@ -253,32 +255,50 @@ inline void encode_body(encoder&, const goodbye&) {}
 inline void decode_body(decoder&, goodbye&) {}
 
 inline void encode_body(encoder& e, const register_request& m) {
-    e.varint(m.id);
     e.node(m.origin);
-    e.name(m.name);
-    e.spec(m.spec);
-    e.version(m.known_version);
+    e.count(m.items.size());
+    for (const auto& item : m.items) {
+        e.varint(item.id);
+        e.name(item.name);
+        e.spec(item.spec);
+        e.version(item.known_version);
+    }
 }
 
 inline void decode_body(decoder& d, register_request& m) {
-    m.id = d.varint();
     m.origin = d.node();
-    m.name = d.name();
-    m.spec = d.spec();
-    m.known_version = d.version();
+    const std::size_t n = d.count(register_item_size_min);
+    m.items.reserve(n);
+    for (std::size_t i = 0; i < n && !d.failed(); ++i) {
+        register_item item;
+        item.id = d.varint();
+        item.name = d.name();
+        item.spec = d.spec();
+        item.known_version = d.version();
+        m.items.push_back(std::move(item));
+    }
 }
 
 inline void encode_body(encoder& e, const register_reply& m) {
-    e.varint(m.id);
-    e.error(m.error);
-    e.boolean(m.entry.has_value());
-    if (m.entry) e.record(*m.entry);
+    e.count(m.results.size());
+    for (const auto& r : m.results) {
+        e.varint(r.id);
+        e.error(r.error);
+        e.boolean(r.entry.has_value());
+        if (r.entry) e.record(*r.entry);
+    }
 }
 
 inline void decode_body(decoder& d, register_reply& m) {
-    m.id = d.varint();
-    m.error = d.error();
-    if (d.boolean()) m.entry = d.record();
+    const std::size_t n = d.count(register_result_size_min);
+    m.results.reserve(n);
+    for (std::size_t i = 0; i < n && !d.failed(); ++i) {
+        register_result r;
+        r.id = d.varint();
+        r.error = d.error();
+        if (d.boolean()) r.entry = d.record();
+        m.results.push_back(std::move(r));
+    }
 }
 
 inline void encode_body(encoder& e, const unregister_request& m) {
