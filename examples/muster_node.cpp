@@ -53,6 +53,7 @@ struct options {
     std::string cookie_file;
     std::string admin;
     int workers = 0;
+    long batch_size = 1024;
     std::chrono::milliseconds stop_timeout = 30s;
     std::chrono::milliseconds heartbeat = 1s;
     long whereis_bench = 0;
@@ -62,7 +63,8 @@ struct options {
 
 constexpr const char* usage =
     "usage: muster-node --name BASE@HOST:PORT --listen HOST:PORT --cookie-file PATH\n"
-    "                   (--peers NODE,NODE,... | --dns NAME) [--workers N] [--admin HOST:PORT]\n"
+    "                   (--peers NODE,NODE,... | --dns NAME) [--workers N] [--batch-size N]\n"
+    "                   [--admin HOST:PORT]\n"
     "                   [--stop-timeout-ms MS] [--heartbeat-ms MS] [--whereis-bench N]\n"
     "                   [--incarnation N] [--log-level debug|info|warn|error]\n"
     "  --name             this node's name; peers connect to the HOST:PORT after '@'\n"
@@ -73,6 +75,7 @@ constexpr const char* usage =
     "  --cookie-file      file holding the cluster's shared secret (16 to 1024 bytes; one\n"
     "                     trailing newline is ignored)\n"
     "  --workers          registers N counter workers named counter-0 ... counter-(N-1)\n"
+    "  --batch-size       names per register_names call, one call per event-loop handler (1024)\n"
     "  --admin            loopback address where a connection receives a dump of every name\n"
     "  --stop-timeout-ms  after SIGTERM, exit at the latest after this many milliseconds (30000)\n"
     "  --heartbeat-ms     heartbeat interval; the failure timeout is 5 heartbeats (1000)\n"
@@ -107,6 +110,7 @@ bool parse_options(int argc, char** argv, options& o) {
         else if (flag == "--cookie-file") o.cookie_file = value;
         else if (flag == "--admin") o.admin = value;
         else if (flag == "--workers") o.workers = std::stoi(value);
+        else if (flag == "--batch-size") o.batch_size = std::stol(value);
         else if (flag == "--stop-timeout-ms") o.stop_timeout = std::chrono::milliseconds(std::stol(value));
         else if (flag == "--heartbeat-ms") o.heartbeat = std::chrono::milliseconds(std::stol(value));
         else if (flag == "--whereis-bench") o.whereis_bench = std::stol(value);
@@ -118,7 +122,8 @@ bool parse_options(int argc, char** argv, options& o) {
         }
         else return false;
     }
-    return !o.name.empty() && !o.listen.empty() && !o.cookie_file.empty() && o.workers >= 0 && o.whereis_bench >= 0 &&
+    return !o.name.empty() && !o.listen.empty() && !o.cookie_file.empty() && o.workers >= 0 && o.batch_size >= 1 &&
+           o.whereis_bench >= 0 &&
            (o.peers.empty() != o.dns.empty());
 }
 
@@ -237,8 +242,8 @@ std::string dump(const Host& host, const counters& workers) {
 template <class Host>
 class registrar {
 public:
-    registrar(asio::io_context& io, Host& host, counters& workers, int count, long lookups)
-        : host_(host), workers_(workers), timer_(io), lookups_(lookups) {
+    registrar(asio::io_context& io, Host& host, counters& workers, int count, std::size_t batch_size, long lookups)
+        : host_(host), workers_(workers), timer_(io), batch_size_(batch_size), lookups_(lookups) {
         names_.reserve(static_cast<std::size_t>(count));
         for (int i = 0; i < count; ++i) names_.push_back("counter-" + std::to_string(i));
         states_.assign(names_.size(), name_state::missing);
@@ -278,14 +283,22 @@ private:
         --missing_count_;
     }
 
+    // Registers every missing name, `batch_size_` names per event-loop handler: the handlers
+    // between two batches write the earlier batches to their owners, which start those workers
+    // while this node builds the next batch.
     void round() {
         if (started_at_ == std::chrono::steady_clock::time_point{}) started_at_ = std::chrono::steady_clock::now();
+        cursor_ = 0;
+        register_next_batch();
+    }
+
+    void register_next_batch() {
         std::vector<std::size_t> indexes;
         std::vector<muster::registration> batch;
-        for (std::size_t i = 0; i < names_.size(); ++i) {
-            if (states_[i] != name_state::missing) continue;
-            indexes.push_back(i);
-            batch.push_back({names_[i], {"counter", muster::restart_policy::permanent}});
+        for (; cursor_ < names_.size() && batch.size() < batch_size_; ++cursor_) {
+            if (states_[cursor_] != name_state::missing) continue;
+            indexes.push_back(cursor_);
+            batch.push_back({names_[cursor_], {"counter", muster::restart_policy::permanent}});
         }
         const auto results = host_.register_names(batch);
         pending_.reserve(pending_.size() + results.size());
@@ -301,6 +314,10 @@ private:
             if (pending_.contains(r.id)) on_reply(r);
         if (missing_count_ == 0) {
             finish();
+            return;
+        }
+        if (cursor_ < names_.size()) {
+            asio::post(timer_.get_executor(), [this] { register_next_batch(); });
             return;
         }
         schedule(1s);
@@ -333,8 +350,10 @@ private:
     Host& host_;
     counters& workers_;
     asio::steady_timer timer_;
+    std::size_t batch_size_;
     long lookups_;
     std::vector<std::string> names_;
+    std::size_t cursor_ = 0;          // the next name a round looks at
     std::vector<name_state> states_;  // by index in `names_`
     std::size_t missing_count_ = 0;   // names not registered yet
     std::unordered_map<muster::request_id, std::size_t> pending_;  // index in `names_` by request
@@ -403,7 +422,8 @@ int run(const options& o, Discovery discovery, muster::wire::shared_secret secre
     };
     if (admin) accept_admin();
 
-    registrar<host_type> registrations(io, host, workers, o.workers, o.whereis_bench);
+    registrar<host_type> registrations(io, host, workers, o.workers, static_cast<std::size_t>(o.batch_size),
+                                       o.whereis_bench);
     registrations.schedule(1s);
 
     // After SIGTERM: wait for node_stopped, then for the queues to empty (goodbyes included).

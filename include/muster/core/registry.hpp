@@ -229,10 +229,11 @@ public:
         }
         if (!accepted) return results;
 
-        await_witness(now, std::move(out.local));
-        for (auto& [owner, items] : out.remote) {
-            send_in_parts(std::move(items), [&](std::vector<register_item> part) {
-                send_to(owner.name, register_request{config_.self, std::move(part)});
+        await_witness(now, out.local);
+        // The view is sorted by name, so owners get their requests in name order.
+        for (std::size_t k = 0; k < out.remote.size(); ++k) {
+            send_in_parts(std::move(out.remote[k]), [&](std::vector<register_item> part) {
+                send_to(view_[k].name, register_request{config_.self, std::move(part)});
             });
         }
         after_input(now);
@@ -412,11 +413,19 @@ private:
         std::string name;
     };
 
+    // A name started here by one `register_names` call: its request id and replica entry index.
+    // Nothing erases entries during the call, so the index stays valid until it returns.
+    struct started_name {
+        request_id id = 0;
+        std::uint32_t index = 0;
+    };
+
     // What one `register_names` call sends: names started here, names for other owners (by
-    // owner, so each gets its items in few messages), and the names seen so far, to find repeats.
+    // index in `view_`, so each owner gets its items in few messages), and the names seen so
+    // far, to find repeats.
     struct outgoing_batch {
-        std::vector<witnessed_name> local;
-        std::map<node_id, std::vector<register_item>> remote;
+        std::vector<started_name> local;
+        std::vector<std::vector<register_item>> remote;
         std::unordered_set<std::string_view> seen;
     };
     using peer_record = membership::peer;
@@ -528,6 +537,14 @@ private:
             orphan_queue_.emplace_back(now + config_.rebalance_delay, ev.member);
             break;
         }
+    }
+
+    // The index in `view_` of the member placement picks for `name`, as `owner_of` returns it.
+    std::optional<std::size_t> placed_index(std::string_view name) {
+        rebuild_placement();
+        const auto index = placement_.owner_of(name);
+        if (!index || *index >= view_.size()) return std::nullopt;
+        return *index;
     }
 
     // The member that keeps a second replica of a local registration before it is acknowledged:
@@ -1089,8 +1106,9 @@ private:
 
     bool is_local(std::uint32_t index) const { return table_.at(index).local && locals_.contains(table_.name(index)); }
 
-    void start_local(time_point, std::string name, const worker_spec& spec, std::optional<worker_state> state,
-                     std::uint64_t version) {
+    // Starts the worker of `name` here at `version`. Returns the name's replica entry index.
+    std::uint32_t start_local(time_point, std::string name, const worker_spec& spec, std::optional<worker_state> state,
+                              std::uint64_t version) {
         const auto index = table_.upsert(name, config_.self, version, spec, false);
         auto& w = add_local(index);
         w = local_worker{};
@@ -1104,8 +1122,9 @@ private:
         w.version = version;
         ++stats_.workers_started;
         log(log_level::debug, "worker_started", {{"name", name}, {"version", std::to_string(version)}});
-        effects_.push_back(start_worker_effect{name, spec, std::move(state)});
+        effects_.push_back(start_worker_effect{std::move(name), spec, std::move(state)});
         queue_update(index);
+        return index;
     }
 
     void remove_local(time_point now, local_map::iterator it) {
@@ -1486,19 +1505,21 @@ private:
         const auto index = table_.find(item.name);
         if (index != detail::npos32 && !table_.at(index).removed && !membership_.is_dead(table_.owner(index)))
             return errc::already_registered;
-        const auto target = owner_of(item.name);
+        // The owner as an index into the view, not a `node_id`, which would copy its name.
+        const auto target = placed_index(item.name);
         if (!target) return leaving_ ? errc::node_leaving : errc::no_members;
 
         const request_id id = ++last_request_id_;
-        if (*target == config_.self) {
+        const member_info& owner = view_[*target];
+        if (owner.name == config_.self.name && owner.incarnation == config_.self.incarnation) {
             const std::uint64_t version = index == detail::npos32 ? 1 : table_.at(index).version + 1;
-            start_local(now, item.name, item.spec, std::nullopt, version);
-            out.local.push_back({id, item.name});
+            out.local.push_back({id, start_local(now, item.name, item.spec, std::nullopt, version)});
             return id;
         }
         // The caller's version travels along, so the new entry outranks a removal the owner
         // never saw and this replica accepts the reply.
         const std::uint64_t known = index == detail::npos32 ? 0 : table_.at(index).version;
+        if (out.remote.size() < view_.size()) out.remote.resize(view_.size());
         out.remote[*target].push_back(register_item{id, item.name, item.spec, known});
         add_pending(now, id);
         return id;
@@ -1532,8 +1553,8 @@ private:
             return register_result{item.id, errc::node_leaving, std::nullopt};
         }
         const std::uint64_t version = std::max(index == detail::npos32 ? 0 : table_.at(index).version, item.known_version) + 1;
-        start_local(now, item.name, item.spec, std::nullopt, version);
-        return register_result{item.id, std::nullopt, record_of(table_.find(item.name))};
+        const auto started = start_local(now, item.name, item.spec, std::nullopt, version);
+        return register_result{item.id, std::nullopt, record_of(started)};
     }
 
     // The reply to a registration started here waits until a second replica has the entry, so a
@@ -1543,7 +1564,7 @@ private:
     // out again each heartbeat. A node alone because members failed (a partition, say) waits for
     // one to return, and the calls end with timed_out if none does. A node that never saw a
     // failure and has no member replies at once.
-    void await_witness(time_point now, std::vector<witnessed_name> names) {
+    void await_witness(time_point now, const std::vector<started_name>& names) {
         if (names.empty()) return;
         const auto witness = pick_witness();
         if (!witness && !membership_.has_failed_members()) {
@@ -1553,17 +1574,17 @@ private:
         std::size_t begin = 0;
         while (begin < names.size()) {
             std::vector<entry_record> records;
+            std::vector<witnessed_name> group;
             std::size_t bytes = envelope_size_max;
             std::size_t end = begin;
             for (; end < names.size(); ++end) {
-                auto record = record_of(table_.find(names[end].name));
+                auto record = record_of(names[end].index);
                 const std::size_t size = encoded_size_max(record);
                 if (end > begin && bytes + size > config_.message_bytes_max) break;
                 bytes += size;
+                group.push_back({names[end].id, record.name});
                 records.push_back(std::move(record));
             }
-            std::vector<witnessed_name> group(std::make_move_iterator(names.begin() + static_cast<std::ptrdiff_t>(begin)),
-                                              std::make_move_iterator(names.begin() + static_cast<std::ptrdiff_t>(end)));
             const request_id ack_id = group.front().id;
             if (witness) send_to(*witness, name_updates{std::move(records), false, ack_id});
             for (const auto& n : group) add_pending(now, n.id);
@@ -1623,7 +1644,8 @@ private:
     }
 
     void add_pending(time_point now, request_id id) {
-        pending_.emplace(id, now + config_.request_timeout);
+        // Request ids only grow, so a new one belongs at the end of the map.
+        pending_.emplace_hint(pending_.end(), id, now + config_.request_timeout);
         pending_order_.emplace_back(now + config_.request_timeout, id);
     }
 

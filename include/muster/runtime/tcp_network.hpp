@@ -170,7 +170,14 @@ public:
         link->queued_bytes += frame->size();
         link->queue.push_back(std::move(*frame));
         link->close_when_flushed = false;
-        write_next(link);
+        // The write starts after the calling handler, so every frame that handler queues for the
+        // peer goes out in one gathered write.
+        if (link->writing || link->write_posted) return;
+        link->write_posted = true;
+        asio::post(executor_, [this, link] {
+            link->write_posted = false;
+            write_next(link);
+        });
     }
 
     /// Opens the link to `peer` if it is not open, and reports `on_link_connected` once it is.
@@ -252,6 +259,7 @@ private:
         std::vector<std::vector<std::uint8_t>> in_flight;
         std::size_t queued_bytes = 0;   // bytes in `queue` and `in_flight`
         bool writing = false;
+        bool write_posted = false;      // a `write_next` is queued to run after the current handler
         bool connect_requested = false;
         bool close_when_flushed = false;
         std::array<std::uint8_t, 64 * 1024> buffer{};
