@@ -248,6 +248,7 @@ public:
         for (int i = 0; i < count; ++i) names_.push_back("counter-" + std::to_string(i));
         states_.assign(names_.size(), name_state::missing);
         missing_count_ = names_.size();
+        pending_.reserve(names_.size());
         workers_.reply_hook = [this](const muster::reply_effect& r) { on_reply(r); };
     }
 
@@ -301,7 +302,6 @@ private:
             batch.push_back({names_[cursor_], {"counter", muster::restart_policy::permanent}});
         }
         const auto results = host_.register_names(batch);
-        pending_.reserve(pending_.size() + results.size());
         for (std::size_t k = 0; k < results.size(); ++k) {
             if (results[k]) {
                 pending_.emplace(*results[k], indexes[k]);
