@@ -236,7 +236,7 @@ std::string dump(const Host& host, const counters& workers) {
     return out;
 }
 
-// Registers counter-0 ... counter-(N-1) with one `register_names` call, and retries, once a
+// Registers counter-0 ... counter-(N-1) in batches through `register_names`, and retries, once a
 // second, every name whose request failed: a request can time out or find no member while the
 // cluster forms. With --whereis-bench it then times that many lookups.
 template <class Host>

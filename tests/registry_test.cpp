@@ -1183,7 +1183,7 @@ std::vector<T> sent_by(const Wire& w, const std::string& node) {
     return out;
 }
 
-// A machine fed by hand, with `node_b` joined as a member and the given message size limit.
+// A machine fed by hand, with `peer` joined as a member and the given message size limit.
 muster::test::wire::machine joined_by_hand(const std::string& self, const std::string& peer,
                                             std::uint32_t message_bytes_max, muster::time_point now) {
     auto config = muster::test::wire::config_for(self, 1);
@@ -1338,8 +1338,8 @@ TEST_CASE("registry batch survives owner crash", "[core]") {
     const auto ids = w.node(node_a).register_names(w.now(), batch_of(names));
     for (const auto& id : ids) REQUIRE(id.has_value());
 
-    // c receives the batch at 10 ms and starts its workers; it crashes before its reply, sent
-    // then, arrives at 20 ms, and before its batch of updates leaves at 15 ms.
+    // c receives the batch at 10 ms and starts its workers. It crashes at 12 ms, before its
+    // batch of updates leaves at 15 ms and before its reply arrives at 20 ms.
     w.run_for(12ms);
     REQUIRE(w.effects_of<muster::start_worker_effect>(node_c).size() == 3);
     w.crash(node_c);
@@ -1420,7 +1420,7 @@ TEST_CASE("registry batch waits for witness after failure", "[core]") {
     REQUIRE(has_member(w.effects_of<muster::member_failed>(node_a), {node_b, 1}));
     const std::vector<std::string> names{"billing", "reports"};
 
-    // Alone after a failure, a acknowledges nothing on its replica only.
+    // Alone after a failure, a does not acknowledge names that only its own replica holds.
     const auto sent_at = w.now();
     const auto ids = w.node(node_a).register_names(w.now(), batch_of(names));
     for (const auto& id : ids) REQUIRE(id.has_value());

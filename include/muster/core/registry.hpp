@@ -193,8 +193,8 @@ public:
 
     /// Registers `name` and starts its worker on the node placement picks. Returns the request id
     /// whose `reply_effect` completes the call, or an error for invalid input. After an ok reply,
-    /// `whereis(name)` on this node returns the new instance at once. A batch of one name of
-    /// `register_names`.
+    /// `whereis(name)` on this node returns the new instance at once. It is `register_names` with
+    /// a batch of one name.
     result<request_id> register_name(time_point now, std::string_view name, const worker_spec& spec) {
         const registration item{std::string(name), spec};
         return register_names(now, std::span<const registration>(&item, 1)).front();
@@ -207,7 +207,7 @@ public:
     /// leaves the others' names unaffected; a batch is not atomic.
     ///
     /// Names placed on the same member travel in one `register_request` (several when they
-    /// exceed `message_bytes_max`), and that member answers with one `register_reply`. Names
+    /// exceed `message_bytes_max`), and that member replies with one `register_reply`. Names
     /// placed on this node start at once and go to the witness in one `name_updates`.
     /// Cost: O(n) placement lookups and replica updates for n names, plus O(n log n) for the
     /// pending requests.
@@ -420,9 +420,9 @@ private:
         std::uint32_t index = 0;
     };
 
-    // What one `register_names` call sends: names started here, names for other owners (by
-    // index in `view_`, so each owner gets its items in few messages), and the names seen so
-    // far, to find repeats.
+    // The work of one `register_names` call: the names started here, the items for each other
+    // owner (by index in `view_`, so each owner gets its items in few messages), and the names
+    // seen so far, to find repeats.
     struct outgoing_batch {
         std::vector<started_name> local;
         std::vector<std::vector<register_item>> remote;

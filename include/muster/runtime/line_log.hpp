@@ -14,7 +14,7 @@
 
 namespace muster::runtime {
 
-/// Whether a `line_log` writes each line at once or collects lines until `flush`.
+/// Write mode of a `line_log`: each line at once, or lines collected until `flush`.
 enum class log_buffering : std::uint8_t {
     none,      ///< each line goes out in its own `fwrite` and `fflush`
     per_flush, ///< lines collect in memory and go out together at `flush`
@@ -30,9 +30,10 @@ enum class log_buffering : std::uint8_t {
 ///
 /// Unbuffered, each line goes out in one `fwrite` followed by `fflush`, so lines from several
 /// threads do not interleave. With `log_buffering::per_flush`, copies also share one buffer,
-/// guarded by a mutex: lines collect there and go out in one `fwrite` and `fflush` at `flush`,
-/// when 64 KiB have collected, at a `warn` or `error` record, or when the last copy is destroyed.
-/// Each write ends at a line boundary. `runtime::host` calls `flush` at the end of every handler.
+/// guarded by a mutex. Lines collect there and go out together in one `fwrite` and `fflush`. That
+/// happens at `flush`, once 64 KiB have collected, at a `warn` or `error` record, and when the
+/// last copy is destroyed, so each write ends at a line boundary. `runtime::host` calls `flush`
+/// at the end of every handler.
 class line_log {
 public:
     explicit line_log(std::FILE* stream = stderr, log_level level_min = log_level::info,
