@@ -186,3 +186,53 @@ TEST_CASE("host waits for asynchronous stop", "[runtime]") {
     run_until(io, [&] { return std::chrono::steady_clock::now() >= until; });
     CHECK(workers.killed.empty());
 }
+
+TEST_CASE("host registers batch across two nodes", "[runtime]") {
+    asio::io_context io;
+    recording_workers workers_a;
+    recording_workers workers_b;
+    const auto port_a = free_port(io);
+    const auto port_b = free_port(io);
+    const std::vector<std::string> names{"app@127.0.0.1:" + std::to_string(port_a), "app@127.0.0.1:" + std::to_string(port_b)};
+    // Small frames, so the batch fits only if the host splits it to the frame size.
+    auto config_a = config_on(port_a);
+    auto config_b = config_on(port_b);
+    config_a.network.wire.frame_size_max = muster::wire::frame_size_max_lower;
+    config_b.network.wire.frame_size_max = muster::wire::frame_size_max_lower;
+    auto a = host_type::create(asio::make_strand(io), config_a, secret(), muster::static_list(names), {}, {}, workers_a);
+    auto b = host_type::create(asio::make_strand(io), config_b, secret(), muster::static_list(names), {}, {}, workers_b);
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK((*a)->node().machine().config().message_bytes_max == muster::wire::frame_size_max_lower);
+    REQUIRE_FALSE((*a)->start());
+    REQUIRE_FALSE((*b)->start());
+    const auto joined = [](const host_type& h, const std::string& peer) {
+        const auto& peers = h.node().machine().members().peers();
+        const auto it = peers.find(peer);
+        return it != peers.end() && it->second.state == muster::peer_state::up;
+    };
+    REQUIRE(run_until(io, [&] { return joined(**a, names[1]) && joined(**b, names[0]); }));
+
+    // 300 names of about 40 bytes: about 12 KB of items, three times the frame size.
+    std::vector<muster::registration> batch;
+    for (int i = 0; i < 300; ++i) batch.push_back({"sweeper-" + std::to_string(i) + std::string(30, 's'), {"sweeper"}});
+    const auto ids = (*a)->register_names(batch);
+    REQUIRE(ids.size() == batch.size());
+    for (const auto& id : ids) REQUIRE(id);
+    REQUIRE(run_until(io, [&] { return workers_a.replies.size() == batch.size(); }));
+
+    for (const auto& reply : workers_a.replies) {
+        INFO("request " << reply.id);
+        CHECK_FALSE(reply.error);
+    }
+    CHECK(workers_a.running.size() + workers_b.running.size() == batch.size());
+    CHECK_FALSE(workers_a.running.empty());
+    CHECK_FALSE(workers_b.running.empty());
+    for (const auto& item : batch) {
+        INFO(item.name);
+        const auto owner = (*a)->whereis(item.name);
+        REQUIRE(owner);
+        const auto& runner = owner->name == names[0] ? workers_a : workers_b;
+        CHECK(runner.running.contains(item.name));
+    }
+}
