@@ -688,16 +688,24 @@ private:
     }
 
     void on_message(time_point now, const node_id& from, const name_updates& u) {
-        if (u.sync_response) {
-            // A pull's response lists names in hash order, and the replica's slots follow hash
-            // order too. Inserted in that order into a table still growing, the names would
-            // crowd the first slots into one long probe run, so they go in a scattered order:
-            // a stride by a prime above any entry count visits every index once.
-            const std::uint64_t n = u.entries.size();
-            constexpr std::uint64_t stride = 2654435761u;
-            for (std::uint64_t k = 0; k < n; ++k) apply_record(now, from, u.entries[(k * stride) % n]);
-        } else {
-            for (const auto& record : u.entries) apply_record(now, from, record);
+        // A pull's response lists names in hash order, and the replica's slots follow hash order
+        // too. Inserted in that order into a table still growing, the names would crowd the
+        // first slots into one long probe run, so they go in a scattered order: a stride by a
+        // prime above any entry count visits every index once.
+        const std::uint64_t n = u.entries.size();
+        const std::uint64_t stride = u.sync_response ? 2654435761u : 1;
+        // Each record's lookup misses the caches about three times (slot, entry, name). The
+        // lookups of the next records are prefetched a few records ahead, so those misses
+        // overlap instead of following one another.
+        hashes_.resize(n);
+        for (std::uint64_t k = 0; k < n; ++k) hashes_[k] = detail::name_hash(u.entries[(k * stride) % n].name);
+        constexpr std::uint64_t ahead = 2;
+        for (std::uint64_t k = 0; k < std::min<std::uint64_t>(n, 3 * ahead); ++k) table_.prefetch_slot(hashes_[k]);
+        for (std::uint64_t k = 0; k < n; ++k) {
+            if (k + 3 * ahead < n) table_.prefetch_slot(hashes_[k + 3 * ahead]);
+            if (k + 2 * ahead < n) table_.prefetch_entry(hashes_[k + 2 * ahead]);
+            if (k + ahead < n) table_.prefetch_name(hashes_[k + ahead]);
+            apply_record(now, from, u.entries[(k * stride) % n], hashes_[k]);
         }
         if (u.ack_id != 0) send_to(from, updates_ack{u.ack_id});
         if (u.sync_response) {
@@ -860,18 +868,23 @@ private:
     }
 
     void apply_record(time_point now, const node_id& from, const entry_record& r) {
+        apply_record(now, from, r, detail::name_hash(r.name));
+    }
+
+    // Applies `r`, whose name hash is `h`.
+    void apply_record(time_point now, const node_id& from, const entry_record& r, std::uint32_t h) {
         if (check_name(r.name) || check_name(r.owner.name) || r.version >= version_max ||
             !table_.accepts_spec(r.spec)) {
             ++stats_.messages_rejected;
             log(log_level::warn, "entry_rejected", {{"from", from.name}, {"name", r.name.substr(0, 64)}});
             return;
         }
-        const auto index = table_.find(r.name);
+        const auto index = table_.find(r.name, h);
         if (index == detail::npos32) {
             // A removal of a name never seen blocks nothing here; storing it would only let
             // expired tombstones travel back and forth between replicas.
             if (r.removed) return;
-            check_orphan(now, table_.upsert(r.name, r.owner, r.version, r.spec, false));
+            check_orphan(now, table_.insert(r.name, h, r.owner, r.version, r.spec, false));
             return;
         }
         const auto& cur = table_.at(index);
@@ -1533,6 +1546,7 @@ private:
     std::uint64_t stable_version_ = 0;
 
     std::vector<effect> effects_;
+    std::vector<std::uint32_t> hashes_;  // name hashes of the records being applied
     std::vector<entry_record> outbox_;
     std::map<node_id, std::vector<handoff_item>> offers_;
     std::deque<retry> retries_;
