@@ -136,14 +136,32 @@ TEST_CASE("config reports first problem found", "[core]") {
 TEST_CASE("config errors have distinct messages", "[core]") {
     std::set<std::string_view> messages;
     for (auto e = static_cast<std::uint8_t>(muster::config_error::empty_node_name);
-         e <= static_cast<std::uint8_t>(muster::config_error::generation_wait_too_long); ++e) {
+         e <= static_cast<std::uint8_t>(muster::config_error::message_size_too_small); ++e) {
         const auto message = muster::to_string(static_cast<muster::config_error>(e));
         INFO("config_error " << int(e));
         CHECK(message != "unknown configuration error");
         CHECK_FALSE(message.empty());
         messages.insert(message);
     }
-    CHECK(messages.size() == 8);
+    CHECK(messages.size() == 9);
+}
+
+TEST_CASE("config bounds the message size", "[core]") {
+    auto config = valid_config();
+    config.message_size_max = muster::message_size_max_lower;
+    config.sync_buckets = 256;
+    CHECK_FALSE(muster::validate(config).has_value());
+    config.message_size_max = muster::message_size_max_lower - 1;
+    CHECK(muster::validate(config) == muster::config_error::message_size_too_small);
+    CHECK(create_error(config) == muster::config_error::message_size_too_small);
+
+    // Every digest must fit in one message: 65,536 buckets need 9 bytes each.
+    config.sync_buckets = 65536;
+    config.message_size_max = 65536 * 9 + muster::message_overhead_max - 1;
+    CHECK(muster::validate(config) == muster::config_error::message_size_too_small);
+    config.message_size_max = 65536 * 9 + muster::message_overhead_max;
+    CHECK_FALSE(muster::validate(config).has_value());
+    CHECK_FALSE(muster::validate(muster::registry_config{{"app@a", 1}}).has_value());
 }
 
 TEST_CASE("config bounds the generation wait", "[core]") {

@@ -35,7 +35,18 @@ struct registry_config {
     duration newer_generation_wait = 0s;
     duration tombstone_ttl = 5min;          ///< removed names are remembered this long
     std::uint32_t sync_buckets = 1024;      ///< anti-entropy buckets, a power of two in [1, 65536]
+    /// Upper bound, in bytes, on the encoded size of one `name_updates` or `sync_request`: larger
+    /// batches and anti-entropy responses go out as several messages. A host with a frame size
+    /// limit keeps it above this by at least `message_overhead_max`.
+    std::uint32_t message_size_max = 1023 * 1024;
 };
+
+/// Bytes a message adds beyond its records or digests on the wire: the envelope, with two node
+/// names of at most 255 bytes, and the counts and flags.
+inline constexpr std::uint32_t message_overhead_max = 1024;
+
+/// Smallest allowed `message_size_max`: room for the largest possible entry record.
+inline constexpr std::uint32_t message_size_max_lower = 4 * 1024;
 
 /// Reason a configuration is invalid.
 enum class config_error : std::uint8_t {
@@ -47,6 +58,7 @@ enum class config_error : std::uint8_t {
     failure_timeout_too_short,     ///< `failure_timeout` is under twice `heartbeat_interval`
     invalid_sync_buckets,          ///< `sync_buckets` is not a power of two in [1, 65536]
     generation_wait_too_long,      ///< `newer_generation_wait` is not below `leave_deadline`
+    message_size_too_small,        ///< `message_size_max` is under 4 KiB or under 9 bytes per sync bucket
 };
 
 /// Returns an English message for a configuration error, naming the setting and the accepted range.
@@ -61,6 +73,8 @@ constexpr std::string_view to_string(config_error e) noexcept {
     case config_error::invalid_sync_buckets: return "sync_buckets must be a power of two between 1 and 65536";
     case config_error::generation_wait_too_long:
         return "newer_generation_wait is not below leave_deadline, so a leaving node would have no time left to hand off";
+    case config_error::message_size_too_small:
+        return "message_size_max is under 4096 bytes or under 9 bytes per sync bucket; raise it or lower sync_buckets";
     }
     return "unknown configuration error";
 }
@@ -87,6 +101,10 @@ constexpr std::optional<config_error> validate(const registry_config& c) noexcep
     if (c.newer_generation_wait >= c.leave_deadline) return config_error::generation_wait_too_long;
     if (c.sync_buckets == 0 || c.sync_buckets > 65536 || (c.sync_buckets & (c.sync_buckets - 1)) != 0)
         return config_error::invalid_sync_buckets;
+    // A digest takes 8 bytes per bucket, and a pull of every bucket up to 3 more.
+    if (c.message_size_max < message_size_max_lower ||
+        c.message_size_max < std::uint64_t{c.sync_buckets} * 9 + message_overhead_max)
+        return config_error::message_size_too_small;
     return std::nullopt;
 }
 

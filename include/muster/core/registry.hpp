@@ -810,10 +810,17 @@ private:
 
     // Sorts a pull's known digests and drops repeats. A list too long for one frame is dropped
     // altogether, which requests whole buckets, as an empty list does.
-    static void finish_pull(sync_request& pull) {
+    void finish_pull(sync_request& pull) const {
         std::sort(pull.known.begin(), pull.known.end());
         pull.known.erase(std::unique(pull.known.begin(), pull.known.end()), pull.known.end());
-        if (pull.known.size() > sync_known_max) pull.known = {};
+        if (pull.known.size() > known_max(pull.buckets.size())) pull.known = {};
+    }
+
+    // The most digests a pull of `buckets` buckets lists: `sync_known_max`, or fewer when
+    // `message_size_max` leaves less room beside the bucket numbers (3 bytes each at most).
+    std::size_t known_max(std::size_t buckets) const {
+        const std::size_t room = config_.message_size_max - message_overhead_max - 3 * buckets;
+        return std::min(sync_known_max, room / 8);
     }
 
     void on_message(time_point now, const node_id& from, const conflict_yield& y) {
@@ -1003,21 +1010,25 @@ private:
     void flush_updates() {
         flush_at_.reset();
         if (outbox_.empty()) return;
-        membership_.broadcast(name_updates{std::exchange(outbox_, {})}, effects_);
+        for (auto& part : split_by_size(std::exchange(outbox_, {}), record_size))
+            membership_.broadcast(name_updates{std::move(part)}, effects_);
     }
 
     // Responds to a pull with the entries of `buckets` whose digests `known` (sorted) lacks.
     void send_buckets(const std::string& to, const std::vector<std::uint32_t>& buckets,
                       const std::vector<std::uint64_t>& known) {
         if (buckets.empty()) return;
-        name_updates u;
-        u.sync_response = true;
+        std::vector<entry_record> records;
         for (const auto b : buckets)
             table_.for_each_in_bucket(b, [&](std::uint32_t i) {
                 if (known.empty() || !std::binary_search(known.begin(), known.end(), table_.entry_digest(i)))
-                    u.entries.push_back(record_of(i));
+                    records.push_back(record_of(i));
             });
-        send_to(to, std::move(u));
+        // Every part is marked as a response. A large response arrives as several parts, each
+        // applied on arrival; the first ends the pull.
+        auto parts = split_by_size(std::move(records), record_size);
+        if (parts.empty()) parts.emplace_back();  // an empty response still ends the pull
+        for (auto& part : parts) send_to(to, name_updates{std::move(part), true});
     }
 
     // Until a first pull has completed, requests every bucket from the next member each heartbeat
@@ -1032,7 +1043,7 @@ private:
         sync_request pull;
         pull.buckets.resize(table_.digests().size());
         for (std::uint32_t b = 0; b < pull.buckets.size(); ++b) pull.buckets[b] = b;
-        if (table_.size() <= sync_known_max)
+        if (table_.size() <= known_max(pull.buckets.size()))
             for (std::uint32_t i = 0; i < table_.size(); ++i) pull.known.push_back(table_.entry_digest(i));
         finish_pull(pull);
         sync_pull_until_ = now + config_.heartbeat_interval;
@@ -1253,8 +1264,38 @@ private:
     }
 
     void flush_offers() {
-        for (auto& [to, items] : offers_) send_to(to, handoff_offer{std::move(items)});
+        for (auto& [to, items] : offers_)
+            for (auto& part : split_by_size(std::move(items), [](const handoff_item& i) {
+                     return i.name.size() + i.spec.kind.size() + (i.state ? i.state->size() : 0) + 40;
+                 }))
+                send_to(to, handoff_offer{std::move(part)});
         offers_.clear();
+    }
+
+    // Splits `items` into runs whose estimated encoded sizes (`size_of`, an upper bound per item)
+    // add up to at most `message_size_max`, so each run fits one frame. An item larger than that
+    // alone (a worker state of about a megabyte) goes in a run of its own.
+    template <class T, class SizeOf>
+    std::vector<std::vector<T>> split_by_size(std::vector<T> items, SizeOf size_of) const {
+        std::vector<std::vector<T>> runs;
+        const std::size_t budget = config_.message_size_max - message_overhead_max;
+        std::size_t used = 0;
+        for (auto& item : items) {
+            const std::size_t size = size_of(item);
+            if (runs.empty() || (used + size > budget && !runs.back().empty())) {
+                runs.emplace_back();
+                used = 0;
+            }
+            used += size;
+            runs.back().push_back(std::move(item));
+        }
+        return runs;
+    }
+
+    // An upper bound on the encoded size of an entry record: the three strings, their lengths,
+    // the incarnation, version and flags.
+    static std::size_t record_size(const entry_record& r) {
+        return r.name.size() + r.owner.name.size() + r.spec.kind.size() + 32;
     }
 
     void retry_handoffs(time_point now) {
