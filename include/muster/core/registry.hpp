@@ -394,6 +394,8 @@ private:
     // A whole pull (the first after start, or after a healed partition) lists at most this many
     // digests (512 KiB); above that it requests whole buckets.
     static constexpr std::size_t sync_known_max = 65536;
+    // A prime above any entry count, so stepping by it modulo n visits each of n indices once.
+    static constexpr std::uint64_t scatter_stride = 2654435761u;
 
     // ---- helpers: effects ---------------------------------------------------------------------
 
@@ -693,7 +695,7 @@ private:
         // first slots into one long probe run, so they go in a scattered order: a stride by a
         // prime above any entry count visits every index once.
         const std::uint64_t n = u.entries.size();
-        const std::uint64_t stride = u.sync_response ? 2654435761u : 1;
+        const std::uint64_t stride = u.sync_response ? scatter_stride : 1;
         // Each record's lookup misses the caches about three times (slot, entry, name). The
         // lookups of the next records are prefetched a few records ahead, so those misses
         // overlap instead of following one another.
@@ -1024,9 +1026,16 @@ private:
                 if (known.empty() || !std::binary_search(known.begin(), known.end(), table_.entry_digest(i)))
                     records.push_back(record_of(i));
             });
-        // Every part is marked as a response. A large response arrives as several parts, each
-        // applied on arrival; the first ends the pull.
-        auto parts = split_by_size(std::move(records), record_size);
+        // The walk lists names in hash order. A large response goes out in several parts, each
+        // applied on arrival, and parts that each covered one stretch of hashes would reach the
+        // receiver's growing table in hash order (see `on_message` for name_updates). A stride
+        // by a prime above any entry count scatters them, so every part spans all hashes.
+        const std::uint64_t n = records.size();
+        std::vector<entry_record> scattered;
+        scattered.reserve(records.size());
+        for (std::uint64_t k = 0; k < n; ++k) scattered.push_back(std::move(records[(k * scatter_stride) % n]));
+        // Every part is marked as a response; the first ends the pull.
+        auto parts = split_by_size(std::move(scattered), record_size);
         if (parts.empty()) parts.emplace_back();  // an empty response still ends the pull
         for (auto& part : parts) send_to(to, name_updates{std::move(part), true});
     }
