@@ -136,7 +136,7 @@ TEST_CASE("config reports first problem found", "[core]") {
 TEST_CASE("config errors have distinct messages", "[core]") {
     std::set<std::string_view> messages;
     for (auto e = static_cast<std::uint8_t>(muster::config_error::empty_node_name);
-         e <= static_cast<std::uint8_t>(muster::config_error::message_bytes_too_small); ++e) {
+         e <= static_cast<std::uint8_t>(muster::config_error::message_size_too_small); ++e) {
         const auto message = muster::to_string(static_cast<muster::config_error>(e));
         INFO("config_error " << int(e));
         CHECK(message != "unknown configuration error");
@@ -144,6 +144,24 @@ TEST_CASE("config errors have distinct messages", "[core]") {
         messages.insert(message);
     }
     CHECK(messages.size() == 9);
+}
+
+TEST_CASE("config bounds the message size", "[core]") {
+    auto config = valid_config();
+    config.message_size_max = muster::message_size_max_lower;
+    config.sync_buckets = 256;
+    CHECK_FALSE(muster::validate(config).has_value());
+    config.message_size_max = muster::message_size_max_lower - 1;
+    CHECK(muster::validate(config) == muster::config_error::message_size_too_small);
+    CHECK(create_error(config) == muster::config_error::message_size_too_small);
+
+    // Every digest must fit in one message: 65,536 buckets need 9 bytes each.
+    config.sync_buckets = 65536;
+    config.message_size_max = 65536 * 9 + muster::message_overhead_max - 1;
+    CHECK(muster::validate(config) == muster::config_error::message_size_too_small);
+    config.message_size_max = 65536 * 9 + muster::message_overhead_max;
+    CHECK_FALSE(muster::validate(config).has_value());
+    CHECK_FALSE(muster::validate(muster::registry_config{{"app@a", 1}}).has_value());
 }
 
 TEST_CASE("config bounds the generation wait", "[core]") {
@@ -160,19 +178,6 @@ TEST_CASE("config bounds the generation wait", "[core]") {
 
     config.newer_generation_wait = -1s;
     CHECK(muster::validate(config) == muster::config_error::nonpositive_duration);
-}
-
-TEST_CASE("config bounds the message size", "[core]") {
-    auto config = valid_config();
-    CHECK(config.message_bytes_max == 1024 * 1024);
-    config.message_bytes_max = muster::message_bytes_min;
-    CHECK_FALSE(muster::validate(config).has_value());
-
-    config.message_bytes_max = muster::message_bytes_min - 1;
-    CHECK(muster::validate(config) == muster::config_error::message_bytes_too_small);
-    CHECK(create_error(config) == muster::config_error::message_bytes_too_small);
-    config.message_bytes_max = 0;
-    CHECK(muster::validate(config) == muster::config_error::message_bytes_too_small);
 }
 
 TEST_CASE("config rejects durations above bound", "[core]") {

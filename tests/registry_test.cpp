@@ -1183,11 +1183,12 @@ std::vector<T> sent_by(const Wire& w, const std::string& node) {
     return out;
 }
 
-// A machine fed by hand, with `peer` joined as a member and the given message size limit.
-muster::test::wire::machine joined_by_hand(const std::string& self, const std::string& peer,
-                                            std::uint32_t message_bytes_max, muster::time_point now) {
+// A machine fed by hand, with `peer` joined as a member and the smallest message size limit
+// (which needs fewer anti-entropy buckets than the default).
+muster::test::wire::machine joined_by_hand(const std::string& self, const std::string& peer, muster::time_point now) {
     auto config = muster::test::wire::config_for(self, 1);
-    config.message_bytes_max = message_bytes_max;
+    config.sync_buckets = 64;
+    config.message_size_max = muster::message_size_max_lower;
     muster::test::wire::machine m(config, muster::static_list{{self, peer}}, muster::hash_ring{}, muster::resume{});
     m.start(now);
     m.on_connected(now, peer);
@@ -1470,10 +1471,10 @@ TEST_CASE("registry batch acknowledged by returning witness", "[core]") {
 
 TEST_CASE("registry batch splits messages by size", "[core]") {
     const auto now = muster::test::epoch;
-    auto a = joined_by_hand(node_a, node_b, muster::message_bytes_min, now);
+    auto a = joined_by_hand(node_a, node_b, now);
     REQUIRE(a.members().peers().at(node_b).state == muster::peer_state::up);
 
-    // 60 names of about 200 bytes placed on b: about 13,000 bytes, more than three messages.
+    // 60 names of about 200 bytes placed on b: about 13,000 bytes, more than four messages.
     std::vector<std::string> names;
     for (int i = 0; names.size() < 60 && i < 10000; ++i) {
         std::string name = "batch-" + std::to_string(i) + "-" + std::string(190, 'n');
@@ -1492,14 +1493,14 @@ TEST_CASE("registry batch splits messages by size", "[core]") {
         const auto* request = std::get_if<muster::register_request>(&send->message->body);
         if (request == nullptr) continue;
         ++requests;
-        CHECK(encoded_payload_size(*send) <= muster::message_bytes_min);
+        CHECK(encoded_payload_size(*send) <= muster::message_size_max_lower);
         for (const auto& item : request->items) sent_names.push_back(item.name);
     }
     CHECK(requests >= 4);
     CHECK(sent_names == names);
 
     // The owner's replies and its broadcast of the new entries are split the same way.
-    auto b = joined_by_hand(node_b, node_a, muster::message_bytes_min, now);
+    auto b = joined_by_hand(node_b, node_a, now);
     muster::register_request request;
     request.origin = {node_a, 1};
     for (std::size_t i = 0; i < names.size(); ++i) request.items.push_back({*ids[i], names[i], counter_spec, 0});
@@ -1514,13 +1515,13 @@ TEST_CASE("registry batch splits messages by size", "[core]") {
         if (send == nullptr) continue;
         if (const auto* reply = std::get_if<muster::register_reply>(&send->message->body)) {
             ++replies;
-            CHECK(encoded_payload_size(*send) <= muster::message_bytes_min);
+            CHECK(encoded_payload_size(*send) <= muster::message_size_max_lower);
             for (const auto& result : reply->results) {
                 CHECK_FALSE(result.error.has_value());
                 replied.push_back(result.id);
             }
         } else if (const auto* updates = std::get_if<muster::name_updates>(&send->message->body)) {
-            CHECK(encoded_payload_size(*send) <= muster::message_bytes_min);
+            CHECK(encoded_payload_size(*send) <= muster::message_size_max_lower);
             updated += updates->entries.size();
         }
     }

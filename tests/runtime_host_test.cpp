@@ -82,6 +82,18 @@ TEST_CASE("host rejects invalid configuration", "[runtime]") {
     config = config_on(1);
     config.network.queue_messages_max = 0;
     CHECK_FALSE(host_type::create(asio::make_strand(io), config, secret(), muster::static_list({}), {}, {}, workers));
+
+    // 4 KiB frames cannot carry the digest of 1,024 sync buckets.
+    config = config_on(1);
+    config.network.wire.frame_size_max = muster::wire::frame_size_max_lower;
+    created = host_type::create(asio::make_strand(io), config, secret(), muster::static_list({}), {}, {}, workers);
+    REQUIRE_FALSE(created);
+    CHECK(created.error().find("frame_size_max") != std::string::npos);
+    config.registry.sync_buckets = 64;
+    CHECK_FALSE(host_type::create(asio::make_strand(io), config, secret(), muster::static_list({}), {}, {}, workers));
+    // 5 KiB leave the smallest message size (4 KiB) beside the 1 KiB margin.
+    config.network.wire.frame_size_max = 5 * 1024;
+    CHECK(host_type::create(asio::make_strand(io), config, secret(), muster::static_list({}), {}, {}, workers));
 }
 
 TEST_CASE("host runs worker and leaves alone", "[runtime]") {
@@ -194,16 +206,17 @@ TEST_CASE("host registers batch across two nodes", "[runtime]") {
     const auto port_a = free_port(io);
     const auto port_b = free_port(io);
     const std::vector<std::string> names{"app@127.0.0.1:" + std::to_string(port_a), "app@127.0.0.1:" + std::to_string(port_b)};
-    // Small frames, so the batch fits only if the host splits it to the frame size.
+    // Small frames, so the batch fits only if the host lowers the core's message size to fit.
+    constexpr std::uint32_t frame_size_max = 16 * 1024;
     auto config_a = config_on(port_a);
     auto config_b = config_on(port_b);
-    config_a.network.wire.frame_size_max = muster::wire::frame_size_max_lower;
-    config_b.network.wire.frame_size_max = muster::wire::frame_size_max_lower;
+    config_a.network.wire.frame_size_max = frame_size_max;
+    config_b.network.wire.frame_size_max = frame_size_max;
     auto a = host_type::create(asio::make_strand(io), config_a, secret(), muster::static_list(names), {}, {}, workers_a);
     auto b = host_type::create(asio::make_strand(io), config_b, secret(), muster::static_list(names), {}, {}, workers_b);
     REQUIRE(a);
     REQUIRE(b);
-    CHECK((*a)->node().machine().config().message_bytes_max == muster::wire::frame_size_max_lower);
+    CHECK((*a)->node().machine().config().message_size_max == frame_size_max - muster::message_overhead_max);
     REQUIRE_FALSE((*a)->start());
     REQUIRE_FALSE((*b)->start());
     const auto joined = [](const host_type& h, const std::string& peer) {
@@ -213,9 +226,9 @@ TEST_CASE("host registers batch across two nodes", "[runtime]") {
     };
     REQUIRE(run_until(io, [&] { return joined(**a, names[1]) && joined(**b, names[0]); }));
 
-    // 300 names of about 40 bytes: about 12 KB of items, three times the frame size.
+    // 1,000 names of 41 bytes: about 27 KB of items for each owner, more than one frame.
     std::vector<muster::registration> batch;
-    for (int i = 0; i < 300; ++i) batch.push_back({"sweeper-" + std::to_string(i) + std::string(30, 's'), {"sweeper"}});
+    for (int i = 0; i < 1000; ++i) batch.push_back({"sweeper-" + std::to_string(i) + std::string(30, 's'), {"sweeper"}});
     const auto ids = (*a)->register_names(batch);
     REQUIRE(ids.size() == batch.size());
     for (const auto& id : ids) REQUIRE(id);

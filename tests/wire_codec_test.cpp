@@ -64,14 +64,14 @@ void check_round_trip() {
     });
 }
 
-// Checks that every generated `Body` encodes within `envelope_size_max` plus the
+// Checks that every generated `Body` encodes within `message_overhead_max` plus the
 // `encoded_size_max` of each element of the list that `elements` returns, the bounds the core
 // splits batches by.
 template <class Body, class Elements>
 void check_size_bound(const std::string& description, Elements elements) {
     rc::prop(description, [elements] {
         const muster::envelope e = *muster::testing::gen_envelope_of<Body>();
-        std::size_t bound = muster::envelope_size_max;
+        std::size_t bound = muster::message_overhead_max;
         for (const auto& element : elements(std::get<Body>(e.body))) bound += muster::encoded_size_max(element);
         const auto frame = muster::wire::encode(e, {muster::wire::frame_size_max_upper});
         RC_ASSERT(frame.has_value());
@@ -312,15 +312,15 @@ TEST_CASE("codec batch bounds hold at largest fields", "[wire]") {
         REQUIRE(frame.has_value());
         return frame->size() - muster::wire::frame_header_size;
     };
-    CHECK(payload_size(muster::register_request{node, {}}) <= muster::envelope_size_max);
-    CHECK(payload_size(muster::register_reply{}) <= muster::envelope_size_max);
-    CHECK(payload_size(muster::name_updates{{}, true, UINT64_MAX}) <= muster::envelope_size_max);
-    CHECK(payload_size(muster::register_request{node, {item}}) <= muster::envelope_size_max + muster::encoded_size_max(item));
-    CHECK(payload_size(muster::register_reply{{result}}) <= muster::envelope_size_max + muster::encoded_size_max(result));
+    CHECK(payload_size(muster::register_request{node, {}}) <= muster::message_overhead_max);
+    CHECK(payload_size(muster::register_reply{}) <= muster::message_overhead_max);
+    CHECK(payload_size(muster::name_updates{{}, true, UINT64_MAX}) <= muster::message_overhead_max);
+    CHECK(payload_size(muster::register_request{node, {item}}) <= muster::message_overhead_max + muster::encoded_size_max(item));
+    CHECK(payload_size(muster::register_reply{{result}}) <= muster::message_overhead_max + muster::encoded_size_max(result));
     CHECK(payload_size(muster::name_updates{{record}, true, UINT64_MAX}) <=
-          muster::envelope_size_max + muster::encoded_size_max(record));
-    // One item of the largest size fits in the smallest message_bytes_max.
-    CHECK(muster::envelope_size_max + muster::encoded_size_max(result) <= muster::message_bytes_min);
+          muster::message_overhead_max + muster::encoded_size_max(record));
+    // One item of the largest size fits in the smallest message_size_max.
+    CHECK(muster::message_overhead_max + muster::encoded_size_max(result) <= muster::message_size_max_lower);
 }
 
 TEST_CASE("codec rejects overlong varint", "[wire]") {

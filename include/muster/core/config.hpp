@@ -35,14 +35,19 @@ struct registry_config {
     duration newer_generation_wait = 0s;
     duration tombstone_ttl = 5min;          ///< removed names are remembered this long
     std::uint32_t sync_buckets = 1024;      ///< anti-entropy buckets, a power of two in [1, 65536]
-    /// Upper bound on the encoded size of a registration batch message (`register_request`,
-    /// `register_reply`) and of a broadcast of updates, in bytes; larger batches are split. At
-    /// least `message_bytes_min`. The runtime host lowers it to the wire's `frame_size_max`.
-    std::uint32_t message_bytes_max = 1024 * 1024;
+    /// Upper bound, in bytes, on the encoded size of one `name_updates`, `sync_request`,
+    /// `register_request` or `register_reply`: larger batches and anti-entropy responses go out
+    /// as several messages. A host with a frame size limit keeps it above this by at least
+    /// `message_overhead_max`; `runtime::host` lowers it to fit.
+    std::uint32_t message_size_max = 1023 * 1024;
 };
 
-/// Smallest accepted `message_bytes_max`: room for the envelope and one item with 255-byte names.
-inline constexpr std::uint32_t message_bytes_min = 4096;
+/// Bytes a message adds beyond its records or digests on the wire: the envelope, with two node
+/// names of at most 255 bytes, and the counts and flags.
+inline constexpr std::uint32_t message_overhead_max = 1024;
+
+/// Smallest allowed `message_size_max`: room for the largest possible entry record.
+inline constexpr std::uint32_t message_size_max_lower = 4 * 1024;
 
 /// Reason a configuration is invalid.
 enum class config_error : std::uint8_t {
@@ -54,7 +59,7 @@ enum class config_error : std::uint8_t {
     failure_timeout_too_short,     ///< `failure_timeout` is under twice `heartbeat_interval`
     invalid_sync_buckets,          ///< `sync_buckets` is not a power of two in [1, 65536]
     generation_wait_too_long,      ///< `newer_generation_wait` is not below `leave_deadline`
-    message_bytes_too_small,       ///< `message_bytes_max` is under `message_bytes_min` (4096)
+    message_size_too_small,        ///< `message_size_max` is under 4 KiB or under 9 bytes per sync bucket
 };
 
 /// Returns an English message for a configuration error, naming the setting and the accepted range.
@@ -69,7 +74,8 @@ constexpr std::string_view to_string(config_error e) noexcept {
     case config_error::invalid_sync_buckets: return "sync_buckets must be a power of two between 1 and 65536";
     case config_error::generation_wait_too_long:
         return "newer_generation_wait is not below leave_deadline, so a leaving node would have no time left to hand off";
-    case config_error::message_bytes_too_small: return "message_bytes_max is under 4096 bytes; use at least 4 KiB";
+    case config_error::message_size_too_small:
+        return "message_size_max is under 4096 bytes or under 9 bytes per sync bucket; raise it or lower sync_buckets";
     }
     return "unknown configuration error";
 }
@@ -96,7 +102,10 @@ constexpr std::optional<config_error> validate(const registry_config& c) noexcep
     if (c.newer_generation_wait >= c.leave_deadline) return config_error::generation_wait_too_long;
     if (c.sync_buckets == 0 || c.sync_buckets > 65536 || (c.sync_buckets & (c.sync_buckets - 1)) != 0)
         return config_error::invalid_sync_buckets;
-    if (c.message_bytes_max < message_bytes_min) return config_error::message_bytes_too_small;
+    // A digest takes 8 bytes per bucket, and a pull of every bucket up to 3 more.
+    if (c.message_size_max < message_size_max_lower ||
+        c.message_size_max < std::uint64_t{c.sync_buckets} * 9 + message_overhead_max)
+        return config_error::message_size_too_small;
     return std::nullopt;
 }
 

@@ -66,7 +66,7 @@ struct register_item {
 };
 
 /// Asks the receiver to start and register names. Sent by `register_names` to the node placement
-/// picks, with every name of the batch placed there (split to fit `message_bytes_max`).
+/// picks, with every name of the batch placed there (split to fit `message_size_max`).
 struct register_request {
     node_id origin;  ///< where the replies go
     std::vector<register_item> items;
@@ -219,12 +219,10 @@ struct envelope {
 
 using envelope_ptr = std::shared_ptr<const envelope>;
 
-/// Upper bound, in bytes, on the wire encoding (`muster/wire/codec.hpp`) of an envelope and of
-/// every body field that is not a list element: two header bytes, the sender, the recipient, and
-/// the fixed fields of a `register_request`, `register_reply` or `name_updates`. With the
-/// `encoded_size_max` overloads below it lets the core split a batch into messages that fit
-/// `registry_config::message_bytes_max`. The codec tests check every bound against the encoder.
-inline constexpr std::size_t envelope_size_max = 1024;
+// Upper bounds on the wire encoding (`muster/wire/codec.hpp`) of the list elements of register
+// messages. With `message_overhead_max` for the envelope and the other fields, they let the core
+// split a batch into messages within `registry_config::message_size_max`. The codec tests check
+// them against the encoder.
 
 /// Upper bound on the encoded size of one `register_item`, in bytes.
 constexpr std::size_t encoded_size_max(const register_item& item) noexcept {

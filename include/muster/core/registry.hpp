@@ -76,9 +76,9 @@ struct registry_stats {
     }
 };
 
-// The smallest `message_bytes_max` leaves room for one item of the largest size in every message
-// the core splits, so each part of a batch has at least one item.
-static_assert(envelope_size_max + 3 * name_size_max + 40 <= message_bytes_min);
+// The smallest `message_size_max` leaves room for one register item or result of the largest
+// size beside the envelope, so no part of a batch exceeds it.
+static_assert(message_overhead_max + 3 * name_size_max + 40 <= message_size_max_lower);
 
 template <discovery Discovery, placement Placement, handoff Handoff, log_sink Log = null_log>
 class registry {
@@ -207,7 +207,7 @@ public:
     /// leaves the others' names unaffected; a batch is not atomic.
     ///
     /// Names placed on the same member travel in one `register_request` (several when they
-    /// exceed `message_bytes_max`), and that member replies with one `register_reply`. Names
+    /// exceed `message_size_max`), and that member replies with one `register_reply`. Names
     /// placed on this node start at once and go to the witness in one `name_updates`.
     /// Cost: O(n) placement lookups and replica updates for n names, plus O(n log n) for the
     /// pending requests.
@@ -232,9 +232,9 @@ public:
         await_witness(now, out.local);
         // The view is sorted by name, so owners get their requests in name order.
         for (std::size_t k = 0; k < out.remote.size(); ++k) {
-            send_in_parts(std::move(out.remote[k]), [&](std::vector<register_item> part) {
+            if (out.remote[k].empty()) continue;
+            for (auto& part : split_by_size(std::move(out.remote[k]), item_size))
                 send_to(view_[k].name, register_request{config_.self, std::move(part)});
-            });
         }
         after_input(now);
         return results;
@@ -436,6 +436,8 @@ private:
     // A whole pull (the first after start, or after a healed partition) lists at most this many
     // digests (512 KiB); above that it requests whole buckets.
     static constexpr std::size_t sync_known_max = 65536;
+    // A prime above any entry count, so stepping by it modulo n visits each of n indices once.
+    static constexpr std::uint64_t scatter_stride = 2654435761u;
 
     // ---- helpers: effects ---------------------------------------------------------------------
 
@@ -667,13 +669,13 @@ private:
         for (const auto& item : r.items) {
             if (auto result = start_requested(now, from, r.origin, item, passed_on)) results.push_back(std::move(*result));
         }
-        send_in_parts(std::move(results), [&](std::vector<register_result> part) {
-            send_to(r.origin.name, register_reply{std::move(part)});
-        });
+        if (!results.empty()) {
+            for (auto& part : split_by_size(std::move(results), result_size))
+                send_to(r.origin.name, register_reply{std::move(part)});
+        }
         for (auto& [target, items] : passed_on) {
-            send_in_parts(std::move(items), [&](std::vector<register_item> part) {
+            for (auto& part : split_by_size(std::move(items), item_size))
                 send_to(target.name, register_request{r.origin, std::move(part)});
-            });
         }
     }
 
@@ -731,16 +733,24 @@ private:
     }
 
     void on_message(time_point now, const node_id& from, const name_updates& u) {
-        if (u.sync_response) {
-            // A pull's response lists names in hash order, and the replica's slots follow hash
-            // order too. Inserted in that order into a table still growing, the names would
-            // crowd the first slots into one long probe run, so they go in a scattered order:
-            // a stride by a prime above any entry count visits every index once.
-            const std::uint64_t n = u.entries.size();
-            constexpr std::uint64_t stride = 2654435761u;
-            for (std::uint64_t k = 0; k < n; ++k) apply_record(now, from, u.entries[(k * stride) % n]);
-        } else {
-            for (const auto& record : u.entries) apply_record(now, from, record);
+        // A pull's response lists names in hash order, and the replica's slots follow hash order
+        // too. Inserted in that order into a table still growing, the names would crowd the
+        // first slots into one long probe run, so they go in a scattered order: a stride by a
+        // prime above any entry count visits every index once.
+        const std::uint64_t n = u.entries.size();
+        const std::uint64_t stride = u.sync_response ? scatter_stride : 1;
+        // Each record's lookup misses the caches about three times (slot, entry, name). The
+        // lookups of the next records are prefetched a few records ahead, so those misses
+        // overlap instead of following one another.
+        hashes_.resize(n);
+        for (std::uint64_t k = 0; k < n; ++k) hashes_[k] = detail::name_hash(u.entries[(k * stride) % n].name);
+        constexpr std::uint64_t ahead = 2;
+        for (std::uint64_t k = 0; k < std::min<std::uint64_t>(n, 3 * ahead); ++k) table_.prefetch_slot(hashes_[k]);
+        for (std::uint64_t k = 0; k < n; ++k) {
+            if (k + 3 * ahead < n) table_.prefetch_slot(hashes_[k + 3 * ahead]);
+            if (k + 2 * ahead < n) table_.prefetch_entry(hashes_[k + 2 * ahead]);
+            if (k + ahead < n) table_.prefetch_name(hashes_[k + ahead]);
+            apply_record(now, from, u.entries[(k * stride) % n], hashes_[k]);
         }
         if (u.ack_id != 0) send_to(from, updates_ack{u.ack_id});
         if (u.sync_response) {
@@ -845,10 +855,17 @@ private:
 
     // Sorts a pull's known digests and drops repeats. A list too long for one frame is dropped
     // altogether, which requests whole buckets, as an empty list does.
-    static void finish_pull(sync_request& pull) {
+    void finish_pull(sync_request& pull) const {
         std::sort(pull.known.begin(), pull.known.end());
         pull.known.erase(std::unique(pull.known.begin(), pull.known.end()), pull.known.end());
-        if (pull.known.size() > sync_known_max) pull.known = {};
+        if (pull.known.size() > known_max(pull.buckets.size())) pull.known = {};
+    }
+
+    // The most digests a pull of `buckets` buckets lists: `sync_known_max`, or fewer when
+    // `message_size_max` leaves less room beside the bucket numbers (3 bytes each at most).
+    std::size_t known_max(std::size_t buckets) const {
+        const std::size_t room = config_.message_size_max - message_overhead_max - 3 * buckets;
+        return std::min(sync_known_max, room / 8);
     }
 
     void on_message(time_point now, const node_id& from, const conflict_yield& y) {
@@ -903,18 +920,23 @@ private:
     }
 
     void apply_record(time_point now, const node_id& from, const entry_record& r) {
+        apply_record(now, from, r, detail::name_hash(r.name));
+    }
+
+    // Applies `r`, whose name hash is `h`.
+    void apply_record(time_point now, const node_id& from, const entry_record& r, std::uint32_t h) {
         if (check_name(r.name) || check_name(r.owner.name) || r.version >= version_max ||
             !table_.accepts_spec(r.spec)) {
             ++stats_.messages_rejected;
             log(log_level::warn, "entry_rejected", {{"from", from.name}, {"name", r.name.substr(0, 64)}});
             return;
         }
-        const auto index = table_.find(r.name);
+        const auto index = table_.find(r.name, h);
         if (index == detail::npos32) {
             // A removal of a name never seen blocks nothing here; storing it would only let
             // expired tombstones travel back and forth between replicas.
             if (r.removed) return;
-            check_orphan(now, table_.upsert(r.name, r.owner, r.version, r.spec, false));
+            check_orphan(now, table_.insert(r.name, h, r.owner, r.version, r.spec, false));
             return;
         }
         const auto& cur = table_.at(index);
@@ -1033,23 +1055,32 @@ private:
     void flush_updates() {
         flush_at_.reset();
         if (outbox_.empty()) return;
-        send_in_parts(std::exchange(outbox_, {}), [&](std::vector<entry_record> part) {
+        for (auto& part : split_by_size(std::exchange(outbox_, {}), record_size))
             membership_.broadcast(name_updates{std::move(part)}, effects_);
-        });
     }
 
     // Responds to a pull with the entries of `buckets` whose digests `known` (sorted) lacks.
     void send_buckets(const std::string& to, const std::vector<std::uint32_t>& buckets,
                       const std::vector<std::uint64_t>& known) {
         if (buckets.empty()) return;
-        name_updates u;
-        u.sync_response = true;
+        std::vector<entry_record> records;
         for (const auto b : buckets)
             table_.for_each_in_bucket(b, [&](std::uint32_t i) {
                 if (known.empty() || !std::binary_search(known.begin(), known.end(), table_.entry_digest(i)))
-                    u.entries.push_back(record_of(i));
+                    records.push_back(record_of(i));
             });
-        send_to(to, std::move(u));
+        // The walk lists names in hash order. A large response goes out in several parts, each
+        // applied on arrival, and parts that each covered one stretch of hashes would reach the
+        // receiver's growing table in hash order (see `on_message` for name_updates). A stride
+        // by a prime above any entry count scatters them, so every part spans all hashes.
+        const std::uint64_t n = records.size();
+        std::vector<entry_record> scattered;
+        scattered.reserve(records.size());
+        for (std::uint64_t k = 0; k < n; ++k) scattered.push_back(std::move(records[(k * scatter_stride) % n]));
+        // Every part is marked as a response; the first ends the pull.
+        auto parts = split_by_size(std::move(scattered), record_size);
+        if (parts.empty()) parts.emplace_back();  // an empty response still ends the pull
+        for (auto& part : parts) send_to(to, name_updates{std::move(part), true});
     }
 
     // Until a first pull has completed, requests every bucket from the next member each heartbeat
@@ -1064,7 +1095,7 @@ private:
         sync_request pull;
         pull.buckets.resize(table_.digests().size());
         for (std::uint32_t b = 0; b < pull.buckets.size(); ++b) pull.buckets[b] = b;
-        if (table_.size() <= sync_known_max)
+        if (table_.size() <= known_max(pull.buckets.size()))
             for (std::uint32_t i = 0; i < table_.size(); ++i) pull.known.push_back(table_.entry_digest(i));
         finish_pull(pull);
         sync_pull_until_ = now + config_.heartbeat_interval;
@@ -1287,8 +1318,38 @@ private:
     }
 
     void flush_offers() {
-        for (auto& [to, items] : offers_) send_to(to, handoff_offer{std::move(items)});
+        for (auto& [to, items] : offers_)
+            for (auto& part : split_by_size(std::move(items), [](const handoff_item& i) {
+                     return i.name.size() + i.spec.kind.size() + (i.state ? i.state->size() : 0) + 40;
+                 }))
+                send_to(to, handoff_offer{std::move(part)});
         offers_.clear();
+    }
+
+    // Splits `items` into runs whose estimated encoded sizes (`size_of`, an upper bound per item)
+    // add up to at most `message_size_max`, so each run fits one frame. An item larger than that
+    // alone (a worker state of about a megabyte) goes in a run of its own.
+    template <class T, class SizeOf>
+    std::vector<std::vector<T>> split_by_size(std::vector<T> items, SizeOf size_of) const {
+        std::vector<std::vector<T>> runs;
+        const std::size_t budget = config_.message_size_max - message_overhead_max;
+        std::size_t used = 0;
+        for (auto& item : items) {
+            const std::size_t size = size_of(item);
+            if (runs.empty() || (used + size > budget && !runs.back().empty())) {
+                runs.emplace_back();
+                used = 0;
+            }
+            used += size;
+            runs.back().push_back(std::move(item));
+        }
+        return runs;
+    }
+
+    // An upper bound on the encoded size of an entry record: the three strings, their lengths,
+    // the incarnation, version and flags.
+    static std::size_t record_size(const entry_record& r) {
+        return r.name.size() + r.owner.name.size() + r.spec.kind.size() + 32;
     }
 
     void retry_handoffs(time_point now) {
@@ -1571,18 +1632,16 @@ private:
             for (const auto& n : names) effects_.push_back(reply_effect{n.id, std::nullopt, config_.self});
             return;
         }
-        std::size_t begin = 0;
-        while (begin < names.size()) {
+        std::vector<std::pair<request_id, entry_record>> started;
+        started.reserve(names.size());
+        for (const auto& n : names) started.emplace_back(n.id, record_of(n.index));
+        for (auto& part : split_by_size(std::move(started), [](const auto& p) { return record_size(p.second); })) {
             std::vector<entry_record> records;
             std::vector<witnessed_name> group;
-            std::size_t bytes = envelope_size_max;
-            std::size_t end = begin;
-            for (; end < names.size(); ++end) {
-                auto record = record_of(names[end].index);
-                const std::size_t size = encoded_size_max(record);
-                if (end > begin && bytes + size > config_.message_bytes_max) break;
-                bytes += size;
-                group.push_back({names[end].id, record.name});
+            records.reserve(part.size());
+            group.reserve(part.size());
+            for (auto& [id, record] : part) {
+                group.push_back({id, record.name});
                 records.push_back(std::move(record));
             }
             const request_id ack_id = group.front().id;
@@ -1590,7 +1649,6 @@ private:
             for (const auto& n : group) add_pending(now, n.id);
             witness_retries_.push_back({now + config_.heartbeat_interval, ack_id});
             witnessed_.emplace(ack_id, std::move(group));
-            begin = end;
         }
     }
 
@@ -1618,30 +1676,9 @@ private:
         }
     }
 
-    // Sends `items` in order, in as few messages as keep each within `message_bytes_max` by the
-    // `encoded_size_max` bounds. `send` receives each part; every part has at least one item.
-    template <class Item, class Send>
-    void send_in_parts(std::vector<Item> items, Send send) {
-        if (items.empty()) return;
-        std::size_t total = envelope_size_max;
-        for (const auto& item : items) total += encoded_size_max(item);
-        if (total <= config_.message_bytes_max) {
-            send(std::move(items));
-            return;
-        }
-        std::vector<Item> part;
-        std::size_t bytes = envelope_size_max;
-        for (auto& item : items) {
-            const std::size_t size = encoded_size_max(item);
-            if (!part.empty() && bytes + size > config_.message_bytes_max) {
-                send(std::exchange(part, {}));
-                bytes = envelope_size_max;
-            }
-            bytes += size;
-            part.push_back(std::move(item));
-        }
-        send(std::move(part));
-    }
+    // Upper bounds on the encoded sizes of register items and results, for `split_by_size`.
+    static std::size_t item_size(const register_item& item) { return encoded_size_max(item); }
+    static std::size_t result_size(const register_result& result) { return encoded_size_max(result); }
 
     void add_pending(time_point now, request_id id) {
         // Request ids only grow, so a new one belongs at the end of the map.
@@ -1733,6 +1770,7 @@ private:
     std::uint64_t stable_version_ = 0;
 
     std::vector<effect> effects_;
+    std::vector<std::uint32_t> hashes_;  // name hashes of the records being applied
     std::vector<entry_record> outbox_;
     std::map<node_id, std::vector<handoff_item>> offers_;
     std::deque<retry> retries_;

@@ -101,8 +101,17 @@ public:
         if (config.network.queue_messages_max == 0 || config.network.queue_bytes_max == 0)
             return std::string("queue_messages_max and queue_bytes_max must be positive");
         config.network.self_name = config.registry.self.name;
-        // Every batch message the core builds must fit in one frame.
-        config.registry.message_bytes_max = std::min(config.registry.message_bytes_max, config.network.wire.frame_size_max);
+        // Every message the core builds must fit in one frame, with the margin that
+        // `message_size_max` requires.
+        static_assert(wire::frame_size_max_lower > message_overhead_max);
+        const std::uint32_t fitting = config.network.wire.frame_size_max - message_overhead_max;
+        if (fitting < config.registry.message_size_max) {
+            config.registry.message_size_max = fitting;
+            if (validate(config.registry))
+                return std::string("frame_size_max is too small for the registry's messages: it must be 1 KiB above "
+                                   "both 4 KiB and 1 KiB plus 9 bytes per sync bucket (11 KiB with 1,024 buckets); "
+                                   "raise frame_size_max or lower sync_buckets");
+        }
         std::unique_ptr<host> built(new host(executor, std::move(config), std::move(secret), workers, log));
         auto node = node_type::create(built->config_.registry, std::move(discovery), transport_type{&built->network_},
                                       std::move(placement), std::move(handoff), std::move(log));

@@ -21,10 +21,9 @@ namespace muster::detail {
 
 inline constexpr std::uint32_t npos32 = std::numeric_limits<std::uint32_t>::max();
 
-/// One replicated name: 32 bytes plus the name's own bytes in the arena.
+/// One replicated name: 24 bytes plus the name's own bytes in the arena.
 struct name_entry {
     std::uint64_t version = 0;
-    std::uint64_t digest = 0;      ///< what the entry adds to its bucket's digest (`entry_digest`)
     std::uint32_t name_offset = 0;
     std::uint32_t owner = npos32;  ///< index into the node table
     std::uint32_t hash = 0;        ///< `name_hash(name)`: picks the slot and the digest bucket
@@ -35,7 +34,7 @@ struct name_entry {
     /// update of any other name skips the search of the local workers.
     bool local : 1 = false;
 };
-static_assert(sizeof(name_entry) == 32);
+static_assert(sizeof(name_entry) == 24);
 
 /// Returns the 32-bit name hash the table stores: the top half of `hash64`, the same on every node.
 inline std::uint32_t name_hash(std::string_view name) noexcept {
@@ -68,6 +67,20 @@ public:
 
     std::uint32_t find(std::string_view name) const { return find(name, name_hash(name)); }
 
+    // Prefetch hints for a run of `find` calls, each a step further along for a name with hash
+    // `h`: the home slot, then the entry its slot points at, then the entry's name. A caller
+    // issues them a few names ahead, so the cache misses of several lookups overlap. Each reads
+    // only what the previous step fetched, and none changes the table.
+    void prefetch_slot(std::uint32_t h) const {
+        if (!slots_.empty()) prefetch(&slots_[home(h)]);
+    }
+    void prefetch_entry(std::uint32_t h) const {
+        if (const auto index = first_match(h); index != npos32) prefetch(&entries_[index]);
+    }
+    void prefetch_name(std::uint32_t h) const {
+        if (const auto index = first_match(h); index != npos32) prefetch(arena_.data() + entries_[index].name_offset);
+    }
+
     std::uint32_t find(std::string_view name, std::uint32_t h) const {
         if (slots_.empty()) return npos32;
         const std::size_t mask = slots_.size() - 1;
@@ -82,9 +95,15 @@ public:
     std::uint32_t upsert(std::string_view name, const node_id& owner, std::uint64_t version,
                          const worker_spec& spec, bool removed) {
         const std::uint32_t h = name_hash(name);
-        std::uint32_t index = find(name, h);
+        const std::uint32_t index = find(name, h);
         if (index != npos32) return update(index, owner, version, spec, removed);
+        return insert(name, h, owner, version, spec, removed);
+    }
 
+    /// Inserts an entry for `name`, whose hash is `h`, which `find` just did not find. Returns its
+    /// index.
+    std::uint32_t insert(std::string_view name, std::uint32_t h, const node_id& owner, std::uint64_t version,
+                         const worker_spec& spec, bool removed) {
         grow_if_needed();
         name_entry e;
         e.hash = h;
@@ -92,7 +111,7 @@ public:
         e.name_size = static_cast<std::uint8_t>(name.size());
         reserve_gently(arena_, arena_.size() + name.size());
         arena_.append(name);
-        index = static_cast<std::uint32_t>(entries_.size());
+        const auto index = static_cast<std::uint32_t>(entries_.size());
         reserve_gently(entries_, entries_.size() + 1);
         entries_.push_back(e);
         place_slot(index);
@@ -120,10 +139,6 @@ private:
         e.spec = intern_spec(spec);
         e.owner = intern_node(owner);
         ++nodes_[e.owner].count;
-        // The full 64-bit name hash goes in, so two names sharing the 32-bit `hash` do not cancel.
-        std::uint64_t d = hash_combine(hash64(name(index)), nodes_[e.owner].name_hash);
-        d = hash_combine(d, e.version * 2 + (e.removed ? 1 : 0));
-        e.digest = hash_combine(d, spec_hashes_[e.spec]);
         digest_toggle(index);
     }
 
@@ -218,10 +233,15 @@ public:
         }
     }
 
-    /// The value entry `index` adds (by exclusive or) to its bucket's digest. Two replicas hold the
+    /// Returns the value entry `index` adds (by exclusive or) to its bucket's digest. Two replicas hold the
     /// same entry exactly when these values are equal, short of a 64-bit hash collision.
-    /// It is kept in the entry, so anti-entropy reads no name to compare entries.
-    std::uint64_t entry_digest(std::uint32_t index) const { return entries_[index].digest; }
+    std::uint64_t entry_digest(std::uint32_t index) const {
+        const auto& e = entries_[index];
+        // The full 64-bit name hash goes in, so two names sharing the 32-bit `hash` do not cancel.
+        std::uint64_t d = hash_combine(hash64(name(index)), nodes_[e.owner].name_hash);
+        d = hash_combine(d, e.version * 2 + (e.removed ? 1 : 0));
+        return hash_combine(d, spec_hashes_[e.spec]);
+    }
     const std::vector<std::uint64_t>& digests() const { return digests_; }
 
     /// Bytes held by the table, the arena and the interned node and spec tables.
@@ -278,11 +298,31 @@ private:
         e.owner = npos32;
     }
 
-    void digest_toggle(std::uint32_t index) { digests_[bucket_of(entries_[index].hash)] ^= entries_[index].digest; }
+    void digest_toggle(std::uint32_t index) { digests_[bucket_of(entries_[index].hash)] ^= entry_digest(index); }
 
     // The home slot of a hash: its top bits, so slot order follows hash order (see
     // `for_each_in_bucket`).
     std::size_t home(std::uint32_t h) const { return static_cast<std::size_t>(std::uint64_t{h} >> slot_shift_); }
+
+    // The entry of the first slot from the home of `h` that carries hash `h`, looking a few
+    // slots far, or npos32.
+    std::uint32_t first_match(std::uint32_t h) const {
+        if (slots_.empty()) return npos32;
+        const std::size_t mask = slots_.size() - 1;
+        std::size_t i = home(h);
+        for (int k = 0; k < 4; ++k, i = (i + 1) & mask) {
+            const std::uint64_t s = slots_[i];
+            if (s == 0) return npos32;
+            if (slot_hash(s) == h) return slot_index(s);
+        }
+        return npos32;
+    }
+
+    static void prefetch([[maybe_unused]] const void* address) {
+#if defined(__GNUC__) || defined(__clang__)
+        __builtin_prefetch(address);
+#endif
+    }
 
     // A slot contains the name hash in its upper half and the entry index plus one in its lower
     // half; 0 is an empty slot.

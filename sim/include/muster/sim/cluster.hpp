@@ -157,6 +157,11 @@ public:
         double clock_rate = 1.0;          ///< its clock's speed: 1.01 runs 1% fast
         time_point clock_anchor_sim{};    ///< simulated time of the last rate change
         time_point clock_anchor_node{};   ///< the node's clock at that moment
+        // The node's one timer, as a host keeps it (see `timer_effect`): armed for `timer_at`,
+        // and only a timer event of the current generation calls `tick`.
+        bool timer_armed = false;
+        time_point timer_at{};
+        std::uint64_t timer_generation = 0;
     };
 
     cluster(cluster_config config, Placement placement, Handoff handoff)
@@ -500,6 +505,7 @@ private:
     struct timer_event {
         std::uint32_t slot;
         std::uint64_t incarnation;
+        std::uint64_t generation;  ///< the node's `timer_generation` when it was armed
     };
     struct connect_event {
         std::uint32_t slot;
@@ -592,6 +598,8 @@ private:
 
     void process(timer_event& e) {
         if (!alive(e.slot, e.incarnation) || hold_if_paused(e.slot, e)) return;
+        if (e.generation != nodes_[e.slot].timer_generation) return;
+        nodes_[e.slot].timer_armed = false;
         trace("tick", e.slot, 0);
         nodes_[e.slot].machine->tick(clock_of(e.slot));
         drain(e.slot);
@@ -638,6 +646,7 @@ private:
             return;
         }
         n.machine.emplace(std::move(made).value());
+        n.timer_armed = false;
         n.status = node_status::running;
         n.booted_at = now_;
         trace("boot", slot, n.incarnation);
@@ -664,8 +673,16 @@ private:
     void perform(std::uint32_t, connect_effect&) {}
     void perform(std::uint32_t, disconnect_effect&) {}
 
+    // A later request than the armed time changes nothing, because the tick at the armed time
+    // requests the next one. An earlier request replaces the armed timer, whose event is then
+    // dropped. One event per timer keeps a run from filling its queue with spurious ticks.
     void perform(std::uint32_t slot, timer_effect& t) {
-        queue_.push(std::max(sim_time_of(slot, t.at), now_), event{timer_event{slot, nodes_[slot].incarnation}});
+        auto& n = nodes_[slot];
+        if (n.timer_armed && t.at >= n.timer_at) return;
+        n.timer_armed = true;
+        n.timer_at = t.at;
+        ++n.timer_generation;
+        queue_.push(std::max(sim_time_of(slot, t.at), now_), event{timer_event{slot, n.incarnation, n.timer_generation}});
     }
 
     void perform(std::uint32_t slot, resolve_effect& r) {
