@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <string>
@@ -56,7 +57,7 @@ std::vector<std::string> sent_update_names(const std::vector<muster::effect>& ef
         if (!send) continue;
         const auto* updates = std::get_if<muster::name_updates>(&send->message->body);
         if (!updates) continue;
-        CHECK(updates->sync_response == sync_response);
+        if (!sync_response) CHECK_FALSE(updates->sync_response);
         // A broadcast shares one envelope without an addressee; the host fills it in per peer.
         auto message = *send->message;
         message.to = send->to;
@@ -89,6 +90,14 @@ TEST_CASE("registry splits a large sync response", "[core]") {
     const auto effects = a.drain_effects();
 
     const auto sent = sent_update_names(effects, true);
+    // Only the last part ends the pull.
+    std::vector<bool> ends;
+    for (const auto& e : effects)
+        if (const auto* s = std::get_if<muster::send_effect>(&e))
+            if (const auto* u = std::get_if<muster::name_updates>(&s->message->body)) ends.push_back(u->sync_response);
+    REQUIRE_FALSE(ends.empty());
+    CHECK(ends.back());
+    CHECK(std::count(ends.begin(), ends.end(), true) == 1);
     CHECK(sent.size() == names.size());
     CHECK(std::set<std::string>(sent.begin(), sent.end()) == std::set<std::string>(names.begin(), names.end()));
     // Each part spans the whole hash space, so a receiver whose table grows while the parts

@@ -1077,10 +1077,13 @@ private:
         std::vector<entry_record> scattered;
         scattered.reserve(records.size());
         for (std::uint64_t k = 0; k < n; ++k) scattered.push_back(std::move(records[(k * scatter_stride) % n]));
-        // Every part is marked as a response; the first ends the pull.
+        // Only the last part is marked as the response, which ends the pull: a pull that ended
+        // at the first part let the next digest start another pull while the other parts were
+        // still on their way, and that pull fetched them again.
         auto parts = split_by_size(std::move(scattered), record_size);
         if (parts.empty()) parts.emplace_back();  // an empty response still ends the pull
-        for (auto& part : parts) send_to(to, name_updates{std::move(part), true});
+        for (std::size_t i = 0; i < parts.size(); ++i)
+            send_to(to, name_updates{std::move(parts[i]), i + 1 == parts.size()});
     }
 
     // Until a first pull has completed, requests every bucket from the next member each heartbeat
