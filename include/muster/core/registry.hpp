@@ -1513,6 +1513,8 @@ private:
         // ones, so parked messages stay within a few hundred kilobytes (about 2 MiB with every
         // name and kind 255 bytes long). Register requests may carry batches, so their items
         // count against one budget.
+        // NOTE: a register batch beyond that budget is dropped, and its names end with timed_out
+        // at the caller, which must register them again.
         const auto* updates = std::get_if<name_updates>(&e.body);
         const auto* registers = std::get_if<register_request>(&e.body);
         const bool request = (registers && parked_register_items() + registers->items.size() <= parked_register_items_max) ||
