@@ -107,7 +107,7 @@ private:
     // seconds once per second, because a busy node writes many lines within one.
     static void append_time(std::string& line, std::chrono::system_clock::time_point t) {
         thread_local std::time_t formatted_second = -1;
-        thread_local char second_text[32] = {};
+        thread_local char second_text[80] = {};  // room for any int values, which GCC checks
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
         const auto seconds = static_cast<std::time_t>(ms / 1000);
         if (seconds != formatted_second) {
