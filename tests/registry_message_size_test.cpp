@@ -35,9 +35,9 @@ muster::registry_config small_messages(const std::string& self) {
 }
 
 machine make_machine(const std::string& self) {
-    auto made = machine::create(small_messages(self), muster::static_list{{}}, muster::hash_ring{}, muster::resume{});
-    REQUIRE(made.has_value());
-    return std::move(made).value();
+    auto created = machine::create(small_messages(self), muster::static_list{{}}, muster::hash_ring{}, muster::resume{});
+    REQUIRE(created.has_value());
+    return std::move(created).value();
 }
 
 // Makes `peer` a member of `m` with a hello exchange, as the transport would deliver it.

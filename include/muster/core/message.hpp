@@ -167,10 +167,10 @@ struct sync_digest {
     friend bool operator==(const sync_digest&, const sync_digest&) = default;
 };
 
-/// Asks for the entries of the listed buckets that the sender lacks. `known` contains the digest of
-/// every entry the sender has in those buckets (`detail::name_table::entry_digest`), strictly
-/// ascending, and the peer responds with its entries whose digest is not among them. An empty
-/// `known` asks for every entry of the buckets.
+/// A request for the entries of the listed buckets that the sender lacks. `known` contains the
+/// digest of every entry the sender has in those buckets (`detail::name_table::entry_digest`),
+/// strictly ascending, and the peer responds with its entries whose digest is not among them.
+/// An empty `known` requests every entry of the buckets.
 struct sync_request {
     std::vector<std::uint32_t> buckets;
     std::vector<std::uint64_t> known;

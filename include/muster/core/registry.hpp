@@ -367,9 +367,8 @@ public:
 
     /// Returns the member placement picks for `name` in this node's current view.
     std::optional<node_id> owner_of(std::string_view name) {
-        rebuild_placement();
-        const auto index = placement_.owner_of(name);
-        if (!index || *index >= view_.size()) return std::nullopt;
+        const auto index = placed_index(name);
+        if (!index) return std::nullopt;
         return node_id{view_[*index].name, view_[*index].incarnation};
     }
 
@@ -434,7 +433,7 @@ private:
     // as much to build and to serve, whatever the registry's size.
     static constexpr std::size_t sync_pull_entries_max = 1024;
     // A whole pull (the first after start, or after a healed partition) lists at most this many
-    // digests (512 KiB); above that it requests whole buckets.
+    // digests (512 KiB). Above that, it requests whole buckets.
     static constexpr std::size_t sync_known_max = 65536;
     // A prime above any entry count, so stepping by it modulo n visits each of n indices once.
     static constexpr std::uint64_t scatter_stride = 2654435761u;
@@ -733,10 +732,11 @@ private:
     }
 
     void on_message(time_point now, const node_id& from, const name_updates& u) {
-        // A pull's response lists names in hash order, and the replica's slots follow hash order
-        // too. Inserted in that order into a table still growing, the names would crowd the
-        // first slots into one long probe run, so they go in a scattered order: a stride by a
-        // prime above any entry count visits every index once.
+        // The replica's slots follow hash order, so names inserted in hash order into a growing
+        // table crowd the first slots into one long probe run. A pull's response is scattered by
+        // its sender (see `send_buckets`), and its last part is scattered here too, so a sender
+        // that lists names in hash order does not cause that. A stride by a prime above any
+        // entry count visits every index once.
         const std::uint64_t n = u.entries.size();
         const std::uint64_t stride = u.sync_response ? scatter_stride : 1;
         // Each record's lookup misses the caches about three times (slot, entry, name). The
@@ -843,14 +843,15 @@ private:
             if (b < table_.digests().size()) buckets.push_back(b);
         std::sort(buckets.begin(), buckets.end());
         buckets.erase(std::unique(buckets.begin(), buckets.end()), buckets.end());
-        // The decoder checks the order; a host that delivers messages without the codec may not.
+        // The decoder checks the order, but a host that delivers messages without the codec may
+        // not, so an unsorted list is sorted here.
         if (std::is_sorted(r.known.begin(), r.known.end())) {
             send_buckets(from.name, buckets, r.known);
-        } else {
-            auto known = r.known;
-            std::sort(known.begin(), known.end());
-            send_buckets(from.name, buckets, known);
+            return;
         }
+        auto known = r.known;
+        std::sort(known.begin(), known.end());
+        send_buckets(from.name, buckets, known);
     }
 
     // Sorts a pull's known digests and drops repeats. A list too long for one frame is dropped
@@ -861,8 +862,9 @@ private:
         if (pull.known.size() > known_max(pull.buckets.size())) pull.known = {};
     }
 
-    // The most digests a pull of `buckets` buckets lists: `sync_known_max`, or fewer when
-    // `message_size_max` leaves less room beside the bucket numbers (3 bytes each at most).
+    // Returns the maximum number of digests a pull of `buckets` buckets lists. It is
+    // `sync_known_max`, or less when `message_size_max` leaves less room beside the bucket
+    // numbers, which take at most 3 bytes each.
     std::size_t known_max(std::size_t buckets) const {
         const std::size_t room = config_.message_size_max - message_overhead_max - 3 * buckets;
         return std::min(sync_known_max, room / 8);
@@ -1077,9 +1079,9 @@ private:
         std::vector<entry_record> scattered;
         scattered.reserve(records.size());
         for (std::uint64_t k = 0; k < n; ++k) scattered.push_back(std::move(records[(k * scatter_stride) % n]));
-        // Only the last part is marked as the response, which ends the pull: a pull that ended
-        // at the first part let the next digest start another pull while the other parts were
-        // still on their way, and that pull fetched them again.
+        // Only the last part is marked as the response, which ends the pull. A pull that ended at
+        // the first part let the next digest start another pull while the other parts were still
+        // on their way, and that pull fetched them again.
         auto parts = split_by_size(std::move(scattered), record_size);
         if (parts.empty()) parts.emplace_back();  // an empty response still ends the pull
         for (std::size_t i = 0; i < parts.size(); ++i)

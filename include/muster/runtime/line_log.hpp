@@ -90,7 +90,7 @@ private:
         shared_buffer& operator=(const shared_buffer&) = delete;
         ~shared_buffer() { write_out(); }
 
-        // The caller holds `mutex`, except in the destructor, when no copy is left.
+        // The caller has locked `mutex`, except in the destructor, when no copy is left.
         void write_out() {
             if (text.empty()) return;
             std::fwrite(text.data(), 1, text.size(), stream);

@@ -54,7 +54,7 @@ inline constexpr std::size_t sync_buckets_max = 65536;
 /// Appends one frame (length prefix and payload) holding `message` to `out`. On error `out`
 /// keeps its previous content. Cost: linear in the message size. The registry keeps its update
 /// batches and anti-entropy messages within `registry_config::message_size_max`, so a
-/// `frame_size_max` at least `message_overhead_max` above it carries all of them; a single
+/// `frame_size_max` at least `message_overhead_max` above it carries all of them. A single
 /// worker state larger than the frame still fails with `oversized`.
 inline std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, const envelope& message,
                                              const wire_config& config = {});

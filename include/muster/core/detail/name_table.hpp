@@ -4,8 +4,8 @@
 // entries each owns. Per-bucket digests are kept up to date for anti-entropy.
 //
 // With a hundred replicas in one simulator process, almost every lookup misses the caches, so
-// the layout counts memory accesses: a slot contains the name hash beside the entry index, so a
-// probe reads an entry only when the hashes match, and an update touches no other entry.
+// the layout keeps memory accesses few. A slot contains the name hash beside the entry index, so
+// a probe reads an entry only when the hashes match. An update touches no other entry.
 
 #include <muster/core/hash.hpp>
 #include <muster/core/types.hpp>
@@ -217,10 +217,10 @@ public:
         const auto high = static_cast<std::uint32_t>(std::uint64_t{bucket} * span + span - 1);
         const std::size_t mask = slots_.size() - 1;
         const std::size_t last = home(high);
-        // Every entry lies at or after its home slot with no empty slot in between, so the run
-        // from the lowest home to the first empty slot at or after the highest home contains them
-        // all; entries of neighbouring buckets in that run are skipped.
-        // A bucket whose run covers the whole table stops after one round.
+        // Every entry lies at or after its home slot with no empty slot in between. So the run
+        // from the lowest home to the first empty slot at or after the highest home contains all
+        // of the bucket's entries, and entries of neighbouring buckets in it are skipped. A
+        // bucket whose run covers the whole table stops after one round.
         bool reached_last = false;
         for (std::size_t i = home(low), steps = 0; steps < slots_.size(); i = (i + 1) & mask, ++steps) {
             const std::uint64_t s = slots_[i];
