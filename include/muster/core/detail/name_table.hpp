@@ -1,16 +1,20 @@
 #pragma once
-// The registry replica's storage. Name entries sit in a compact open-addressing table with the
-// names in one arena, and node identities are interned in a small table with the number of
-// entries each owns. Per-bucket digests are kept up to date for anti-entropy.
+// The registry replica's storage. Name entries sit in a compact open-addressing table that holds
+// short names inside the entries and longer ones in one arena, and node identities are interned
+// in a small table with the number of entries each owns. Per-bucket digests are kept up to date
+// for anti-entropy.
 //
 // With a hundred replicas in one simulator process, almost every lookup misses the caches, so
-// the layout keeps memory accesses few. A slot contains the name hash beside the entry index, so
-// a probe reads an entry only when the hashes match. An update touches no other entry.
+// the layout keeps memory accesses few: a slot contains the name hash beside the entry index, so
+// a probe reads an entry only when the hashes match, and a short name is compared where the
+// entry is. An update touches no other entry, and an entry's digest needs neither the name nor
+// a hash of it.
 
 #include <muster/core/hash.hpp>
 #include <muster/core/types.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <string>
@@ -21,20 +25,35 @@ namespace muster::detail {
 
 inline constexpr std::uint32_t npos32 = std::numeric_limits<std::uint32_t>::max();
 
-/// One replicated name: 24 bytes plus the name's own bytes in the arena.
+/// Names up to this many bytes are stored inside their entry; longer ones go to the arena.
+inline constexpr std::size_t inline_name_max = 16;
+
+/// One replicated name: 40 bytes, holding the name itself when it has at most `inline_name_max`
+/// bytes, or its place in the arena otherwise.
 struct name_entry {
     std::uint64_t version = 0;
-    std::uint32_t name_offset = 0;
+    std::uint32_t hash = 0;      ///< top half of `hash64(name)`: picks the slot and the digest bucket
+    std::uint32_t hash_low = 0;  ///< bottom half of `hash64(name)`, for the entry digest
     std::uint32_t owner = npos32;  ///< index into the node table
-    std::uint32_t hash = 0;        ///< `name_hash(name)`: picks the slot and the digest bucket
     std::uint16_t spec = 0;        ///< index into the spec table
     std::uint8_t name_size = 0;
     bool removed : 1 = false;
     /// Set by the registry while this node runs or moves the name's worker, so a replicated
     /// update of any other name skips the search of the local workers.
     bool local : 1 = false;
+    /// The name's bytes when `name_size <= inline_name_max`; otherwise the first four bytes hold
+    /// its offset in the arena.
+    char name_bytes[inline_name_max] = {};
+
+    bool name_inline() const { return name_size <= inline_name_max; }
+    std::uint32_t name_offset() const {
+        std::uint32_t offset;
+        std::memcpy(&offset, name_bytes, sizeof offset);
+        return offset;
+    }
+    void set_name_offset(std::uint32_t offset) { std::memcpy(name_bytes, &offset, sizeof offset); }
 };
-static_assert(sizeof(name_entry) == 24);
+static_assert(sizeof(name_entry) == 40);
 
 /// Returns the 32-bit name hash the table stores: the top half of `hash64`, the same on every node.
 inline std::uint32_t name_hash(std::string_view name) noexcept {
@@ -60,7 +79,8 @@ public:
     const name_entry& at(std::uint32_t index) const { return entries_[index]; }
     std::string_view name(std::uint32_t index) const {
         const auto& e = entries_[index];
-        return {arena_.data() + e.name_offset, e.name_size};
+        if (e.name_inline()) return {e.name_bytes, e.name_size};
+        return {arena_.data() + e.name_offset(), e.name_size};
     }
     const node_id& owner(std::uint32_t index) const { return nodes_[entries_[index].owner].id; }
     const worker_spec& spec(std::uint32_t index) const { return specs_[entries_[index].spec]; }
@@ -78,7 +98,8 @@ public:
         if (const auto index = first_match(h); index != npos32) prefetch(&entries_[index]);
     }
     void prefetch_name(std::uint32_t h) const {
-        if (const auto index = first_match(h); index != npos32) prefetch(arena_.data() + entries_[index].name_offset);
+        if (const auto index = first_match(h); index != npos32 && !entries_[index].name_inline())
+            prefetch(arena_.data() + entries_[index].name_offset());
     }
 
     std::uint32_t find(std::string_view name, std::uint32_t h) const {
@@ -87,7 +108,7 @@ public:
         for (std::size_t i = home(h);; i = (i + 1) & mask) {
             const std::uint64_t s = slots_[i];
             if (s == 0) return npos32;
-            if (slot_hash(s) == h && this->name(slot_index(s)) == name) return slot_index(s);
+            if (slot_hash(s) == h && name_equals(slot_index(s), name)) return slot_index(s);
         }
     }
 
@@ -107,10 +128,15 @@ public:
         grow_if_needed();
         name_entry e;
         e.hash = h;
-        e.name_offset = static_cast<std::uint32_t>(arena_.size());
+        e.hash_low = static_cast<std::uint32_t>(hash64(name));
         e.name_size = static_cast<std::uint8_t>(name.size());
-        reserve_gently(arena_, arena_.size() + name.size());
-        arena_.append(name);
+        if (e.name_inline()) {
+            std::memcpy(e.name_bytes, name.data(), name.size());
+        } else {
+            e.set_name_offset(static_cast<std::uint32_t>(arena_.size()));
+            reserve_gently(arena_, arena_.size() + name.size());
+            arena_.append(name);
+        }
         const auto index = static_cast<std::uint32_t>(entries_.size());
         reserve_gently(entries_, entries_.size() + 1);
         entries_.push_back(e);
@@ -166,7 +192,7 @@ public:
         digest_toggle(index);
         release_owner(index);
         remove_slot(index);
-        garbage_ += entries_[index].name_size;
+        if (!entries_[index].name_inline()) garbage_ += entries_[index].name_size;
         const auto last = static_cast<std::uint32_t>(entries_.size() - 1);
         if (index != last) move_entry(last, index);
         entries_.pop_back();
@@ -238,7 +264,8 @@ public:
     std::uint64_t entry_digest(std::uint32_t index) const {
         const auto& e = entries_[index];
         // The full 64-bit name hash goes in, so two names sharing the 32-bit `hash` do not cancel.
-        std::uint64_t d = hash_combine(hash64(name(index)), nodes_[e.owner].name_hash);
+        const std::uint64_t name_hash64 = (std::uint64_t{e.hash} << 32) | e.hash_low;
+        std::uint64_t d = hash_combine(name_hash64, nodes_[e.owner].name_hash);
         d = hash_combine(d, e.version * 2 + (e.removed ? 1 : 0));
         return hash_combine(d, spec_hashes_[e.spec]);
     }
@@ -299,6 +326,13 @@ private:
     }
 
     void digest_toggle(std::uint32_t index) { digests_[bucket_of(entries_[index].hash)] ^= entry_digest(index); }
+
+    bool name_equals(std::uint32_t index, std::string_view name) const {
+        const auto& e = entries_[index];
+        if (e.name_size != name.size()) return false;
+        const char* stored = e.name_inline() ? e.name_bytes : arena_.data() + e.name_offset();
+        return std::memcmp(stored, name.data(), name.size()) == 0;
+    }
 
     // The home slot of a hash: its top bits, so slot order follows hash order (see
     // `for_each_in_bucket`).
@@ -383,9 +417,10 @@ private:
         std::string fresh;
         fresh.reserve(arena_.size() - garbage_);
         for (auto& e : entries_) {
+            if (e.name_inline()) continue;
             const auto offset = static_cast<std::uint32_t>(fresh.size());
-            fresh.append(arena_, e.name_offset, e.name_size);
-            e.name_offset = offset;
+            fresh.append(arena_, e.name_offset(), e.name_size);
+            e.set_name_offset(offset);
         }
         arena_.swap(fresh);
         garbage_ = 0;
