@@ -11,9 +11,82 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace muster {
+
+namespace detail {
+
+/// A map ordered by name, for deterministic iteration, with a hash index beside it, so a lookup
+/// by name, which every incoming message needs, costs one or two cache misses instead of a walk
+/// down the tree. The index is only searched, never iterated.
+template <class T>
+class indexed_map {
+public:
+    using map_type = std::map<std::string, T, std::less<>>;
+    using iterator = typename map_type::iterator;
+    using const_iterator = typename map_type::const_iterator;
+
+    indexed_map() = default;
+    // A copy gets its own index; a move keeps the tree nodes, so the index stays valid.
+    indexed_map(const indexed_map& other) : map_(other.map_) { reindex(); }
+    indexed_map& operator=(const indexed_map& other) {
+        if (this != &other) {
+            map_ = other.map_;
+            reindex();
+        }
+        return *this;
+    }
+    indexed_map(indexed_map&&) noexcept = default;
+    indexed_map& operator=(indexed_map&&) noexcept = default;
+    ~indexed_map() = default;
+
+    iterator begin() { return map_.begin(); }
+    iterator end() { return map_.end(); }
+    const_iterator begin() const { return map_.begin(); }
+    const_iterator end() const { return map_.end(); }
+    std::size_t size() const { return map_.size(); }
+    bool empty() const { return map_.empty(); }
+    const map_type& ordered() const { return map_; }
+
+    iterator find(std::string_view name) {
+        const auto it = index_.find(name);
+        return it == index_.end() ? map_.end() : it->second;
+    }
+    const_iterator find(std::string_view name) const {
+        const auto it = index_.find(name);
+        return it == index_.end() ? map_.end() : const_iterator(it->second);
+    }
+    bool contains(std::string_view name) const { return index_.contains(name); }
+
+    std::pair<iterator, bool> emplace(const std::string& name, T value) {
+        auto result = map_.emplace(name, std::move(value));
+        // The key lives in the tree node, which never moves, so the index may refer to it.
+        if (result.second) index_.emplace(std::string_view(result.first->first), result.first);
+        return result;
+    }
+    iterator erase(iterator it) {
+        index_.erase(std::string_view(it->first));
+        return map_.erase(it);
+    }
+    void clear() {
+        index_.clear();
+        map_.clear();
+    }
+
+private:
+    void reindex() {
+        index_.clear();
+        for (auto it = map_.begin(); it != map_.end(); ++it) index_.emplace(std::string_view(it->first), it);
+    }
+
+    map_type map_;
+    std::unordered_map<std::string_view, iterator> index_;
+};
+
+}  // namespace detail
 
 /// A change in membership, consumed by the registry in the order produced.
 struct membership_event {
@@ -210,7 +283,7 @@ public:
         return l != left_.end() && l->second >= id.incarnation;
     }
 
-    const std::map<std::string, peer, std::less<>>& peers() const { return peers_; }
+    const std::map<std::string, peer, std::less<>>& peers() const { return peers_.ordered(); }
 
     /// Returns whether a connection attempt is still open, so the view may be missing members.
     bool connecting() const {
@@ -237,7 +310,7 @@ public:
     std::uint64_t version() const { return version_ + events_.size(); }
 
 private:
-    using peer_iterator = std::map<std::string, peer, std::less<>>::iterator;
+    using peer_iterator = detail::indexed_map<peer>::iterator;
 
     void on_hello(time_point now, const node_id& from, const hello& h, std::vector<effect>& out) {
         if (h.version != protocol_version) return;
@@ -340,7 +413,7 @@ private:
     }
 
     registry_config config_;  // a copy: the owning registry may move
-    std::map<std::string, peer, std::less<>> peers_;
+    detail::indexed_map<peer> peers_;
     std::map<std::string, std::uint64_t, std::less<>> dead_;  // highest failed incarnation per name
     std::map<std::string, std::uint64_t, std::less<>> left_;  // highest departed incarnation per name
     std::vector<membership_event> events_;

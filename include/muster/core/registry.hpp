@@ -1066,10 +1066,21 @@ private:
                       const std::vector<std::uint64_t>& known) {
         if (buckets.empty()) return;
         std::vector<entry_record> records;
+        const auto wanted = [&](std::uint32_t i) {
+            return known.empty() || !std::binary_search(known.begin(), known.end(), table_.entry_digest(i));
+        };
+        if (buckets.size() == table_.digests().size()) {
+            // Every bucket (a new replica's first pull): the entries in storage order, which reads
+            // memory in sequence and lists the names in no hash order.
+            records.reserve(table_.size());
+            for (std::uint32_t i = 0; i < table_.size(); ++i)
+                if (wanted(i)) records.push_back(record_of(i));
+            send_response(to, std::move(records));
+            return;
+        }
         for (const auto b : buckets)
             table_.for_each_in_bucket(b, [&](std::uint32_t i) {
-                if (known.empty() || !std::binary_search(known.begin(), known.end(), table_.entry_digest(i)))
-                    records.push_back(record_of(i));
+                if (wanted(i)) records.push_back(record_of(i));
             });
         // The walk lists names in hash order. A large response goes out in several parts, each
         // applied on arrival, and parts that each covered one stretch of hashes would reach the
@@ -1079,10 +1090,14 @@ private:
         std::vector<entry_record> scattered;
         scattered.reserve(records.size());
         for (std::uint64_t k = 0; k < n; ++k) scattered.push_back(std::move(records[(k * scatter_stride) % n]));
+        send_response(to, std::move(scattered));
+    }
+
+    void send_response(const std::string& to, std::vector<entry_record> records) {
         // Only the last part is marked as the response, which ends the pull. A pull that ended at
         // the first part let the next digest start another pull while the other parts were still
         // on their way, and that pull fetched them again.
-        auto parts = split_by_size(std::move(scattered), record_size);
+        auto parts = split_by_size(std::move(records), record_size);
         if (parts.empty()) parts.emplace_back();  // an empty response still ends the pull
         for (std::size_t i = 0; i < parts.size(); ++i)
             send_to(to, name_updates{std::move(parts[i]), i + 1 == parts.size()});

@@ -16,7 +16,9 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -220,6 +222,7 @@ public:
         std::vector<node_id> out;
         for (const auto& [id, slot] : node_index_)
             if (nodes_[slot].count > 0) out.push_back(id);
+        std::sort(out.begin(), out.end());
         return out;
     }
 
@@ -432,7 +435,14 @@ private:
     std::size_t garbage_ = 0;
     std::vector<node_slot> nodes_;
     std::vector<std::uint32_t> free_nodes_;
-    std::map<node_id, std::uint32_t> node_index_;
+    struct node_id_hash {
+        std::size_t operator()(const node_id& id) const noexcept {
+            return static_cast<std::size_t>(hash64(id.name, id.incarnation));
+        }
+    };
+    // Searched for every stored update whose owner differs from the previous one; only
+    // `owners` walks it, and sorts what it collects.
+    std::unordered_map<node_id, std::uint32_t, node_id_hash> node_index_;
     std::vector<worker_spec> specs_;
     std::vector<std::uint64_t> spec_hashes_;  // hash of each spec, for digests
     std::map<std::pair<std::string, restart_policy>, std::uint16_t> spec_index_;
