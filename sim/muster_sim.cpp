@@ -9,6 +9,9 @@
 
 #include <sys/resource.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <charconv>
 #include <chrono>
@@ -386,9 +389,22 @@ bool write_json(const std::string& path, const std::string& text) {
     return false;
 }
 
+// A run replaces every simulated node, and each new replica grows to the size of the registry.
+// By default glibc gives large blocks back to the kernel when they are freed, and the next
+// replica then pays a page fault and a page clearing for every page it touches: about 8 % of a
+// 100-node, 100,000-name rollout. Keeping freed memory in the process lets the new replicas
+// reuse it.
+void keep_freed_memory() {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    keep_freed_memory();
     for (int i = 1; i < argc; ++i) {
         if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
             std::fputs(usage, stdout);

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -434,8 +435,8 @@ public:
     std::uint64_t trace_hash() const { return trace_hash_; }
     const run_counters& counters() const { return counters_; }
     const checker& invariants() const { return checker_; }
-    std::vector<sim_node>& nodes() { return nodes_; }
-    const std::vector<sim_node>& nodes() const { return nodes_; }
+    std::deque<sim_node>& nodes() { return nodes_; }
+    const std::deque<sim_node>& nodes() const { return nodes_; }
     std::optional<std::uint32_t> slot_of(const std::string& name) const {
         const auto it = slots_.find(name);
         if (it == slots_.end()) return std::nullopt;
@@ -886,7 +887,7 @@ private:
     std::map<std::string, rng, std::less<>> streams_;
     event_queue<event> queue_;
     std::map<std::uint32_t, std::vector<event>> held_;  // inputs of paused nodes, in arrival order
-    std::vector<sim_node> nodes_;
+    std::deque<sim_node> nodes_;
     std::unordered_map<std::string, std::uint32_t> slots_;
     std::unordered_map<std::pair<std::uint32_t, request_id>, std::string, pending_hash> pending_;
     checker checker_;
