@@ -4,6 +4,8 @@
 /// events to the registry that owns it. Sans-IO: it only appends effects.
 
 #include <muster/core/config.hpp>
+#include <muster/core/detail/flat_index.hpp>
+#include <muster/core/hash.hpp>
 #include <muster/core/effect.hpp>
 #include <muster/core/message.hpp>
 
@@ -12,7 +14,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace muster {
@@ -21,7 +22,7 @@ namespace detail {
 
 /// A map ordered by name, for deterministic iteration, with a hash index beside it, so a lookup
 /// by name, which every incoming message needs, costs one or two cache misses instead of a walk
-/// down the tree. The index is only searched, never iterated.
+/// down the tree.
 template <class T>
 class indexed_map {
 public:
@@ -52,23 +53,23 @@ public:
     const map_type& ordered() const { return map_; }
 
     iterator find(std::string_view name) {
-        const auto it = index_.find(name);
-        return it == index_.end() ? map_.end() : it->second;
+        const auto* found = index_.find(hash64(name), [&](iterator it) { return it->first == name; });
+        return found ? *found : map_.end();
     }
     const_iterator find(std::string_view name) const {
-        const auto it = index_.find(name);
-        return it == index_.end() ? map_.end() : const_iterator(it->second);
+        const auto* found = index_.find(hash64(name), [&](iterator it) { return it->first == name; });
+        return found ? const_iterator(*found) : map_.end();
     }
-    bool contains(std::string_view name) const { return index_.contains(name); }
+    bool contains(std::string_view name) const { return find(name) != map_.end(); }
 
     std::pair<iterator, bool> emplace(const std::string& name, T value) {
         auto result = map_.emplace(name, std::move(value));
         // The key lives in the tree node, which never moves, so the index may refer to it.
-        if (result.second) index_.emplace(std::string_view(result.first->first), result.first);
+        if (result.second) index_.insert(hash64(name), result.first);
         return result;
     }
     iterator erase(iterator it) {
-        index_.erase(std::string_view(it->first));
+        index_.erase(hash64(it->first), [&](iterator stored) { return stored == it; });
         return map_.erase(it);
     }
     void clear() {
@@ -79,11 +80,11 @@ public:
 private:
     void reindex() {
         index_.clear();
-        for (auto it = map_.begin(); it != map_.end(); ++it) index_.emplace(std::string_view(it->first), it);
+        for (auto it = map_.begin(); it != map_.end(); ++it) index_.insert(hash64(it->first), it);
     }
 
     map_type map_;
-    std::unordered_map<std::string_view, iterator> index_;
+    flat_index<iterator> index_;
 };
 
 }  // namespace detail

@@ -10,6 +10,7 @@
 // entry is. An update touches no other entry, and an entry's digest needs neither the name nor
 // a hash of it.
 
+#include <muster/core/detail/flat_index.hpp>
 #include <muster/core/hash.hpp>
 #include <muster/core/types.hpp>
 
@@ -18,7 +19,6 @@
 #include <limits>
 #include <algorithm>
 #include <map>
-#include <unordered_map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -206,9 +206,8 @@ public:
     /// it runs once per failed or departed node, which has usually handed its names on already.
     template <class F>
     void for_each_owned_by(const node_id& owner, F&& f) const {
-        const auto it = node_index_.find(owner);
-        if (it == node_index_.end()) return;
-        const std::uint32_t slot = it->second;
+        const std::uint32_t slot = find_node(owner);
+        if (slot == npos32) return;
         std::uint32_t left = nodes_[slot].count;
         for (std::uint32_t i = 0; i < entries_.size() && left > 0; ++i)
             if (entries_[i].owner == slot) {
@@ -220,8 +219,8 @@ public:
     /// Node identities that own at least one entry, in identity order.
     std::vector<node_id> owners() const {
         std::vector<node_id> out;
-        for (const auto& [id, slot] : node_index_)
-            if (nodes_[slot].count > 0) out.push_back(id);
+        for (const auto& n : nodes_)
+            if (n.count > 0) out.push_back(n.id);
         std::sort(out.begin(), out.end());
         return out;
     }
@@ -301,8 +300,9 @@ private:
     std::uint32_t intern_node(const node_id& id) {
         // Updates arrive in batches that mostly share one owner, so the last node is tried first.
         if (last_node_ != npos32 && nodes_[last_node_].id == id) return last_node_;
-        const auto it = node_index_.find(id);
-        if (it != node_index_.end()) return last_node_ = it->second;
+        const std::uint64_t h = hash64(id.name, id.incarnation);
+        if (const auto* found = node_index_.find(h, [&](std::uint32_t s) { return nodes_[s].id == id; }))
+            return last_node_ = *found;
         std::uint32_t slot;
         if (!free_nodes_.empty()) {
             slot = free_nodes_.back();
@@ -311,9 +311,14 @@ private:
             slot = static_cast<std::uint32_t>(nodes_.size());
             nodes_.emplace_back();
         }
-        nodes_[slot] = node_slot{id, hash64(id.name, id.incarnation), 0};
-        node_index_.emplace(id, slot);
+        nodes_[slot] = node_slot{id, h, 0};
+        node_index_.insert(h, slot);
         return last_node_ = slot;
+    }
+
+    std::uint32_t find_node(const node_id& id) const {
+        const auto* found = node_index_.find(hash64(id.name, id.incarnation), [&](std::uint32_t s) { return nodes_[s].id == id; });
+        return found ? *found : npos32;
     }
 
     void release_owner(std::uint32_t index) {
@@ -321,7 +326,7 @@ private:
         auto& n = nodes_[e.owner];
         --n.count;
         if (n.count == 0) {
-            node_index_.erase(n.id);
+            node_index_.erase(n.name_hash, [&](std::uint32_t s) { return s == e.owner; });
             free_nodes_.push_back(e.owner);
             if (last_node_ == e.owner) last_node_ = npos32;
         }
@@ -435,14 +440,9 @@ private:
     std::size_t garbage_ = 0;
     std::vector<node_slot> nodes_;
     std::vector<std::uint32_t> free_nodes_;
-    struct node_id_hash {
-        std::size_t operator()(const node_id& id) const noexcept {
-            return static_cast<std::size_t>(hash64(id.name, id.incarnation));
-        }
-    };
-    // Searched for every stored update whose owner differs from the previous one; only
-    // `owners` walks it, and sorts what it collects.
-    std::unordered_map<node_id, std::uint32_t, node_id_hash> node_index_;
+// Node table slots by `node_slot::name_hash`, searched for every stored update whose owner
+    // differs from the previous one.
+    flat_index<std::uint32_t> node_index_;
     std::vector<worker_spec> specs_;
     std::vector<std::uint64_t> spec_hashes_;  // hash of each spec, for digests
     std::map<std::pair<std::string, restart_policy>, std::uint16_t> spec_index_;
