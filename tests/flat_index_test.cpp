@@ -10,7 +10,7 @@
 
 using muster::detail::flat_index;
 
-TEST_CASE("flat_index matches a map under inserts and erases", "[core][property]") {
+TEST_CASE("flat_index matches map model", "[core][property]") {
     rc::prop("random keys with colliding hashes", [] {
         // Hashes come from a few values, some equal for different keys and one of them 0, so
         // probe runs form and backward shifts move entries across them.
@@ -40,20 +40,20 @@ TEST_CASE("flat_index matches a map under inserts and erases", "[core][property]
     });
 }
 
-TEST_CASE("indexed_map finds by name after copies, erases and clears", "[core]") {
-    muster::detail::indexed_map<int> m;
-    for (int i = 0; i < 50; ++i) m.emplace("app@10.0.0." + std::to_string(i), i);
-    CHECK_FALSE(m.emplace("app@10.0.0.7", 99).second);
-    m.erase(m.find("app@10.0.0.7"));
-    CHECK(m.find("app@10.0.0.7") == m.end());
-    CHECK(m.size() == 49);
+TEST_CASE("indexed_map lookup after copy, erase", "[core]") {
+    muster::detail::indexed_map<int> peers;
+    for (int i = 0; i < 50; ++i) peers.emplace("app@10.0.0." + std::to_string(i), i);
+    CHECK_FALSE(peers.emplace("app@10.0.0.7", 99).second);
+    peers.erase(peers.find("app@10.0.0.7"));
+    CHECK(peers.find("app@10.0.0.7") == peers.end());
+    CHECK(peers.size() == 49);
 
-    // A copy answers from its own index: erasing from the original changes nothing in it.
-    const auto copy = m;
-    m.erase(m.find("app@10.0.0.8"));
+    // A copy searches its own index, so an erase from the original leaves the copy unchanged.
+    const auto copy = peers;
+    peers.erase(peers.find("app@10.0.0.8"));
     REQUIRE(copy.find("app@10.0.0.8") != copy.end());
     CHECK(copy.find("app@10.0.0.8")->second == 8);
-    CHECK(m.find("app@10.0.0.8") == m.end());
+    CHECK(peers.find("app@10.0.0.8") == peers.end());
     for (int i = 0; i < 50; ++i) {
         if (i == 7) continue;
         const auto it = copy.find("app@10.0.0." + std::to_string(i));
@@ -67,7 +67,7 @@ TEST_CASE("indexed_map finds by name after copies, erases and clears", "[core]")
         CHECK(previous < name);
         previous = name;
     }
-    m.clear();
-    CHECK(m.find("app@10.0.0.1") == m.end());
-    CHECK(m.empty());
+    peers.clear();
+    CHECK(peers.find("app@10.0.0.1") == peers.end());
+    CHECK(peers.empty());
 }
