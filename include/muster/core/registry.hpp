@@ -744,12 +744,16 @@ private:
         // overlap instead of following one another.
         hashes_.resize(n);
         for (std::uint64_t k = 0; k < n; ++k) hashes_[k] = detail::name_hash(u.entries[(k * stride) % n].name);
-        constexpr std::uint64_t ahead = 2;
-        for (std::uint64_t k = 0; k < std::min<std::uint64_t>(n, 3 * ahead); ++k) table_.prefetch_slot(hashes_[k]);
+        // Each step reads what the step before fetched, so they are spaced far enough apart for
+        // the fetch to arrive; a short name is in its entry, and then the last step costs nothing.
+        constexpr std::uint64_t slot_ahead = 12;
+        constexpr std::uint64_t entry_ahead = 6;
+        constexpr std::uint64_t name_ahead = 2;
+        for (std::uint64_t k = 0; k < std::min<std::uint64_t>(n, slot_ahead); ++k) table_.prefetch_slot(hashes_[k]);
         for (std::uint64_t k = 0; k < n; ++k) {
-            if (k + 3 * ahead < n) table_.prefetch_slot(hashes_[k + 3 * ahead]);
-            if (k + 2 * ahead < n) table_.prefetch_entry(hashes_[k + 2 * ahead]);
-            if (k + ahead < n) table_.prefetch_name(hashes_[k + ahead]);
+            if (k + slot_ahead < n) table_.prefetch_slot(hashes_[k + slot_ahead]);
+            if (k + entry_ahead < n) table_.prefetch_entry(hashes_[k + entry_ahead]);
+            if (k + name_ahead < n) table_.prefetch_name(hashes_[k + name_ahead]);
             apply_record(now, from, u.entries[(k * stride) % n], hashes_[k]);
         }
         if (u.ack_id != 0) send_to(from, updates_ack{u.ack_id});

@@ -251,6 +251,8 @@ public:
         // bucket whose run covers the whole table stops after one round.
         bool reached_last = false;
         for (std::size_t i = home(low), steps = 0; steps < slots_.size(); i = (i + 1) & mask, ++steps) {
+            // `f` usually reads the entry, which lies anywhere in memory: fetch a few ahead.
+            if (const std::uint64_t ahead = slots_[(i + 8) & mask]; ahead != 0) prefetch(&entries_[slot_index(ahead)]);
             const std::uint64_t s = slots_[i];
             if (i == last) reached_last = true;
             if (s == 0) {
