@@ -1428,19 +1428,25 @@ private:
 
     // Returns `membership_.is_dead(owner)`, caching the last result until membership changes,
     // because records arrive in batches that mostly share one owner.
-    bool owner_gone(const node_id& owner) {
-        if (gone_cache_version_ != membership_.version() || gone_cache_owner_ != owner) {
-            gone_cache_version_ = membership_.version();
-            gone_cache_owner_ = owner;
-            gone_cache_ = membership_.is_dead(owner);
+    // Returns whether the owner of entry `index` is gone, remembered per interned owner until
+    // the membership changes: records arrive by the thousand, and mostly name a few owners.
+    bool owner_gone(std::uint32_t index) {
+        const std::uint32_t slot = table_.at(index).owner;
+        const std::uint64_t serial = table_.node_serial(slot);
+        if (slot >= gone_cache_.size()) gone_cache_.resize(slot + 1);
+        auto& cached = gone_cache_[slot];
+        if (cached.membership_version != membership_.version() || cached.node_serial != serial) {
+            cached.membership_version = membership_.version();
+            cached.node_serial = serial;
+            cached.gone = membership_.is_dead(table_.owner(index));
         }
-        return gone_cache_;
+        return cached.gone;
     }
 
     // Restarts the name of entry `index` here if its owner is gone and placement picks this node.
     void check_orphan(time_point now, std::uint32_t index) {
         if (index == detail::npos32 || table_.at(index).removed) return;
-        if (!owner_gone(table_.owner(index)) || is_local(index)) return;
+        if (!owner_gone(index) || is_local(index)) return;
         const std::string name(table_.name(index));
         if (leaving_) return;
         // A view with connection attempts still open (right after boot, say) may lack the member
@@ -1837,9 +1843,12 @@ private:
     time_point leave_deadline_{};
     time_point sync_pull_until_{};
     node_id sync_pull_from_;
-    node_id gone_cache_owner_;
-    std::uint64_t gone_cache_version_ = ~std::uint64_t{0};
-    bool gone_cache_ = false;
+    struct gone_entry {
+        std::uint64_t membership_version = ~std::uint64_t{0};
+        std::uint64_t node_serial = 0;
+        bool gone = false;
+    };
+    std::vector<gone_entry> gone_cache_;  // by node table slot, see `owner_gone`
     time_point started_at_{};
     time_point armed_at_ = time_point::max();
     std::uint64_t sync_cursor_ = 0;

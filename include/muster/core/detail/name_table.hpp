@@ -66,7 +66,8 @@ inline std::uint32_t name_hash(std::string_view name) noexcept {
 struct node_slot {
     node_id id;
     std::uint64_t name_hash = 0;
-    std::uint32_t count = 0;  ///< entries owned by this node
+    std::uint64_t serial = 0;  ///< different for every identity interned in this table, from 1
+    std::uint32_t count = 0;   ///< entries owned by this node
 };
 
 class name_table {
@@ -85,6 +86,9 @@ public:
         return {arena_.data() + e.name_offset(), e.name_size};
     }
     const node_id& owner(std::uint32_t index) const { return nodes_[entries_[index].owner].id; }
+    /// Returns the serial of the identity in node table slot `slot` (an entry's `owner`). A slot
+    /// is reused once its identity owns nothing, and the serial tells the identities apart.
+    std::uint64_t node_serial(std::uint32_t slot) const { return nodes_[slot].serial; }
     const worker_spec& spec(std::uint32_t index) const { return specs_[entries_[index].spec]; }
 
     std::uint32_t find(std::string_view name) const { return find(name, name_hash(name)); }
@@ -313,7 +317,7 @@ private:
             slot = static_cast<std::uint32_t>(nodes_.size());
             nodes_.emplace_back();
         }
-        nodes_[slot] = node_slot{id, h, 0};
+        nodes_[slot] = node_slot{id, h, ++node_serials_, 0};
         node_index_.insert(h, slot);
         return last_node_ = slot;
     }
@@ -448,6 +452,7 @@ private:
     std::vector<worker_spec> specs_;
     std::vector<std::uint64_t> spec_hashes_;  // hash of each spec, for digests
     std::map<std::pair<std::string, restart_policy>, std::uint16_t> spec_index_;
+    std::uint64_t node_serials_ = 0;          // serials handed out so far
     std::uint32_t last_node_ = npos32;        // the node table slot interned last
     std::vector<std::uint64_t> digests_;
     unsigned bucket_shift_ = 32;
