@@ -6,6 +6,7 @@
 
 #include "support/scenario_run.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -71,4 +72,15 @@ TEST_CASE("exported churn repeats faults", "[sim]") {
     const auto replay = run_exported(e, o.seed);
     INFO(e.text);
     CHECK(replay.exit_status() == 0);
+}
+
+TEST_CASE("exported probabilities parse back", "[sim]") {
+    // Soak runs draw fault rates such as 0.0403319171, with ten digits after the point.
+    for (const double p : {0.0403319171, 0.05, 0.0, 1.0, 1e-10, 0.123456789123, 0.9999999999}) {
+        const std::string text = sim::detail::decimal_text(p);
+        INFO(p << " written as " << text);
+        const auto parsed = sim::detail::parse_probability(text);
+        REQUIRE(parsed);
+        CHECK(std::abs(*parsed - p) <= 5e-10);
+    }
 }

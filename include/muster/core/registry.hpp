@@ -404,7 +404,26 @@ private:
         bool suspended = false;           // stopped because placement picked no member
     };
 
-    using local_map = std::map<std::string, local_worker, std::less<>>;
+    // A local worker with its place in `local_order_`. Assigning a fresh `local_worker` through
+    // a base reference, as `start_local` does, keeps the place.
+    struct local_entry : local_worker {
+        std::uint32_t order_slot = 0;
+    };
+    using local_map = std::map<std::string, local_entry, std::less<>>;
+
+    // The local workers in no particular but deterministic order, in one array, so a full
+    // rebalance pass does not walk the tree: its nodes lie all over memory, and each step of a
+    // walk waited for a cache miss. Map iterators stay valid until their element is erased, and
+    // a move of the map keeps them valid too; a copy would not, so this type cannot be copied.
+    struct local_order {
+        std::vector<typename local_map::iterator> items;
+        local_order() = default;
+        local_order(const local_order&) = delete;
+        local_order& operator=(const local_order&) = delete;
+        local_order(local_order&&) noexcept = default;
+        local_order& operator=(local_order&&) noexcept = default;
+        ~local_order() = default;
+    };
 
     // A name started here by `register_names`, whose reply waits for the witness.
     struct witnessed_name {
@@ -580,8 +599,11 @@ private:
         built_view_ = view_;
         placement_.rebuild(view_);
         ++placement_builds_;
-        // The rebuilt placement read the names as the last assignment left them; where they run
-        // may have changed since, through handoffs.
+        // The rebuilt placement read the names as the last assignment left them, with owners as
+        // indices into the previous view. Those indices may now name other members, and where
+        // the names run may have changed since, through handoffs, so they are assigned again
+        // even when the names and owners are unchanged.
+        names_assigned_ = false;
         assign_names();
     }
 
@@ -603,7 +625,9 @@ private:
                 const auto& e = table_.at(i);
                 if (e.removed) continue;
                 ++live;
-                fingerprint += mix64(hash_combine(e.hash, e.owner));
+                // The owner's identity hash, not its node table slot: a slot freed by one node
+                // and taken by another would leave the fingerprint unchanged.
+                fingerprint += mix64(hash_combine(e.hash, table_.owner_hash(i)));
             }
             fingerprint = hash_combine(fingerprint, live);
             if (names_assigned_ && fingerprint == names_fingerprint_) return;
@@ -1150,12 +1174,21 @@ private:
     // the search of `locals_`. The two change together, here.
     local_worker& add_local(std::uint32_t index) {
         table_.set_local(index, true);
-        return locals_[std::string(table_.name(index))];
+        const auto [it, inserted] = locals_.try_emplace(std::string(table_.name(index)));
+        if (inserted) {
+            it->second.order_slot = static_cast<std::uint32_t>(local_order_.items.size());
+            local_order_.items.push_back(it);
+        }
+        return it->second;
     }
 
     void erase_local(local_map::iterator it) {
         const auto index = table_.find(it->first);
         if (index != detail::npos32) table_.set_local(index, false);
+        const std::uint32_t slot = it->second.order_slot;
+        local_order_.items[slot] = local_order_.items.back();
+        local_order_.items[slot]->second.order_slot = slot;
+        local_order_.items.pop_back();
         locals_.erase(it);
     }
 
@@ -1234,7 +1267,12 @@ private:
             return;
         }
         started_since_pass_.clear();
-        for (auto& [name, w] : locals_) rebalance_one(name, w, waiting);
+        // `rebalance_one` neither adds nor erases local workers, so the order stays put.
+        const auto& order = local_order_.items;
+        for (std::size_t k = 0; k < order.size(); ++k) {
+            if (k + 4 < order.size()) detail::prefetch(&*order[k + 4]);
+            rebalance_one(order[k]->first, order[k]->second, waiting);
+        }
         full_pass_key_ = key;
     }
 
@@ -1779,6 +1817,7 @@ private:
     membership membership_;
     detail::name_table table_;
     local_map locals_;
+    local_order local_order_;  // see `local_order`
     std::vector<member_info> view_;
     std::vector<member_info> built_view_;
     bool placement_dirty_ = true;

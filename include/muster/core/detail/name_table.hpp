@@ -27,6 +27,13 @@ namespace muster::detail {
 
 inline constexpr std::uint32_t npos32 = std::numeric_limits<std::uint32_t>::max();
 
+/// Asks the processor to fetch `address` into the caches ahead of its use; changes nothing else.
+inline void prefetch([[maybe_unused]] const void* address) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(address);
+#endif
+}
+
 /// Names up to this many bytes are stored inside their entry; longer ones go to the arena.
 inline constexpr std::size_t inline_name_max = 16;
 
@@ -89,6 +96,8 @@ public:
     /// Returns the serial of the identity in node table slot `slot` (an entry's `owner`). A slot
     /// is reused once its identity owns nothing, and the serial tells the identities apart.
     std::uint64_t node_serial(std::uint32_t slot) const { return nodes_[slot].serial; }
+    /// Returns `hash64(owner.name, owner.incarnation)` for the owner of entry `index`.
+    std::uint64_t owner_hash(std::uint32_t index) const { return nodes_[entries_[index].owner].name_hash; }
     const worker_spec& spec(std::uint32_t index) const { return specs_[entries_[index].spec]; }
 
     std::uint32_t find(std::string_view name) const { return find(name, name_hash(name)); }
@@ -291,6 +300,13 @@ public:
 
 private:
     std::uint16_t intern_spec(const worker_spec& spec) {
+        // Nearly every update carries the spec of the one before, so that is compared first.
+        if (last_spec_ < specs_.size() && specs_[last_spec_] == spec) return last_spec_;
+        last_spec_ = find_or_add_spec(spec);
+        return last_spec_;
+    }
+
+    std::uint16_t find_or_add_spec(const worker_spec& spec) {
         const auto it = spec_index_.find(spec_key(spec));
         if (it != spec_index_.end()) return it->second;
         // The caller checked `accepts_spec`, so the table has room.
@@ -364,12 +380,6 @@ private:
             if (slot_hash(s) == h) return slot_index(s);
         }
         return npos32;
-    }
-
-    static void prefetch([[maybe_unused]] const void* address) {
-#if defined(__GNUC__) || defined(__clang__)
-        __builtin_prefetch(address);
-#endif
     }
 
     // A slot contains the name hash in its upper half and the entry index plus one in its lower
@@ -453,6 +463,7 @@ private:
     std::vector<std::uint64_t> spec_hashes_;  // hash of each spec, for digests
     std::map<std::pair<std::string, restart_policy>, std::uint16_t> spec_index_;
     std::uint64_t node_serials_ = 0;          // serials handed out so far
+    std::uint16_t last_spec_ = 0;             // the spec interned last, if `specs_` is not empty
     std::uint32_t last_node_ = npos32;        // the node table slot interned last
     std::vector<std::uint64_t> digests_;
     unsigned bucket_shift_ = 32;

@@ -23,9 +23,16 @@ struct exported_scenario {
 namespace detail {
 
 inline std::string decimal_text(double p) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.9g", p);
-    return text;
+    // The parser reads at most nine digits after the point, so the value is rounded to nine
+    // places ("%.9g" wrote ten for 0.0403319171), and trailing zeros are dropped.
+    char text[48];
+    std::snprintf(text, sizeof text, "%.9f", p);
+    std::string out = text;
+    if (out.find('.') != std::string::npos) {
+        while (out.back() == '0') out.pop_back();
+        if (out.back() == '.') out.pop_back();
+    }
+    return out;
 }
 
 // The settings every run of `scenarios.hpp` shares: nodes, handoff and network.
