@@ -59,6 +59,12 @@ inline constexpr std::size_t sync_buckets_max = 65536;
 inline std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, const envelope& message,
                                              const wire_config& config = {});
 
+/// Appends one frame holding `message` addressed to `to` instead of `message.to`, as `encode_to`
+/// does. A host sends a broadcast, whose shared envelope has an empty `to`, to each peer this
+/// way without copying the message.
+inline std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, const envelope& message,
+                                             std::string_view to, const wire_config& config = {});
+
 /// Returns one frame (length prefix and payload) holding `message`.
 inline expected<std::vector<std::uint8_t>, encode_error> encode(const envelope& message, const wire_config& config = {});
 
@@ -473,6 +479,11 @@ inline decode_error to_decode_error(read_failure f) noexcept {
 
 inline std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, const envelope& message,
                                              const wire_config& config) {
+    return encode_to(out, message, message.to, config);
+}
+
+inline std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, const envelope& message,
+                                             std::string_view to, const wire_config& config) {
     const std::size_t start = out.size();
     write_frame_header(out, 0);
     detail::encoder e(out);
@@ -480,7 +491,7 @@ inline std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, con
     e.u8(static_cast<std::uint8_t>(message.body.index()));
     e.node(message.from);
     e.require(message.from.incarnation != 0);
-    e.name(message.to);
+    e.name(to);
     e.varint(message.to_incarnation);
     std::visit([&](const auto& body) { detail::encode_body(e, body); }, message.body);
 
