@@ -683,7 +683,7 @@ private:
                 apply_record(now, from, *result.entry);
                 owner = result.entry->owner;
             }
-            effects_.push_back(reply_effect{result.id, result.error, owner});
+            effects_.push_back(reply_effect{result.id, result.error, std::move(owner)});
         }
     }
 
@@ -1152,7 +1152,9 @@ private:
         }
         w.version = version;
         ++stats_.workers_started;
-        log(log_level::debug, "worker_started", {{"name", name}, {"version", std::to_string(version)}});
+        // The check comes first so a registration burst does not build fields nobody writes.
+        if (log_.enabled(log_level::debug))
+            log(log_level::debug, "worker_started", {{"name", name}, {"version", std::to_string(version)}});
         effects_.push_back(start_worker_effect{std::move(name), spec, std::move(state)});
         queue_update(index);
         return index;
