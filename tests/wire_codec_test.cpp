@@ -298,16 +298,20 @@ TEST_CASE("codec writes each owner once per message", "[wire]") {
         one_owner.entries.push_back({name, a, 1, {"counter"}, false});
         two_owners.entries.push_back({name, i % 2 == 0 ? a : b, 1, {"counter"}, false});
     }
-    const auto one = payload_of(sample(one_owner));
-    const auto two = payload_of(sample(two_owners));
+    const auto one_payload = payload_of(sample(one_owner));
+    const auto two_payload = payload_of(sample(two_owners));
     // A second owner adds its table entry only: its name with length, and its incarnation.
     const std::size_t node_size = 1 + b.name.size() + 8;
-    CHECK(two.size() == one.size() + node_size);
+    CHECK(two_payload.size() == one_payload.size() + node_size);
     // The table, then ten records of 22 bytes: name (1 + 9), owner index, version, kind (1 + 7),
     // restart, removed; then sync_response and ack_id.
-    CHECK(one.size() == body_offset() + 1 + node_size + 1 + 10 * 22 + 1 + 1);
-    CHECK(muster::wire::decode(one)->body == muster::message{one_owner});
-    CHECK(muster::wire::decode(two)->body == muster::message{two_owners});
+    CHECK(one_payload.size() == body_offset() + 1 + node_size + 1 + 10 * 22 + 1 + 1);
+    const auto one_decoded = muster::wire::decode(one_payload);
+    const auto two_decoded = muster::wire::decode(two_payload);
+    REQUIRE(one_decoded.has_value());
+    REQUIRE(two_decoded.has_value());
+    CHECK(one_decoded->body == muster::message{one_owner});
+    CHECK(two_decoded->body == muster::message{two_owners});
 }
 
 TEST_CASE("codec rejects node tables out of order", "[wire]") {

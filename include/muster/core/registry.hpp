@@ -1152,7 +1152,8 @@ private:
         }
         w.version = version;
         ++stats_.workers_started;
-        // The check comes first so a registration burst does not build fields nobody writes.
+        // The level check comes first, so a registration burst builds no fields that an
+        // info-level sink would discard.
         if (log_.enabled(log_level::debug))
             log(log_level::debug, "worker_started", {{"name", name}, {"version", std::to_string(version)}});
         effects_.push_back(start_worker_effect{std::move(name), spec, std::move(state)});
@@ -1817,7 +1818,7 @@ private:
             waiting[id - first] = true;
         }
 
-        // Removes `id`; returns whether it was waiting.
+        // Removes `id`. Returns 1 if it was waiting, else 0, as `std::map::erase` does.
         std::size_t erase(request_id id) {
             if (!contains(id)) return 0;
             waiting[id - first] = false;

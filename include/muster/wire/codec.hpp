@@ -7,8 +7,8 @@
 /// which are 8-byte big-endian. Strings and lists start with a varint length or count.
 ///
 /// `name_updates` and `register_reply` start with a table of the node identities their records
-/// name as owners, and each record refers to its owner by index in that table, so a batch of
-/// records owned by a few nodes carries each node name once.
+/// name as owners. Each record refers to its owner by index in that table, so a batch of records
+/// owned by a few nodes carries each node name once.
 ///
 /// Decoding enforces the limits the core enforces: every node and worker name passes
 /// `check_name`, every entry version is below `version_max`, a worker kind has at most
@@ -129,7 +129,7 @@ struct owner_table {
     std::vector<node_id> nodes;
     std::size_t used = 0;  // entries that records have referred to so far
 
-    // Returns entry `index` for the next record, or nothing if the reference is out of order.
+    // Returns entry `index` for the next record, or null if the reference is out of order.
     const node_id* use(std::uint64_t index) {
         if (index > used || index >= nodes.size()) return nullptr;
         if (index == used) ++used;
@@ -593,6 +593,9 @@ inline std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, con
 
 inline expected<std::vector<std::uint8_t>, encode_error> encode(const envelope& message, const wire_config& config) {
     std::vector<std::uint8_t> out;
+    // Room for the header, the addressing and a small body, so most messages grow it at most
+    // once or twice.
+    out.reserve(128);
     if (const auto error = encode_to(out, message, config)) return *error;
     return out;
 }
