@@ -289,8 +289,8 @@ private:
         if (missing_count_ == 0) finish();
     }
 
-    // Request ids grow with every call, so `pending_` stays sorted by appending; the insertion
-    // search only runs if an id ever arrives out of order.
+    // Request ids grow with every call, so appending keeps `pending_` sorted. The insertion
+    // search runs only if an id arrives out of order.
     void add_pending(muster::request_id id, std::size_t index) {
         if (pending_.empty() || pending_.back().first < id) {
             pending_.emplace_back(id, index);
@@ -385,7 +385,7 @@ private:
     std::size_t cursor_ = 0;          // the next name a round looks at
     std::vector<name_state> states_;  // by index in `names_`
     std::size_t missing_count_ = 0;   // names not registered yet
-    // Index in `names_` by request id, sorted by id; `answered` marks a request already replied to.
+    // Index in `names_` by request id, sorted by id. `answered` marks a request already replied to.
     std::vector<std::pair<muster::request_id, std::size_t>> pending_;
     static constexpr std::size_t answered = ~std::size_t{0};
     std::vector<muster::reply_effect> early_replies_;

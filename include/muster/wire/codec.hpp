@@ -593,8 +593,7 @@ inline std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, con
 
 inline expected<std::vector<std::uint8_t>, encode_error> encode(const envelope& message, const wire_config& config) {
     std::vector<std::uint8_t> out;
-    // Room for the header, the addressing and a small body, so most messages grow it at most
-    // once or twice.
+    // Room for the header, the addressing and a small body, reserved up front.
     out.reserve(128);
     if (const auto error = encode_to(out, message, config)) return *error;
     return out;
