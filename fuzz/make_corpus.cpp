@@ -8,11 +8,13 @@
 #include <muster/wire/auth.hpp>
 #include <muster/wire/codec.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -111,6 +113,12 @@ int main(int argc, char** argv) {
     auto count = payload(muster::sync_request{{1, 2}, {}});
     count[count.size() - 4] = 0x7f;  // the bucket count: 127 buckets in 2 bytes
     write("bad-count", 0, count);
+    // The record's owner index follows its name; 1 points past the one-node table.
+    auto owner = payload(muster::name_updates{{billing}, false, 0});
+    const std::string_view record_name = "billing";
+    const auto name_at = std::search(owner.begin(), owner.end(), record_name.begin(), record_name.end());
+    name_at[static_cast<std::ptrdiff_t>(record_name.size())] = 1;
+    write("bad-owner-index", 0, owner);
     write("bad-oversized-stream", 1, {3, 0x00, 0x10, 0x00, 0x01, 0xaa, 0xbb});
 
     std::printf("muster-fuzz-corpus: wrote the corpus to %s\n", folder.string().c_str());

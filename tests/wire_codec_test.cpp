@@ -153,7 +153,7 @@ TEST_CASE("codec rejects empty payload as truncated", "[wire]") {
 
 TEST_CASE("codec rejects unknown version", "[wire]") {
     auto payload = payload_of(sample(muster::heartbeat{}));
-    for (const std::uint8_t version : {0, 1, 3, 255}) {
+    for (const std::uint8_t version : {0, 1, 2, 4, 255}) {
         payload[0] = version;
         CHECK(error_of(payload) == decode_error::unknown_version);
     }
@@ -256,8 +256,10 @@ TEST_CASE("codec rejects undefined enumerations", "[wire]") {
 
 TEST_CASE("codec rejects count beyond remaining bytes", "[wire]") {
     auto payload = payload_of(sample(muster::name_updates{}));
-    // name_updates with no entries: count 0, sync_response, ack_id. Claim a billion entries.
+    // name_updates with no entries: owner count 0, entry count 0, sync_response, ack_id. Claim a
+    // billion entries.
     std::vector<std::uint8_t> edited(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(body_offset()));
+    edited.push_back(0);
     for (const std::uint8_t b : {0x80, 0x94, 0xeb, 0xdc, 0x03}) edited.push_back(b);
     edited.push_back(0);
     edited.push_back(0);
@@ -279,10 +281,65 @@ TEST_CASE("codec rejects register item count beyond bytes", "[wire]") {
     muster::register_reply reply;
     reply.results.push_back({1, std::nullopt, std::nullopt});
     auto reply_payload = payload_of(sample(reply));
-    // One result without an entry takes 3 bytes; two take at least 6.
-    REQUIRE(reply_payload[body_offset()] == 1);
-    reply_payload[body_offset()] = 2;
+    // After the empty node table, one result without an entry takes 3 bytes; two take at least 6.
+    REQUIRE(reply_payload[body_offset()] == 0);
+    REQUIRE(reply_payload[body_offset() + 1] == 1);
+    reply_payload[body_offset() + 1] = 2;
     CHECK(error_of(reply_payload) == decode_error::garbled);
+}
+
+TEST_CASE("codec writes each owner once per message", "[wire]") {
+    const muster::node_id a{"app@10.0.0.1:7001", 1700000000000001};
+    const muster::node_id b{"app@10.0.0.2:7001", 1700000000000002};
+    muster::name_updates one_owner;
+    muster::name_updates two_owners;
+    for (int i = 0; i < 10; ++i) {
+        const std::string name = "counter-" + std::to_string(i);
+        one_owner.entries.push_back({name, a, 1, {"counter"}, false});
+        two_owners.entries.push_back({name, i % 2 == 0 ? a : b, 1, {"counter"}, false});
+    }
+    const auto one_payload = payload_of(sample(one_owner));
+    const auto two_payload = payload_of(sample(two_owners));
+    // A second owner adds its table entry only: its name with length, and its incarnation.
+    const std::size_t node_size = 1 + b.name.size() + 8;
+    CHECK(two_payload.size() == one_payload.size() + node_size);
+    // The table, then ten records of 22 bytes: name (1 + 9), owner index, version, kind (1 + 7),
+    // restart, removed; then sync_response and ack_id.
+    CHECK(one_payload.size() == body_offset() + 1 + node_size + 1 + 10 * 22 + 1 + 1);
+    const auto one_decoded = muster::wire::decode(one_payload);
+    const auto two_decoded = muster::wire::decode(two_payload);
+    REQUIRE(one_decoded.has_value());
+    REQUIRE(two_decoded.has_value());
+    CHECK(one_decoded->body == muster::message{one_owner});
+    CHECK(two_decoded->body == muster::message{two_owners});
+}
+
+TEST_CASE("codec rejects node tables out of order", "[wire]") {
+    // name_updates: owner count, owners ("app@a" at incarnation 1 is 7 bytes each), entry count,
+    // then records: name (1 + 1), owner index, version, kind length 0, restart, removed.
+    const auto updates = [](std::vector<std::string> owners, std::vector<std::uint8_t> indexes) {
+        std::vector<std::uint8_t> p = payload_of(sample(muster::heartbeat{}));
+        p[1] = static_cast<std::uint8_t>(muster::message{muster::name_updates{}}.index());
+        p.push_back(static_cast<std::uint8_t>(owners.size()));
+        for (const auto& owner : owners) {
+            p.push_back(static_cast<std::uint8_t>(owner.size()));
+            p.insert(p.end(), owner.begin(), owner.end());
+            p.push_back(1);
+        }
+        p.push_back(static_cast<std::uint8_t>(indexes.size()));
+        for (const auto index : indexes)
+            for (const int b : {1, int{'n'}, int{index}, 1, 0, 0, 0}) p.push_back(static_cast<std::uint8_t>(b));
+        p.push_back(0);
+        p.push_back(0);
+        return p;
+    };
+    // The encoder's own form decodes: two owners, used in table order.
+    REQUIRE(muster::wire::decode(updates({"app@a", "app@b"}, {0, 0, 1, 0})).has_value());
+    CHECK(error_of(updates({"app@a", "app@a"}, {0, 1})) == decode_error::garbled);      // a repeated owner
+    CHECK(error_of(updates({"app@a", "app@b"}, {1, 0})) == decode_error::garbled);      // used out of order
+    CHECK(error_of(updates({"app@a", "app@b"}, {0, 0})) == decode_error::garbled);      // an unused owner
+    CHECK(error_of(updates({"app@a"}, {0, 2})) == decode_error::garbled);               // past the table
+    CHECK(error_of(updates({}, {0})) == decode_error::garbled);                         // no table
 }
 
 TEST_CASE("codec stays within batch size bounds", "[wire][property]") {
@@ -434,7 +491,7 @@ TEST_CASE("codec matches documented heartbeat frame", "[wire]") {
     e.body = muster::heartbeat{};
     const auto frame = muster::wire::encode(e);
     REQUIRE(frame.has_value());
-    CHECK(*frame == std::vector<std::uint8_t>{0, 0, 0, 8, 2, 1, 1, 'a', 1, 1, 'b', 0});
+    CHECK(*frame == std::vector<std::uint8_t>{0, 0, 0, 8, 3, 1, 1, 'a', 1, 1, 'b', 0});
 }
 
 #ifdef MUSTER_FUZZ_CORPUS_DIR
@@ -458,5 +515,6 @@ TEST_CASE("fuzz corpus files decode as named", "[wire]") {
     CHECK(error_of(read("bad-unknown-version")) == decode_error::unknown_version);
     CHECK(error_of(read("bad-unknown-kind")) == decode_error::unknown_kind);
     CHECK(error_of(read("bad-count")) == decode_error::garbled);
+    CHECK(error_of(read("bad-owner-index")) == decode_error::garbled);
 }
 #endif

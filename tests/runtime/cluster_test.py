@@ -32,7 +32,7 @@ import tempfile
 import time
 
 COOKIE = b"runtime-test-cookie-0123456789"
-WIRE_VERSION = 2  # muster::wire::wire_version, the first byte of every frame payload
+WIRE_VERSION = 3  # muster::wire::wire_version, the first byte of every frame payload
 WRONG_COOKIE = b"another-cookie-9876543210-abcdef"
 PR_SET_PDEATHSIG = 1
 

@@ -230,11 +230,13 @@ constexpr std::size_t encoded_size_max(const register_item& item) noexcept {
     return item.name.size() + item.spec.kind.size() + 24;
 }
 
-/// Upper bound on the encoded size of one `entry_record`, in bytes.
+/// Upper bound on the encoded size of one `entry_record`, in bytes, including its owner's entry
+/// in the message's node table, which the record may be the first to use.
 constexpr std::size_t encoded_size_max(const entry_record& record) noexcept {
-    // name length (2), owner length (2), incarnation (10), version (9), kind length (2),
-    // restart (1), removed (1)
-    return record.name.size() + record.owner.name.size() + record.spec.kind.size() + 27;
+    // name length (2), owner index (4: a table within a 256 MiB frame has under 2^28 entries),
+    // version (9), kind length (2), restart (1), removed (1), and the table entry: owner length
+    // (2), incarnation (10)
+    return record.name.size() + record.owner.name.size() + record.spec.kind.size() + 31;
 }
 
 /// Upper bound on the encoded size of one `register_result`, in bytes.

@@ -31,7 +31,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -221,10 +220,10 @@ public:
         }
 
         outgoing_batch out;
-        out.seen.reserve(batch.size());
+        const auto errors = early_errors(batch);
         bool accepted = false;
-        for (const auto& item : batch) {
-            results.push_back(admit(now, item, out));
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            results.push_back(errors[i] ? result<request_id>(*errors[i]) : admit(now, batch[i], out));
             accepted = accepted || results.back().has_value();
         }
         if (!accepted) return results;
@@ -438,13 +437,11 @@ private:
         std::uint32_t index = 0;
     };
 
-    // The work of one `register_names` call: the names started here, the items for each other
-    // owner (by index in `view_`, so each owner gets its items in few messages), and the names
-    // seen so far, to find repeats.
+    // The work of one `register_names` call: the names started here, and the items for each
+    // other owner (by index in `view_`, so each owner gets its items in few messages).
     struct outgoing_batch {
         std::vector<started_name> local;
         std::vector<std::vector<register_item>> remote;
-        std::unordered_set<std::string_view> seen;
     };
     using peer_record = membership::peer;
 
@@ -710,7 +707,7 @@ private:
                 apply_record(now, from, *result.entry);
                 owner = result.entry->owner;
             }
-            effects_.push_back(reply_effect{result.id, result.error, owner});
+            effects_.push_back(reply_effect{result.id, result.error, std::move(owner)});
         }
     }
 
@@ -749,9 +746,7 @@ private:
     }
 
     void on_message(time_point, const node_id&, const unregister_reply& r) {
-        const auto it = pending_.find(r.id);
-        if (it == pending_.end()) return;
-        pending_.erase(it);
+        if (pending_.erase(r.id) == 0) return;
         effects_.push_back(reply_effect{r.id, r.error, std::nullopt});
     }
 
@@ -1209,7 +1204,10 @@ private:
         }
         w.version = version;
         ++stats_.workers_started;
-        log(log_level::debug, "worker_started", {{"name", name}, {"version", std::to_string(version)}});
+        // The level check comes first, so a registration burst builds no fields that an
+        // info-level sink would discard.
+        if (log_.enabled(log_level::debug))
+            log(log_level::debug, "worker_started", {{"name", name}, {"version", std::to_string(version)}});
         effects_.push_back(start_worker_effect{std::move(name), spec, std::move(state)});
         queue_update(index);
         return index;
@@ -1628,11 +1626,35 @@ private:
         return std::nullopt;
     }
 
-    // Checks one name of a `register_names` batch and, if it is accepted, starts its worker here
-    // or queues it for its owner. Returns its request id, or the error that rejected it.
+    // Returns, for each item of a `register_names` batch, the error of `precheck`, or
+    // `duplicate_in_batch` for a name that an earlier item passing `precheck` has. Sorting the
+    // names' hashes finds the repeats without allocating per name.
+    std::vector<std::optional<errc>> early_errors(std::span<const registration> batch) const {
+        std::vector<std::optional<errc>> errors(batch.size());
+        std::vector<std::pair<std::uint64_t, std::uint32_t>> hashes;  // name hash and item index
+        hashes.reserve(batch.size());
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            errors[i] = precheck(batch[i]);
+            if (!errors[i]) hashes.emplace_back(hash64(batch[i].name), static_cast<std::uint32_t>(i));
+        }
+        std::sort(hashes.begin(), hashes.end());
+        // Items with equal hashes sit together in batch order, so each is compared with the
+        // earlier ones of its hash that are not repeats themselves.
+        for (std::size_t k = 1; k < hashes.size(); ++k) {
+            const auto& name = batch[hashes[k].second].name;
+            for (std::size_t j = k; j-- > 0 && hashes[j].first == hashes[k].first;) {
+                if (errors[hashes[j].second] || batch[hashes[j].second].name != name) continue;
+                errors[hashes[k].second] = errc::duplicate_in_batch;
+                break;
+            }
+        }
+        return errors;
+    }
+
+    // Starts the worker of one name of a `register_names` batch here, or queues it for its
+    // owner, unless the name is registered already. Returns its request id, or the error that
+    // rejected it. `early_errors` has checked the item.
     result<request_id> admit(time_point now, const registration& item, outgoing_batch& out) {
-        if (const auto e = precheck(item)) return *e;
-        if (!out.seen.insert(item.name).second) return errc::duplicate_in_batch;
         const auto index = table_.find(item.name);
         if (index != detail::npos32 && !table_.at(index).removed && !membership_.is_dead(table_.owner(index)))
             return errc::already_registered;
@@ -1751,8 +1773,7 @@ private:
     static std::size_t result_size(const register_result& result) { return encoded_size_max(result); }
 
     void add_pending(time_point now, request_id id) {
-        // Request ids only grow, so a new one belongs at the end of the map.
-        pending_.emplace_hint(pending_.end(), id, now + config_.request_timeout);
+        pending_.insert(id);
         pending_order_.emplace_back(now + config_.request_timeout, id);
     }
 
@@ -1845,7 +1866,34 @@ private:
     std::vector<entry_record> outbox_;
     std::map<node_id, std::vector<handoff_item>> offers_;
     std::deque<retry> retries_;
-    std::map<request_id, time_point> pending_;
+    // The ids of requests waiting for their reply. Ids are handed out in increasing order and
+    // each waits at most `request_timeout`, so one flag per id from the oldest waiting one on
+    // keeps the set small without an allocation per request.
+    struct pending_ids {
+        request_id first = 1;    // the id of `waiting.front()`
+        std::deque<bool> waiting;
+
+        bool contains(request_id id) const { return id >= first && id - first < waiting.size() && waiting[id - first]; }
+
+        void insert(request_id id) {
+            if (waiting.empty()) first = id;
+            for (; id < first; --first) waiting.push_front(false);
+            if (id - first >= waiting.size()) waiting.resize(id - first + 1, false);
+            waiting[id - first] = true;
+        }
+
+        // Removes `id`. Returns 1 if it was waiting, else 0, as `std::map::erase` does.
+        std::size_t erase(request_id id) {
+            if (!contains(id)) return 0;
+            waiting[id - first] = false;
+            while (!waiting.empty() && !waiting.front()) {
+                waiting.pop_front();
+                ++first;
+            }
+            return 1;
+        }
+    };
+    pending_ids pending_;
     std::deque<std::pair<time_point, request_id>> pending_order_;
     std::deque<std::pair<time_point, std::string>> tombstones_;
     std::deque<std::pair<time_point, node_id>> orphan_queue_;

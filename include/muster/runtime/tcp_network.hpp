@@ -145,30 +145,35 @@ public:
     /// overflowing queue closes the link and reports `on_link_lost`.
     void send(const std::string& peer, const envelope& message) {
         if (stopped_) return;
-        // Broadcasts such as hellos and heartbeats are shared envelopes with an empty `to`, and
-        // the wire format requires a recipient name, so the copy on the wire names the peer.
-        std::optional<envelope> addressed;
-        if (message.to != peer) {
-            addressed.emplace(message);
-            addressed->to = peer;
-        }
-        auto frame = wire::encode(addressed ? *addressed : message, config_.wire);
-        if (!frame) {
-            log(log_level::error, "encode_failed", {{"peer", peer}, {"kind", std::string(message_kind_name(message.body.index()))},
-                                                   {"reason", std::string(wire::to_string(frame.error()))}});
-            return;
-        }
         const auto link = link_to(peer);
         if (!link) return;
-        if (link->queue.size() >= config_.queue_messages_max ||
-            link->queued_bytes + frame->size() > config_.queue_bytes_max) {
-            log(log_level::warn, "queue_overflow", {{"peer", peer}, {"messages", std::to_string(link->queue.size())},
-                                                   {"bytes", std::to_string(link->queued_bytes)}});
-            close(link, closing::lost, log_level::warn, "queue_overflow", "the outgoing queue is full");
+        if (link->queued_messages >= config_.queue_messages_max) {
+            overflow(link);
             return;
         }
-        link->queued_bytes += frame->size();
-        link->queue.push_back(std::move(*frame));
+        // Frames are appended to the last queued chunk while it is small, so a handler's many
+        // messages to one peer cost a few allocations rather than one per frame.
+        if (link->queue.empty() || link->queue.back().bytes.size() >= chunk_size_target)
+            link->queue.push_back(outgoing_chunk{take_spare(*link), 0});
+        auto& chunk = link->queue.back();
+        const std::size_t start = chunk.bytes.size();
+        // Broadcasts such as hellos and heartbeats are shared envelopes with an empty `to`, and
+        // the wire format requires a recipient name, so the frame names the peer.
+        if (const auto error = wire::encode_to(chunk.bytes, message, peer, config_.wire)) {
+            log(log_level::error, "encode_failed", {{"peer", peer}, {"kind", std::string(message_kind_name(message.body.index()))},
+                                                   {"reason", std::string(wire::to_string(*error))}});
+            if (chunk.bytes.empty()) link->queue.pop_back();
+            return;
+        }
+        const std::size_t frame_size = chunk.bytes.size() - start;
+        if (link->queued_bytes + frame_size > config_.queue_bytes_max) {
+            chunk.bytes.resize(start);
+            overflow(link);
+            return;
+        }
+        ++chunk.frames_count;
+        ++link->queued_messages;
+        link->queued_bytes += frame_size;
         link->close_when_flushed = false;
         // The write starts after the calling handler, so every frame that handler queues for the
         // peer goes out in one gathered write.
@@ -241,6 +246,20 @@ private:
     enum class closing : std::uint8_t { requested, failed, lost };
     enum class report : std::uint8_t { connected, connect_failed, lost };
 
+    // Frames queued for one peer, back to back, and how many there are.
+    struct outgoing_chunk {
+        std::vector<std::uint8_t> bytes;
+        std::size_t frames_count = 0;
+    };
+
+    // A chunk takes more frames until it holds this many bytes; a larger frame gets a chunk of
+    // its own size.
+    static constexpr std::size_t chunk_size_target = 64 * 1024;
+    // Emptied chunk buffers a link keeps, so steady traffic reuses memory already touched
+    // instead of allocating and faulting in new pages. With the capacity bound of `keep_spare`
+    // a link holds at most 256 KiB of them.
+    static constexpr std::size_t spare_chunks_max = 2;
+
     // One TCP connection, either a link this node opened or a connection a peer opened.
     struct connection {
         connection(strand_executor executor, const wire::wire_config& wire)
@@ -255,8 +274,10 @@ private:
         std::string peer;               // a link's peer, or the authenticated peer of an accepted connection
         std::string remote;             // "address:port", for logs
         std::deque<std::vector<std::uint8_t>> handshake_queue;
-        std::deque<std::vector<std::uint8_t>> queue;
-        std::vector<std::vector<std::uint8_t>> in_flight;
+        std::deque<outgoing_chunk> queue;
+        std::vector<outgoing_chunk> in_flight;
+        std::vector<std::vector<std::uint8_t>> spare;  // emptied chunk buffers kept for reuse
+        std::size_t queued_messages = 0;  // frames in `queue`
         std::size_t queued_bytes = 0;   // bytes in `queue` and `in_flight`
         bool writing = false;
         bool write_posted = false;      // a `write_next` is queued to run after the current handler
@@ -564,7 +585,7 @@ private:
         if (c->writing || c->state == stage::closed) return;
         std::vector<asio::const_buffer> buffers;
         if (!c->handshake_queue.empty()) {
-            c->in_flight.push_back(std::move(c->handshake_queue.front()));
+            c->in_flight.push_back(outgoing_chunk{std::move(c->handshake_queue.front()), 1});
             c->handshake_queue.pop_front();
         } else if (c->state == stage::open && !c->queue.empty()) {
             // Everything waiting goes out in one gathered write.
@@ -572,19 +593,24 @@ private:
                 c->in_flight.push_back(std::move(c->queue.front()));
                 c->queue.pop_front();
             }
+            c->queued_messages = 0;
         } else {
             if (c->state == stage::open && c->close_when_flushed)
                 close(c, closing::requested, log_level::debug, "link_closed", "disconnect requested");
             return;
         }
-        for (const auto& frame : c->in_flight) buffers.push_back(asio::buffer(frame));
+        for (const auto& chunk : c->in_flight) buffers.push_back(asio::buffer(chunk.bytes));
         c->writing = true;
         asio::async_write(c->socket, buffers, [this, c](const boost::system::error_code& error, std::size_t size) {
             c->writing = false;
             stats_.bytes_sent += size;
-            if (!error) stats_.frames_sent += c->in_flight.size();
+            if (!error)
+                for (const auto& chunk : c->in_flight) stats_.frames_sent += chunk.frames_count;
             if (c->state == stage::closed) return;
-            for (const auto& frame : c->in_flight) c->queued_bytes -= std::min(c->queued_bytes, frame.size());
+            for (auto& chunk : c->in_flight) {
+                c->queued_bytes -= std::min(c->queued_bytes, chunk.bytes.size());
+                keep_spare(*c, std::move(chunk.bytes));
+            }
             c->in_flight.clear();
             if (error) {
                 if (c->state == stage::handshaking) auth_failed(c, "write failed: " + error.message());
@@ -596,6 +622,27 @@ private:
         });
     }
 
+    void overflow(const connection_ptr& link) {
+        log(log_level::warn, "queue_overflow", {{"peer", link->peer}, {"messages", std::to_string(link->queued_messages)},
+                                               {"bytes", std::to_string(link->queued_bytes)}});
+        close(link, closing::lost, log_level::warn, "queue_overflow", "the outgoing queue is full");
+    }
+
+    static std::vector<std::uint8_t> take_spare(connection& c) {
+        if (c.spare.empty()) return {};
+        auto bytes = std::move(c.spare.back());
+        c.spare.pop_back();
+        return bytes;
+    }
+
+    // Keeps an emptied buffer for reuse, unless the link has enough or it grew far past a
+    // chunk (one large frame), which would hold memory for nothing.
+    static void keep_spare(connection& c, std::vector<std::uint8_t> bytes) {
+        if (c.spare.size() >= spare_chunks_max || bytes.capacity() > 2 * chunk_size_target) return;
+        bytes.clear();
+        c.spare.push_back(std::move(bytes));
+    }
+
     void close(const connection_ptr& c, closing cause, log_level level, std::string_view event, const std::string& reason) {
         if (c->state == stage::closed) return;
         const bool was_open = c->state == stage::open;
@@ -605,6 +652,7 @@ private:
         c->socket.close(ignored);
         c->timer.cancel();
         c->queue.clear();
+        c->queued_messages = 0;
         c->queued_bytes = 0;
         log(level, event, {{"peer", c->peer.empty() ? std::string("unknown") : c->peer}, {"remote", c->remote}, {"reason", reason}});
 

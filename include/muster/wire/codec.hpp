@@ -6,6 +6,10 @@
 /// order. Integers are minimal unsigned LEB128 varints, except the digests of `sync_digest`,
 /// which are 8-byte big-endian. Strings and lists start with a varint length or count.
 ///
+/// `name_updates` and `register_reply` start with a table of the node identities their records
+/// name as owners. Each record refers to its owner by index in that table, so a batch of records
+/// owned by a few nodes carries each node name once.
+///
 /// Decoding enforces the limits the core enforces: every node and worker name passes
 /// `check_name`, every entry version is below `version_max`, a worker kind has at most
 /// `name_size_max` bytes, and enumerations hold a defined value. Every encoding is canonical:
@@ -59,6 +63,12 @@ inline constexpr std::size_t sync_buckets_max = 65536;
 inline std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, const envelope& message,
                                              const wire_config& config = {});
 
+/// Appends one frame holding `message` addressed to `to` instead of `message.to`, as `encode_to`
+/// does. A host sends a broadcast, whose shared envelope has an empty `to`, to each peer this
+/// way without copying the message.
+inline std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, const envelope& message,
+                                             std::string_view to, const wire_config& config = {});
+
 /// Returns one frame (length prefix and payload) holding `message`.
 inline expected<std::vector<std::uint8_t>, encode_error> encode(const envelope& message, const wire_config& config = {});
 
@@ -81,12 +91,62 @@ inline constexpr auto restart_policy_last = static_cast<std::uint8_t>(restart_po
 static_assert(message_kinds_count <= 0x40, "message kinds must stay below the handshake kinds");
 
 // Smallest encoding of one list element, used to bound counts by the bytes left.
-inline constexpr std::size_t entry_record_size_min = 9;
+inline constexpr std::size_t entry_record_size_min = 7;
 inline constexpr std::size_t handoff_item_size_min = 7;
 inline constexpr std::size_t handoff_result_size_min = 4;
 inline constexpr std::size_t register_item_size_min = 6;
 inline constexpr std::size_t register_result_size_min = 3;
 inline constexpr std::size_t member_name_size_min = 2;
+inline constexpr std::size_t node_size_min = 3;
+
+/// The node table of a `name_updates` or `register_reply` as the encoder builds it: each owner
+/// once, in the order the records first name them.
+struct owner_index {
+    std::vector<const node_id*> nodes;
+    std::vector<std::uint32_t> of_record;  // table index of each record's owner, in record order
+
+    void add(const node_id& owner) {
+        // Most messages name one owner or a few, and consecutive records usually share it.
+        if (!of_record.empty() && *nodes[of_record.back()] == owner) {
+            of_record.push_back(of_record.back());
+            return;
+        }
+        for (std::uint32_t i = 0; i < nodes.size(); ++i) {
+            if (nodes[i]->incarnation == owner.incarnation && nodes[i]->name == owner.name) {
+                of_record.push_back(i);
+                return;
+            }
+        }
+        of_record.push_back(static_cast<std::uint32_t>(nodes.size()));
+        nodes.push_back(&owner);
+    }
+};
+
+/// The node table of a received message. Records must use its entries in table order: each
+/// refers to an entry used before or to the next unused one, and every entry gets used, so the
+/// table has the one order the encoder writes.
+struct owner_table {
+    std::vector<node_id> nodes;
+    std::size_t used = 0;  // entries that records have referred to so far
+
+    // Returns entry `index` for the next record, or null if the reference is out of order.
+    const node_id* use(std::uint64_t index) {
+        if (index > used || index >= nodes.size()) return nullptr;
+        if (index == used) ++used;
+        return &nodes[static_cast<std::size_t>(index)];
+    }
+
+    bool all_used() const { return used == nodes.size(); }
+
+    bool distinct() const {
+        std::vector<const node_id*> sorted;
+        sorted.reserve(nodes.size());
+        for (const auto& n : nodes) sorted.push_back(&n);
+        std::sort(sorted.begin(), sorted.end(), [](const node_id* a, const node_id* b) { return *a < *b; });
+        return std::adjacent_find(sorted.begin(), sorted.end(),
+                                  [](const node_id* a, const node_id* b) { return *a == *b; }) == sorted.end();
+    }
+};
 
 /// A writer that also checks each field against the decoder's limits.
 class encoder {
@@ -138,9 +198,10 @@ public:
         if (v) w_.string(*v);
     }
 
-    void record(const entry_record& v) {
+    // Writes `v`, whose owner is entry `owner` of the message's node table.
+    void record(const entry_record& v, std::size_t owner) {
         name(v.name);
-        node(v.owner);
+        w_.varint(owner);
         version(v.version);
         spec(v.spec);
         w_.boolean(v.removed);
@@ -206,14 +267,26 @@ public:
         return r_.string(std::numeric_limits<std::size_t>::max());
     }
 
-    entry_record record() {
+    // Reads a record whose owner is an index into `owners`, the message's node table.
+    entry_record record(owner_table& owners) {
         entry_record v;
         v.name = name();
-        v.owner = node();
+        if (const auto owner = owners.use(r_.varint())) v.owner = *owner;
+        else r_.fail_garbled();
         v.version = version();
         v.spec = spec();
         v.removed = r_.boolean();
         return v;
+    }
+
+    // Reads a node table and checks that no identity appears twice.
+    owner_table owners() {
+        owner_table t;
+        const std::size_t n = r_.count(node_size_min);
+        t.nodes.reserve(n);
+        for (std::size_t i = 0; i < n && !r_.failed(); ++i) t.nodes.push_back(node());
+        if (!t.distinct()) r_.fail_garbled();
+        return t;
     }
 
     std::size_t count(std::size_t element_size_min) { return r_.count(element_size_min); }
@@ -279,26 +352,38 @@ inline void decode_body(decoder& d, register_request& m) {
     }
 }
 
+inline void encode_owners(encoder& e, const owner_index& owners) {
+    e.count(owners.nodes.size());
+    for (const auto* owner : owners.nodes) e.node(*owner);
+}
+
 inline void encode_body(encoder& e, const register_reply& m) {
+    owner_index owners;
+    for (const auto& r : m.results)
+        if (r.entry) owners.add(r.entry->owner);
+    encode_owners(e, owners);
     e.count(m.results.size());
+    std::size_t k = 0;
     for (const auto& r : m.results) {
         e.varint(r.id);
         e.error(r.error);
         e.boolean(r.entry.has_value());
-        if (r.entry) e.record(*r.entry);
+        if (r.entry) e.record(*r.entry, owners.of_record[k++]);
     }
 }
 
 inline void decode_body(decoder& d, register_reply& m) {
+    auto owners = d.owners();
     const std::size_t n = d.count(register_result_size_min);
     m.results.reserve(n);
     for (std::size_t i = 0; i < n && !d.failed(); ++i) {
         register_result r;
         r.id = d.varint();
         r.error = d.error();
-        if (d.boolean()) r.entry = d.record();
+        if (d.boolean()) r.entry = d.record(owners);
         m.results.push_back(std::move(r));
     }
+    if (!owners.all_used()) d.raw().fail_garbled();
 }
 
 inline void encode_body(encoder& e, const unregister_request& m) {
@@ -326,16 +411,22 @@ inline void decode_body(decoder& d, unregister_reply& m) {
 }
 
 inline void encode_body(encoder& e, const name_updates& m) {
+    owner_index owners;
+    owners.of_record.reserve(m.entries.size());
+    for (const auto& r : m.entries) owners.add(r.owner);
+    encode_owners(e, owners);
     e.count(m.entries.size());
-    for (const auto& r : m.entries) e.record(r);
+    for (std::size_t k = 0; k < m.entries.size(); ++k) e.record(m.entries[k], owners.of_record[k]);
     e.boolean(m.sync_response);
     e.varint(m.ack_id);
 }
 
 inline void decode_body(decoder& d, name_updates& m) {
+    auto owners = d.owners();
     const std::size_t n = d.count(entry_record_size_min);
     m.entries.reserve(n);
-    for (std::size_t i = 0; i < n && !d.failed(); ++i) m.entries.push_back(d.record());
+    for (std::size_t i = 0; i < n && !d.failed(); ++i) m.entries.push_back(d.record(owners));
+    if (!owners.all_used()) d.raw().fail_garbled();
     m.sync_response = d.boolean();
     m.ack_id = d.varint();
 }
@@ -473,6 +564,11 @@ inline decode_error to_decode_error(read_failure f) noexcept {
 
 inline std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, const envelope& message,
                                              const wire_config& config) {
+    return encode_to(out, message, message.to, config);
+}
+
+inline std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, const envelope& message,
+                                             std::string_view to, const wire_config& config) {
     const std::size_t start = out.size();
     write_frame_header(out, 0);
     detail::encoder e(out);
@@ -480,7 +576,7 @@ inline std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, con
     e.u8(static_cast<std::uint8_t>(message.body.index()));
     e.node(message.from);
     e.require(message.from.incarnation != 0);
-    e.name(message.to);
+    e.name(to);
     e.varint(message.to_incarnation);
     std::visit([&](const auto& body) { detail::encode_body(e, body); }, message.body);
 
@@ -497,6 +593,8 @@ inline std::optional<encode_error> encode_to(std::vector<std::uint8_t>& out, con
 
 inline expected<std::vector<std::uint8_t>, encode_error> encode(const envelope& message, const wire_config& config) {
     std::vector<std::uint8_t> out;
+    // Room for the header, the addressing and a small body, reserved up front.
+    out.reserve(128);
     if (const auto error = encode_to(out, message, config)) return *error;
     return out;
 }

@@ -20,7 +20,7 @@ namespace muster::wire {
 
 /// Version of the byte encoding, the first payload byte of every frame. It changes whenever a
 /// layout changes; a frame with another version is rejected with `decode_error::unknown_version`.
-inline constexpr std::uint8_t wire_version = 2;
+inline constexpr std::uint8_t wire_version = 3;
 
 /// Size of the length prefix in front of every payload, in bytes.
 inline constexpr std::size_t frame_header_size = 4;
