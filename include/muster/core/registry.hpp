@@ -1278,7 +1278,14 @@ private:
     void rebalance_one(const std::string& name, local_worker& w, bool waiting) {
         const bool moves = leaving_ || handoff_.moves_on_topology_change();
         if (w.phase != stage::running) return;
-        const auto target = owner_of(name);
+        // Most workers stay: compare the placement's pick with this node before building an
+        // identity, whose name may need an allocation.
+        const auto index = placed_index(name);
+        if (index && view_[*index].name == config_.self.name &&
+            view_[*index].incarnation == config_.self.incarnation)
+            return;
+        const auto target = index ? std::optional<node_id>(node_id{view_[*index].name, view_[*index].incarnation})
+                                  : std::nullopt;
         if (!target && !leaving_) {
             // Placement declines although this node is in the view: a quorum placement on
             // the minority side. The worker stops and its state waits here, in the offered
