@@ -412,8 +412,8 @@ private:
 
     // The local workers in no particular but deterministic order, in one array, so a full
     // rebalance pass does not walk the tree: its nodes lie all over memory, and each step of a
-    // walk waited for a cache miss. Map iterators stay valid until their element is erased, and
-    // a move of the map keeps them valid too; a copy would not, so this type cannot be copied.
+    // walk waited for a cache miss. Map iterators stay valid until their element is erased, also
+    // when the map is moved. A copy of the map would not keep them valid, so this type has no copy.
     struct local_order {
         std::vector<typename local_map::iterator> items;
         local_order() = default;
@@ -763,8 +763,8 @@ private:
         // overlap instead of following one another.
         hashes_.resize(n);
         for (std::uint64_t k = 0; k < n; ++k) hashes_[k] = detail::name_hash(u.entries[(k * stride) % n].name);
-        // Each step reads what the step before fetched, so they are spaced far enough apart for
-        // the fetch to arrive; a short name is in its entry, and then the last step costs nothing.
+        // Each step reads what the step before fetched, so the steps are spaced far enough apart
+        // for each fetch to arrive. A short name is in its entry, so then the last step is free.
         constexpr std::uint64_t slot_ahead = 12;
         constexpr std::uint64_t entry_ahead = 6;
         constexpr std::uint64_t name_ahead = 2;

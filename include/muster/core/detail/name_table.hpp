@@ -1,5 +1,5 @@
 #pragma once
-// The registry replica's storage. Name entries sit in a compact open-addressing table that holds
+// The registry replica's storage. Name entries sit in a compact open-addressing table that contains
 // short names inside the entries and longer ones in one arena, and node identities are interned
 // in a small table with the number of entries each owns. Per-bucket digests are kept up to date
 // for anti-entropy.
@@ -94,7 +94,7 @@ public:
     }
     const node_id& owner(std::uint32_t index) const { return nodes_[entries_[index].owner].id; }
     /// Returns the serial of the identity in node table slot `slot` (an entry's `owner`). A slot
-    /// is reused once its identity owns nothing, and the serial tells the identities apart.
+    /// is reused once its identity owns nothing, and the serial distinguishes the identities.
     std::uint64_t node_serial(std::uint32_t slot) const { return nodes_[slot].serial; }
     /// Returns `hash64(owner.name, owner.incarnation)` for the owner of entry `index`.
     std::uint64_t owner_hash(std::uint32_t index) const { return nodes_[entries_[index].owner].name_hash; }

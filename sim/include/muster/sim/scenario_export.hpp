@@ -24,7 +24,7 @@ namespace detail {
 
 inline std::string decimal_text(double p) {
     // The parser reads at most nine digits after the point, so the value is rounded to nine
-    // places ("%.9g" wrote ten for 0.0403319171), and trailing zeros are dropped.
+    // places, and trailing zeros are dropped.
     char text[48];
     std::snprintf(text, sizeof text, "%.9f", p);
     std::string out = text;
