@@ -284,7 +284,7 @@ TEST_CASE("name_table matches map model", "[core][property]") {
                 table.prefetch_name(hash);
                 const bool absent = table.find(name, hash) == npos32;
                 const auto index = absent && *rc::gen::arbitrary<bool>()
-                                       ? table.insert(name, hash, owner, version, counter_spec, removed)
+                                       ? table.insert(name, muster::hash64(name), owner, version, counter_spec, removed)
                                        : table.upsert(name, owner, version, counter_spec, removed);
                 RC_ASSERT(table.name(index) == name);
                 model[name] = model_entry{owner, version, removed};

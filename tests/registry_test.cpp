@@ -51,6 +51,20 @@ void register_and_wait(Wire& w, const std::string& via, const std::string& name)
     REQUIRE_FALSE(reply->error.has_value());
 }
 
+// Requires `name` to run on exactly one node and checks that each of `viewers` locates it there.
+// Returns that node.
+template <class Wire>
+std::string require_runs_once(Wire& w, const std::string& name, const std::vector<std::string>& viewers) {
+    const auto running = w.running(name);
+    REQUIRE(running.size() == 1);
+    for (const auto& viewer : viewers) {
+        const auto owner = w.node(viewer).whereis(name);
+        REQUIRE(owner.has_value());
+        CHECK(owner->name == running[0]);
+    }
+    return running[0];
+}
+
 template <class T>
 bool has_member(const std::vector<T>& events, const muster::node_id& id) {
     return std::any_of(events.begin(), events.end(), [&](const T& e) { return e.member == id; });
@@ -441,16 +455,10 @@ TEST_CASE("registry registers name during join", "[core]") {
     }
     for (const auto& name : names) {
         INFO("worker " << name);
-        const auto running = w.running(name);
-        REQUIRE(running.size() == 1);
+        const auto holder = require_runs_once(w, name, {node_a, node_b});
         const auto placed = w.node(node_a).owner_of(name);
         REQUIRE(placed.has_value());
-        CHECK(running[0] == placed->name);
-        for (const auto& viewer : {node_a, node_b}) {
-            const auto owner = w.node(viewer).whereis(name);
-            REQUIRE(owner.has_value());
-            CHECK(owner->name == running[0]);
-        }
+        CHECK(holder == placed->name);
     }
     CHECK(w.violations().empty());
 }
@@ -931,15 +939,9 @@ TEST_CASE("registry moves worker on delayed leave", "[core]") {
 
     for (const auto& name : names) {
         INFO("worker " << name);
-        const auto running = w.running(name);
-        REQUIRE(running.size() == 1);
-        CHECK(running[0] != node_c);
-        CHECK(w.workers(running[0])[name] == "count=" + name);
-        for (const auto& viewer : {node_a, node_b}) {
-            const auto owner = w.node(viewer).whereis(name);
-            REQUIRE(owner.has_value());
-            CHECK(owner->name == running[0]);
-        }
+        const auto holder = require_runs_once(w, name, {node_a, node_b});
+        CHECK(holder != node_c);
+        CHECK(w.workers(holder)[name] == "count=" + name);
     }
     CHECK(w.node(node_c).stopped());
     CHECK(w.effects_of<muster::member_failed>(node_a).empty());
@@ -1376,12 +1378,7 @@ TEST_CASE("registry batch survives owner crash", "[core]") {
     }
     for (const auto& name : names) {
         INFO(name);
-        const auto running = w.running(name);
-        REQUIRE(running.size() == 1);
-        CHECK(running[0] != node_c);
-        const auto owner = w.node(node_b).whereis(name);
-        REQUIRE(owner.has_value());
-        CHECK(owner->name == running[0]);
+        CHECK(require_runs_once(w, name, {node_b}) != node_c);
     }
     CHECK(w.violations().empty());
 }
@@ -1460,11 +1457,7 @@ TEST_CASE("registry batch acknowledged by returning witness", "[core]") {
     }
     for (const auto& name : names) {
         INFO(name);
-        const auto running = w.running(name);
-        REQUIRE(running.size() == 1);
-        const auto owner = w.node(node_b).whereis(name);
-        REQUIRE(owner.has_value());
-        CHECK(owner->name == running[0]);
+        require_runs_once(w, name, {node_b});
     }
     CHECK(w.violations().empty());
 }

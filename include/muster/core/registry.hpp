@@ -762,17 +762,17 @@ private:
         // lookups of the next records are prefetched a few records ahead, so those misses
         // overlap instead of following one another.
         hashes_.resize(n);
-        for (std::uint64_t k = 0; k < n; ++k) hashes_[k] = detail::name_hash(u.entries[(k * stride) % n].name);
+        for (std::uint64_t k = 0; k < n; ++k) hashes_[k] = hash64(u.entries[(k * stride) % n].name);
         // Each step reads what the step before fetched, so the steps are spaced far enough apart
         // for each fetch to arrive. A short name is in its entry, so then the last step is free.
         constexpr std::uint64_t slot_ahead = 12;
         constexpr std::uint64_t entry_ahead = 6;
         constexpr std::uint64_t name_ahead = 2;
-        for (std::uint64_t k = 0; k < std::min<std::uint64_t>(n, slot_ahead); ++k) table_.prefetch_slot(hashes_[k]);
+        for (std::uint64_t k = 0; k < std::min<std::uint64_t>(n, slot_ahead); ++k) table_.prefetch_slot(detail::top_half(hashes_[k]));
         for (std::uint64_t k = 0; k < n; ++k) {
-            if (k + slot_ahead < n) table_.prefetch_slot(hashes_[k + slot_ahead]);
-            if (k + entry_ahead < n) table_.prefetch_entry(hashes_[k + entry_ahead]);
-            if (k + name_ahead < n) table_.prefetch_name(hashes_[k + name_ahead]);
+            if (k + slot_ahead < n) table_.prefetch_slot(detail::top_half(hashes_[k + slot_ahead]));
+            if (k + entry_ahead < n) table_.prefetch_entry(detail::top_half(hashes_[k + entry_ahead]));
+            if (k + name_ahead < n) table_.prefetch_name(detail::top_half(hashes_[k + name_ahead]));
             apply_record(now, from, u.entries[(k * stride) % n], hashes_[k]);
         }
         if (u.ack_id != 0) send_to(from, updates_ack{u.ack_id});
@@ -945,23 +945,23 @@ private:
     }
 
     void apply_record(time_point now, const node_id& from, const entry_record& r) {
-        apply_record(now, from, r, detail::name_hash(r.name));
+        apply_record(now, from, r, hash64(r.name));
     }
 
-    // Applies `r`, whose name hash is `h`.
-    void apply_record(time_point now, const node_id& from, const entry_record& r, std::uint32_t h) {
+    // Applies `r`, whose name's `hash64` is `full_hash`.
+    void apply_record(time_point now, const node_id& from, const entry_record& r, std::uint64_t full_hash) {
         if (check_name(r.name) || check_name(r.owner.name) || r.version >= version_max ||
             !table_.accepts_spec(r.spec)) {
             ++stats_.messages_rejected;
             log(log_level::warn, "entry_rejected", {{"from", from.name}, {"name", r.name.substr(0, 64)}});
             return;
         }
-        const auto index = table_.find(r.name, h);
+        const auto index = table_.find(r.name, detail::top_half(full_hash));
         if (index == detail::npos32) {
             // A removal of a name never seen blocks nothing here; storing it would only let
             // expired tombstones travel back and forth between replicas.
             if (r.removed) return;
-            check_orphan(now, table_.insert(r.name, h, r.owner, r.version, r.spec, false));
+            check_orphan(now, table_.insert(r.name, full_hash, r.owner, r.version, r.spec, false));
             return;
         }
         const auto& cur = table_.at(index);
@@ -1089,7 +1089,7 @@ private:
                       const std::vector<std::uint64_t>& known) {
         if (buckets.empty()) return;
         std::vector<entry_record> records;
-        const auto wanted = [&](std::uint32_t i) {
+        const auto puller_lacks = [&](std::uint32_t i) {
             return known.empty() || !std::binary_search(known.begin(), known.end(), table_.entry_digest(i));
         };
         if (buckets.size() == table_.digests().size()) {
@@ -1097,13 +1097,13 @@ private:
             // memory in sequence and lists the names in no hash order.
             records.reserve(table_.size());
             for (std::uint32_t i = 0; i < table_.size(); ++i)
-                if (wanted(i)) records.push_back(record_of(i));
+                if (puller_lacks(i)) records.push_back(record_of(i));
             send_response(to, std::move(records));
             return;
         }
         for (const auto b : buckets)
             table_.for_each_in_bucket(b, [&](std::uint32_t i) {
-                if (wanted(i)) records.push_back(record_of(i));
+                if (puller_lacks(i)) records.push_back(record_of(i));
             });
         // The walk lists names in hash order. A large response goes out in several parts, each
         // applied on arrival, and parts that each covered one stretch of hashes would reach the
@@ -1869,7 +1869,7 @@ private:
     std::uint64_t stable_version_ = 0;
 
     std::vector<effect> effects_;
-    std::vector<std::uint32_t> hashes_;  // name hashes of the records being applied
+    std::vector<std::uint64_t> hashes_;  // `hash64` of the names of the records being applied
     std::vector<entry_record> outbox_;
     std::map<node_id, std::vector<handoff_item>> offers_;
     std::deque<retry> retries_;

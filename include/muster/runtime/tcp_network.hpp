@@ -252,12 +252,12 @@ private:
         std::size_t frames_count = 0;
     };
 
-    // A chunk takes more frames until it holds this many bytes; a larger frame gets a chunk of
-    // its own size.
+    // A chunk takes more frames until it contains this many bytes. A larger frame gets a chunk
+    // of its own size.
     static constexpr std::size_t chunk_size_target = 64 * 1024;
     // Emptied chunk buffers a link keeps, so steady traffic reuses memory already touched
     // instead of allocating and faulting in new pages. With the capacity bound of `keep_spare`
-    // a link holds at most 256 KiB of them.
+    // a link keeps at most 256 KiB of them.
     static constexpr std::size_t spare_chunks_max = 2;
 
     // One TCP connection, either a link this node opened or a connection a peer opened.

@@ -64,10 +64,11 @@ struct name_entry {
 };
 static_assert(sizeof(name_entry) == 40);
 
+/// Returns the top half of a 64-bit hash: the 32-bit name hash the table's slots contain.
+inline std::uint32_t top_half(std::uint64_t full_hash) noexcept { return static_cast<std::uint32_t>(full_hash >> 32); }
+
 /// Returns the 32-bit name hash the table stores: the top half of `hash64`, the same on every node.
-inline std::uint32_t name_hash(std::string_view name) noexcept {
-    return static_cast<std::uint32_t>(hash64(name) >> 32);
-}
+inline std::uint32_t name_hash(std::string_view name) noexcept { return top_half(hash64(name)); }
 
 /// An interned node identity with the number of entries it owns.
 struct node_slot {
@@ -130,20 +131,20 @@ public:
     /// Inserts or replaces the entry for `name`. Returns its index.
     std::uint32_t upsert(std::string_view name, const node_id& owner, std::uint64_t version,
                          const worker_spec& spec, bool removed) {
-        const std::uint32_t h = name_hash(name);
-        const std::uint32_t index = find(name, h);
+        const std::uint64_t full = hash64(name);
+        const std::uint32_t index = find(name, top_half(full));
         if (index != npos32) return update(index, owner, version, spec, removed);
-        return insert(name, h, owner, version, spec, removed);
+        return insert(name, full, owner, version, spec, removed);
     }
 
-    /// Inserts an entry for `name`, whose hash is `h`, which `find` just did not find. Returns its
-    /// index.
-    std::uint32_t insert(std::string_view name, std::uint32_t h, const node_id& owner, std::uint64_t version,
+    /// Inserts an entry for `name`, which `find` just did not find. `full_hash` is `hash64(name)`,
+    /// whose top half `name_hash` is. Returns the entry's index.
+    std::uint32_t insert(std::string_view name, std::uint64_t full_hash, const node_id& owner, std::uint64_t version,
                          const worker_spec& spec, bool removed) {
         grow_if_needed();
         name_entry e;
-        e.hash = h;
-        e.hash_low = static_cast<std::uint32_t>(hash64(name));
+        e.hash = top_half(full_hash);
+        e.hash_low = static_cast<std::uint32_t>(full_hash);
         e.name_size = static_cast<std::uint8_t>(name.size());
         if (e.name_inline()) {
             std::memcpy(e.name_bytes, name.data(), name.size());
