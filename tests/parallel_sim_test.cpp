@@ -59,7 +59,7 @@ void compare_threads(Options o, Run run, std::initializer_list<unsigned> counts 
 
 }  // namespace
 
-TEST_CASE("a rolling deploy on several threads is the run of one thread", "[sim][threads]") {
+TEST_CASE("rolling deploy on threads matches", "[sim][threads]") {
     rolling_deploy_options o;
     o.nodes = 12;
     o.names = 600;
@@ -80,7 +80,7 @@ TEST_CASE("a rolling deploy on several threads is the run of one thread", "[sim]
     }
 }
 
-TEST_CASE("churn and netsplits on several threads are the runs of one thread", "[sim][threads]") {
+TEST_CASE("churn and netsplit on threads match", "[sim][threads]") {
     for (std::uint64_t seed = 1; seed <= 3; ++seed) {
         churn_options c;
         c.seed = seed;
@@ -98,7 +98,7 @@ TEST_CASE("churn and netsplits on several threads are the runs of one thread", "
     }
 }
 
-TEST_CASE("a window that a scenario action cuts short is the run of one thread", "[sim][threads]") {
+TEST_CASE("window cut by action matches", "[sim][threads]") {
     // 3,000 names registered within a second put an action every 333 µs, closer together than
     // the window, while nodes arm timers that fall after the next action.
     churn_options c;
@@ -108,7 +108,7 @@ TEST_CASE("a window that a scenario action cuts short is the run of one thread",
     compare_threads(c, churn, {2});
 }
 
-TEST_CASE("a violation on several threads is the violation of one thread", "[sim][threads]") {
+TEST_CASE("violation on threads matches", "[sim][threads]") {
     // A broken host lets a worker stopped for a handoff run 500 ms longer, so the new owner
     // starts while the old instance runs, and the checker stops the run at that event.
     rolling_deploy_options o;
@@ -122,8 +122,8 @@ TEST_CASE("a violation on several threads is the violation of one thread", "[sim
     require_same(one, rolling_deploy(o));
 }
 
-TEST_CASE("random runs on several threads are the runs of one thread", "[sim][threads]") {
-    rc::prop("same trace hash and report for 1 and N threads", [] {
+TEST_CASE("random churn on threads matches", "[sim][threads]") {
+    rc::prop("same trace hash for 1 and N threads", [] {
         churn_options c;
         c.seed = *rc::gen::inRange<std::uint64_t>(1, 1'000'000);
         c.nodes = *rc::gen::inRange<std::uint32_t>(3, 8);
@@ -147,7 +147,7 @@ TEST_CASE("random runs on several threads are the runs of one thread", "[sim][th
     });
 }
 
-TEST_CASE("the cluster rejects a thread count outside 1 to 64", "[sim][threads]") {
+TEST_CASE("cluster rejects invalid thread count", "[sim][threads]") {
     cluster_config cc;
     cc.threads = 0;
     REQUIRE_THROWS_AS(sim_cluster(cc, placement_choice(), handoff_choice{}), std::invalid_argument);
@@ -155,7 +155,7 @@ TEST_CASE("the cluster rejects a thread count outside 1 to 64", "[sim][threads]"
     REQUIRE_THROWS_AS(sim_cluster(cc, placement_choice(), handoff_choice{}), std::invalid_argument);
 }
 
-TEST_CASE("the worker pool runs every task once and passes on the first exception", "[sim][threads]") {
+TEST_CASE("worker pool runs each task once", "[sim][threads]") {
     for (const unsigned threads : {1u, 2u, 4u}) {
         worker_pool pool(threads);
         REQUIRE(pool.size() == threads);

@@ -122,13 +122,12 @@ struct cluster_config {
     /// such a host.
     duration handoff_exit_lag{};
     /// Threads that process node inputs, 1 to 64. With more than one, the inputs of different
-    /// nodes that fall within one window shorter than any delay between a node's output and
-    /// another node's input (the minimum link latency, the worker stop delay, the minimum
-    /// resolve delay) run at once, and their outputs are applied in the order a single thread
-    /// would apply them: the trace, its hash and the report stay the same for every count. The
-    /// placement and handoff models must then not share mutable state between nodes (the
-    /// shipped ones do not). Runs with `handoff_exit_lag` or workers that ignore stop requests
-    /// use one thread.
+    /// nodes run at once within a window shorter than any delay from one node's output to
+    /// another node's input: the minimum link latency, the worker stop delay, the minimum
+    /// resolve delay. Their outputs are applied in the order one thread would apply them, so
+    /// the trace, its hash and the report are the same for every count. The placement and
+    /// handoff models must then share no mutable state between nodes; the shipped ones share
+    /// none. See docs/design.md, "Several threads, one trace".
     unsigned threads = 1;
 };
 
@@ -643,6 +642,17 @@ private:
         std::vector<effect> effects;
         std::vector<self_push> pushes;  // one per timer effect or `node_stopped`, in order
         std::optional<std::string> problem;  // from `deep_checks`
+
+        // Empties the record for another input, keeping the capacity of its vectors.
+        void reuse() {
+            seq = 0;
+            child = no_child;
+            reached = false;
+            network.clear();
+            effects.clear();
+            pushes.clear();
+            problem.reset();
+        }
     };
 
     // The inputs of one node in the current window, and what processing them produced.
@@ -660,7 +670,10 @@ private:
         std::vector<input> inputs;       // in (time, seq) order
         std::vector<child> children;     // by number
         std::vector<std::uint64_t> child_seqs;  // seq of each child, set when its parent commits
-        std::vector<step_record> records;       // in processing order
+        // In processing order, the first `used` of them. Records are kept for the next window,
+        // so their vectors keep their capacity, and are cleared on the thread that reuses them.
+        std::vector<step_record> records;
+        std::size_t used = 0;
     };
 
     bool alive(std::uint32_t slot, std::uint64_t incarnation) const {
@@ -759,12 +772,14 @@ private:
             },
             r.input);
         if (!alive(slot, incarnation)) return;
+
         const auto clock = clock_at(slot, r.at);
         if (auto* t = std::get_if<timer_event>(&r.input)) {
             if (t->generation != n.timer_generation) return;
             n.timer_armed = false;
         }
         r.reached = true;
+
         if (slot >= capture_.size()) capture_.resize(nodes_.size(), nullptr);
         capture_[slot] = &r;
         try {
@@ -908,12 +923,14 @@ private:
             w.inputs.push_back({e.at, e.seq, std::move(e.payload)});
         }
         if (touched_.empty()) return false;
+
         if (capture_.size() < nodes_.size()) capture_.resize(nodes_.size(), nullptr);
         if (done_size_ < nodes_.size()) {
             done_size_ = nodes_.size();
             done_ = std::make_unique<std::atomic<bool>[]>(done_size_);
         }
         for (const auto slot : touched_) done_[slot].store(false, std::memory_order_relaxed);
+
         // Nodes in the order of their first input, which is the order their records start to
         // commit: the committing thread then seldom waits for a node still running.
         auto first_key = [&](std::uint32_t slot) {
@@ -932,6 +949,7 @@ private:
             }
             done_[slot].store(true, std::memory_order_release);
         };
+
         pool_->start(touched_.size(), task);
         committing_until_ = window_end;
         try {
@@ -948,15 +966,15 @@ private:
             w.inputs.clear();
             w.children.clear();
             w.child_seqs.clear();
-            w.records.clear();
+            w.used = 0;
         }
         return true;
     }
 
     // Commits the records of the window's nodes merged by (time, seq), each node once it is
     // done, and runs nodes itself while the next one to commit is still running. A node's first
-    // record is its first input; a child's seq is known once its parent, which comes earlier in
-    // the same node's records, has committed.
+    // record is its first input. A child's seq is known once its parent has committed, and the
+    // parent comes earlier in the same node's records.
     void commit_window() {
         using head = std::pair<std::pair<time_point, std::uint64_t>, std::uint32_t>;
         std::priority_queue<head, std::vector<head>, std::greater<>> heads;
@@ -973,9 +991,9 @@ private:
                 if (!pool_->help()) worker_pool::pause();
             auto& w = windows_[slot];
             auto& i = cursors_[slot];
-            if (i >= w.records.size()) continue;  // its processing threw
+            if (i >= w.used) continue;  // its processing threw
             commit(w.records[i], &w);
-            if (++i < w.records.size()) {
+            if (++i < w.used) {
                 const auto& r = w.records[i];
                 heads.push({{r.at, r.child == no_child ? r.seq : w.child_seqs[r.child]}, slot});
             }
@@ -995,7 +1013,9 @@ private:
             const bool take_child =
                 earliest != no_child && (next == w.inputs.size() || w.children[earliest].at < w.inputs[next].at);
             if (!take_child && next == w.inputs.size()) break;
-            auto& r = w.records.emplace_back();
+            if (w.used == w.records.size()) w.records.emplace_back();
+            auto& r = w.records[w.used++];
+            r.reuse();
             r.slot = slot;
             if (take_child) {
                 auto& c = w.children[earliest];

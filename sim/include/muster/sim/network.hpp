@@ -5,6 +5,7 @@
 #include <muster/core/types.hpp>
 #include <muster/sim/rng.hpp>
 
+#include <array>
 #include <chrono>
 #include <map>
 #include <set>
@@ -23,6 +24,21 @@ struct link_config {
     double reorder = 0.0;      ///< probability a message gets extra delay (up to 10× latency_max)
 };
 
+/// The delivery times of one message: none, one, or two when it is duplicated.
+class arrivals {
+public:
+    void push_back(time_point at) { at_[count_++] = at; }
+    bool empty() const noexcept { return count_ == 0; }
+    std::size_t size() const noexcept { return count_; }
+    time_point front() const noexcept { return at_[0]; }
+    const time_point* begin() const noexcept { return at_.data(); }
+    const time_point* end() const noexcept { return at_.data() + count_; }
+
+private:
+    std::array<time_point, 2> at_{};
+    std::size_t count_ = 0;
+};
+
 /// Decides whether and when messages arrive. Deterministic given its random stream.
 class network {
 public:
@@ -33,8 +49,8 @@ public:
 
     /// Returns the delivery times of one message from `from` to `to` sent at `now` (none if it is
     /// lost or the link is cut, two if it is duplicated).
-    std::vector<time_point> deliveries(const std::string& from, const std::string& to, time_point now, rng& random) const {
-        std::vector<time_point> out;
+    arrivals deliveries(const std::string& from, const std::string& to, time_point now, rng& random) const {
+        arrivals out;
         if (!reachable(from, to)) return out;
         if (config_.loss > 0 && random.chance(config_.loss)) return out;
         out.push_back(now + delay(random));

@@ -1,13 +1,15 @@
 #pragma once
 /// A fixed set of threads that run numbered tasks together with the calling thread. The
-/// simulator uses it to process the inputs of different nodes at once; the caller decides what
-/// a task is and must make tasks independent of each other.
+/// simulator runs the inputs of different nodes on it at once. Tasks must not depend on each
+/// other.
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -16,8 +18,8 @@ namespace muster::sim {
 
 class worker_pool {
 public:
-    /// Starts `threads - 1` threads; the thread that calls `run` is the last one. With
-    /// `threads` ≤ 1, `run` does every task itself.
+    /// Starts `threads - 1` threads; the thread that calls `start` is the last one. With
+    /// `threads` ≤ 1, that thread runs every task itself.
     explicit worker_pool(unsigned threads) {
         // With more threads than processors a spinning thread takes the processor from one
         // that has work, so then threads sleep almost at once.
@@ -39,31 +41,52 @@ public:
     /// Threads that run tasks, the caller included.
     unsigned size() const noexcept { return static_cast<unsigned>(threads_.size()) + 1; }
 
-    /// Hands out the tasks `task(i)`, i in [0, count), to the other threads, which take them in
-    /// index order. The caller takes its share with `help` and must call `finish` before it
-    /// starts another set. `task` must outlive `finish`.
+    /// Hands out the tasks `task(i)`, i in [0, count), to the other threads, which take them
+    /// from the last one down. The caller takes its share from the first one up, with `help`,
+    /// so it runs the tasks it needs first itself, and must call `finish` before it starts
+    /// another set. `task` must outlive `finish`.
     template <class Task>
     void start(std::size_t count, Task& task) {
         call_ = [](void* context, std::size_t i) { (*static_cast<Task*>(context))(i); };
         context_ = &task;
         count_ = count;
-        next_.store(0, std::memory_order_relaxed);
+        if (claimed_size_ < count) {
+            claimed_size_ = std::max<std::size_t>(count, 2 * claimed_size_);
+            claimed_ = std::make_unique<std::atomic<bool>[]>(claimed_size_);
+        }
+        for (std::size_t i = 0; i < count; ++i) claimed_[i].store(false, std::memory_order_relaxed);
+        front_ = 0;
+        back_.store(static_cast<std::int64_t>(count), std::memory_order_relaxed);
         started_ = !threads_.empty() && count > 1;
         if (!started_) return;
         busy_.store(static_cast<unsigned>(threads_.size()), std::memory_order_relaxed);
-        // Sequentially consistent on both sides, with `serve`: either this load sees a thread
-        // that is about to sleep, or that thread's wait sees the new generation.
+        // Sequentially consistent on both sides, with `serve`: either this load finds a thread
+        // that is about to sleep, or that thread reads the new generation before it sleeps.
         generation_.fetch_add(1, std::memory_order_seq_cst);
         if (sleeping_.load(std::memory_order_seq_cst) > 0) wake();
     }
 
-    /// Runs one task that no thread has taken yet. Returns false when none was left.
-    bool help() { return take_one(); }
+    /// Runs the first task that no thread has taken yet. Returns false when none was left.
+    bool help() {
+        // The other threads take tasks from the back, so once one is theirs, all later ones
+        // are: each of those was handed to one of them, which runs it unless this thread
+        // claimed it first.
+        while (front_ < count_) {
+            const auto i = front_++;
+            if (claimed_[i].exchange(true, std::memory_order_acq_rel)) {
+                front_ = count_;
+                return false;
+            }
+            call(i);
+            return true;
+        }
+        return false;
+    }
 
     /// Runs the tasks no thread has taken, waits until the others have finished theirs, and
     /// rethrows the first exception a task threw.
     void finish() {
-        while (take_one()) {
+        while (help()) {
         }
         if (started_) {
             while (busy_.load(std::memory_order_acquire) != 0) pause();
@@ -72,8 +95,8 @@ public:
         if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
     }
 
-    /// One step of a wait for another thread: a processor hint in a spin loop, and a yield
-    /// to the scheduler every 256 steps, for when that thread waits for a processor.
+    /// Takes one step of a wait for another thread: a processor hint in a spin loop, and a
+    /// yield to the scheduler every 256 steps, for when that thread waits for a processor.
     static void pause() noexcept {
         thread_local unsigned steps = 0;
         if ((++steps & 255) == 0) std::this_thread::yield();
@@ -89,29 +112,31 @@ private:
         awake_.notify_all();
     }
 
-    bool take_one() {
-        if (next_.load(std::memory_order_relaxed) >= count_) return false;
-        const auto i = next_.fetch_add(1, std::memory_order_relaxed);
-        if (i >= count_) return false;
+    void call(std::size_t i) {
         try {
             call_(context_, i);
         } catch (...) {
             const std::lock_guard lock(error_mutex_);
             if (!error_) error_ = std::current_exception();
         }
-        return true;
     }
 
+    // A thread other than the caller takes tasks from the back until it meets one the caller
+    // has claimed, below which the caller has claimed them all.
     void take_tasks() {
-        while (take_one()) {
+        for (;;) {
+            const auto i = back_.fetch_sub(1, std::memory_order_relaxed) - 1;
+            if (i < 0) return;
+            if (claimed_[static_cast<std::size_t>(i)].exchange(true, std::memory_order_acq_rel)) return;
+            call(static_cast<std::size_t>(i));
         }
     }
 
     // A thread spins for a while before it sleeps, because the simulator hands out work every
     // few microseconds and a sleeping thread takes a system call to wake.
     void serve() {
-        // Zero, not the current value: `run` may already have started a generation before
-        // this thread got here.
+        // Zero, not the current value: `start` may already have begun a generation before this
+        // thread got here.
         std::uint64_t seen = 0;
         for (;;) {
             std::uint64_t now = seen;
@@ -138,7 +163,10 @@ private:
     std::vector<std::thread> threads_;
     std::atomic<std::uint64_t> generation_{0};
     std::atomic<unsigned> sleeping_{0};
-    std::atomic<std::size_t> next_{0};
+    std::unique_ptr<std::atomic<bool>[]> claimed_;  // per task: a thread has taken it
+    std::size_t claimed_size_ = 0;
+    std::size_t front_ = 0;                 // the caller's next task
+    std::atomic<std::int64_t> back_{0};     // one above the other threads' next task
     std::atomic<unsigned> busy_{0};
     std::atomic<bool> stop_{false};
     void (*call_)(void*, std::size_t) = nullptr;
