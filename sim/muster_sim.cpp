@@ -13,6 +13,7 @@
 #include <malloc.h>
 #endif
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -23,6 +24,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -67,8 +69,9 @@ Options for rolling-deploy, churn and netsplit:
   --reorder P            probability a message is delayed past later ones, 0 to 1 (default 0)
   --quiet-s X            quiescence in seconds after the last fault, before the final check (default 60)
   --deep-checks          also run every machine's own invariant check after every event
-  --threads N            threads that run the nodes, 1 to 64 (default 1); every count gives the
-                         same trace hash and report
+  --threads N            threads that run the nodes, 1 to 64; every count gives the same trace
+                         hash and report (default 1 below a million nodes × names, otherwise
+                         one per processor, at most 8)
   --watch NAME           print the timeline of one worker name (starts, stops, replies) and of
                          node boots, stops and crashes to standard error
   --json FILE            also write the report as JSON to FILE (checked before the run starts)
@@ -159,6 +162,7 @@ command_line parse(int argc, char** argv) {
     if (cl.command == "churn") common.nodes = 8;
     if (cl.command == "netsplit") common.nodes = 6;
     bool seed_given = false;
+    bool threads_given = false;
     std::optional<std::uint64_t> quorum;
     for (int i = 2; i < argc; ++i) {
         const std::string option = argv[i];
@@ -201,7 +205,10 @@ command_line parse(int argc, char** argv) {
         else if (option == "--reorder") common.link.reorder = parse_number(option, value(), 0, 1);
         else if (option == "--quiet-s") common.quiet = seconds(parse_number(option, value(), 10, 86400));
         else if (option == "--deep-checks") common.deep_checks = true;
-        else if (option == "--threads") common.threads = static_cast<unsigned>(parse_integer(option, value(), 1, 64));
+        else if (option == "--threads") {
+            common.threads = static_cast<unsigned>(parse_integer(option, value(), 1, 64));
+            threads_given = true;
+        }
         else if (option == "--watch") common.watch = value();
         else if (option == "--json") cl.json = value();
         else if (option == "--max-surge") cl.rolling.deployment.max_surge = parse_limit(option, value());
@@ -233,6 +240,9 @@ command_line parse(int argc, char** argv) {
         reject("invalid churn interval: --interval-min-s is above --interval-max-s");
     if (common.link.latency_min > common.link.latency_max)
         reject("invalid latency range: --latency-min-ms is above --latency-max-ms");
+    // Small runs are fastest on one thread: a window then holds too few inputs to share.
+    if (!threads_given && static_cast<std::uint64_t>(common.nodes) * common.names >= 1'000'000)
+        common.threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
     static_cast<run_options&>(cl.rolling) = common;
     static_cast<run_options&>(cl.churn) = common;
     static_cast<run_options&>(cl.split) = common;
@@ -255,7 +265,7 @@ long peak_memory_kib() {
     return u.ru_maxrss;
 }
 
-void print_report(const run_report& r, double wall) {
+void print_report(const run_report& r, double wall, unsigned threads) {
     std::printf("scenario:            %s\n", r.scenario.c_str());
     std::printf("seed:                %llu\n", static_cast<unsigned long long>(r.seed));
     std::printf("nodes:               %u\n", r.nodes);
@@ -278,7 +288,8 @@ void print_report(const run_report& r, double wall) {
                 static_cast<unsigned long long>(r.protocol.conflicts_lost));
     std::printf("replica memory:      %zu bytes at most per node\n", r.replica_bytes_max);
     std::printf("trace hash:          %016llx\n", static_cast<unsigned long long>(r.trace_hash));
-    std::printf("wall time:           %.3f s, peak memory %ld MiB\n", wall, peak_memory_kib() / 1024);
+    std::printf("wall time:           %.3f s on %u thread%s, peak memory %ld MiB\n", wall, threads, threads == 1 ? "" : "s",
+                peak_memory_kib() / 1024);
     if (r.ok()) {
         std::printf("invariants:          all held\n");
         return;
@@ -463,7 +474,7 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     const auto r = run_one(cl, base.seed, tty);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    print_report(r, wall);
+    print_report(r, wall, base.threads);
     if (!r.ok()) {
         std::printf("replay:              %s\n", replay_command(cl, base.seed, argc, argv).c_str());
         print_failure_scenario(cl, r, base.seed, replay_command(cl, base.seed, argc, argv));
