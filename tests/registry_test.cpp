@@ -1325,6 +1325,33 @@ TEST_CASE("registry sends each entry once per replica", "[core]") {
     CHECK(w.violations().empty());
 }
 
+TEST_CASE("registry drains effects into vector", "[core]") {
+    const auto now = muster::test::epoch;
+    auto a = joined_by_hand(node_a, node_b, now);
+    std::vector<muster::effect> out;
+    out.push_back(muster::node_stopped{});  // stale contents, dropped by the drain
+
+    const auto first = a.register_name(now, "drained-1", counter_spec);
+    REQUIRE(first.has_value());
+    a.drain_effects_into(out);
+    const auto sends = [](const std::vector<muster::effect>& effects) {
+        return std::count_if(effects.begin(), effects.end(),
+                             [](const muster::effect& e) { return std::holds_alternative<muster::send_effect>(e); });
+    };
+    CHECK(sends(out) >= 1);
+    CHECK(std::none_of(out.begin(), out.end(),
+                       [](const muster::effect& e) { return std::holds_alternative<muster::node_stopped>(e); }));
+
+    // A second drain returns only what the next input produced.
+    a.drain_effects_into(out);
+    CHECK(out.empty());
+    const auto second = a.register_name(now, "drained-2", counter_spec);
+    REQUIRE(second.has_value());
+    a.drain_effects_into(out);
+    CHECK_FALSE(out.empty());
+    CHECK(a.drain_effects().empty());
+}
+
 TEST_CASE("registry applies reply entry after timeout", "[core]") {
     const auto now = muster::test::epoch;
     auto a = joined_by_hand(node_a, node_b, now);

@@ -326,6 +326,14 @@ public:
     /// Takes the effects produced since the last call, in the order the host must perform them.
     std::vector<effect> drain_effects() { return std::exchange(effects_, {}); }
 
+    /// Moves the effects produced since the last call into `out`, whose previous contents are
+    /// dropped, and keeps `out`'s memory for the next effects. A host that passes the same vector
+    /// each time allocates no new one per input.
+    void drain_effects_into(std::vector<effect>& out) {
+        out.clear();
+        out.swap(effects_);
+    }
+
     // ---- queries ------------------------------------------------------------------------------
 
     const registry_config& config() const { return config_; }
@@ -1465,6 +1473,14 @@ private:
     std::vector<std::vector<T>> split_by_size(std::vector<T> items, SizeOf size_of) const {
         std::vector<std::vector<T>> runs;
         const std::size_t budget = config_.message_size_max - message_overhead_max;
+        // Most batches fit one message, which then takes the vector as it is, without moving
+        // each item into a new one.
+        std::size_t total = 0;
+        for (const auto& item : items) total += size_of(item);
+        if (total <= budget) {
+            if (!items.empty()) runs.push_back(std::move(items));
+            return runs;
+        }
         std::size_t used = 0;
         for (auto& item : items) {
             const std::size_t size = size_of(item);
