@@ -67,6 +67,8 @@ Options for rolling-deploy, churn and netsplit:
   --reorder P            probability a message is delayed past later ones, 0 to 1 (default 0)
   --quiet-s X            quiescence in seconds after the last fault, before the final check (default 60)
   --deep-checks          also run every machine's own invariant check after every event
+  --threads N            threads that run the nodes, 1 to 64 (default 1); every count gives the
+                         same trace hash and report
   --watch NAME           print the timeline of one worker name (starts, stops, replies) and of
                          node boots, stops and crashes to standard error
   --json FILE            also write the report as JSON to FILE (checked before the run starts)
@@ -199,6 +201,7 @@ command_line parse(int argc, char** argv) {
         else if (option == "--reorder") common.link.reorder = parse_number(option, value(), 0, 1);
         else if (option == "--quiet-s") common.quiet = seconds(parse_number(option, value(), 10, 86400));
         else if (option == "--deep-checks") common.deep_checks = true;
+        else if (option == "--threads") common.threads = static_cast<unsigned>(parse_integer(option, value(), 1, 64));
         else if (option == "--watch") common.watch = value();
         else if (option == "--json") cl.json = value();
         else if (option == "--max-surge") cl.rolling.deployment.max_surge = parse_limit(option, value());

@@ -782,8 +782,17 @@ private:
         // Each record's lookup misses the caches about three times (slot, entry, name). The
         // lookups of the next records are prefetched a few records ahead, so those misses
         // overlap instead of following one another.
+        // The k-th record applied is `order_[k]`; stepping by `stride % n` avoids a division
+        // per record.
         hashes_.resize(n);
-        for (std::uint64_t k = 0; k < n; ++k) hashes_[k] = hash64(u.entries[(k * stride) % n].name);
+        order_.resize(n);
+        const std::uint64_t step = n == 0 ? 0 : stride % n;
+        for (std::uint64_t k = 0, at = 0; k < n; ++k) {
+            order_[k] = static_cast<std::uint32_t>(at);
+            hashes_[k] = hash64(u.entries[at].name);
+            at += step;
+            if (at >= n) at -= n;
+        }
         // Each step reads what the step before fetched, so the steps are spaced far enough apart
         // for each fetch to arrive. A short name is in its entry, so then the last step is free.
         constexpr std::uint64_t slot_ahead = 12;
@@ -794,7 +803,7 @@ private:
             if (k + slot_ahead < n) table_.prefetch_slot(detail::top_half(hashes_[k + slot_ahead]));
             if (k + entry_ahead < n) table_.prefetch_entry(detail::top_half(hashes_[k + entry_ahead]));
             if (k + name_ahead < n) table_.prefetch_name(detail::top_half(hashes_[k + name_ahead]));
-            apply_record(now, from, u.entries[(k * stride) % n], hashes_[k]);
+            apply_record(now, from, u.entries[order_[k]], hashes_[k]);
         }
         if (u.ack_id != 0) send_to(from, updates_ack{u.ack_id});
         if (u.sync_response) {
@@ -1985,6 +1994,7 @@ private:
 
     std::vector<effect> effects_;
     std::vector<std::uint64_t> hashes_;  // `hash64` of the names of the records being applied
+    std::vector<std::uint32_t> order_;   // the index of each of those records in its message
     // Updates waiting for the next broadcast. For each, `outbox_holder_` has the member that
     // received it already (an index into `outbox_holders_`), or npos32.
     std::vector<entry_record> outbox_;

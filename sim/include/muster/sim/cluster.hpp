@@ -11,9 +11,11 @@
 #include <muster/sim/event_queue.hpp>
 #include <muster/sim/network.hpp>
 #include <muster/sim/rng.hpp>
+#include <muster/sim/worker_pool.hpp>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -22,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -106,6 +109,7 @@ struct cluster_config {
     registry_config node_defaults;            ///< `self` and `seed` are set per node
     duration counter_period = std::chrono::milliseconds(100);  ///< a worker's counter advances once per period
     duration worker_stop_delay = std::chrono::milliseconds(1);
+    duration resolve_delay_min = std::chrono::milliseconds(1);
     duration resolve_delay_max = std::chrono::milliseconds(5);
     bool check_state = true;                  ///< check invariant (4): resume handoffs keep state
     bool check_placement = true;              ///< the final check expects names on their placement owner
@@ -117,6 +121,15 @@ struct cluster_config {
     /// exits. Zero (the default) is a correct host. Tests set it to show the checker catches
     /// such a host.
     duration handoff_exit_lag{};
+    /// Threads that process node inputs, 1 to 64. With more than one, the inputs of different
+    /// nodes that fall within one window shorter than any delay between a node's output and
+    /// another node's input (the minimum link latency, the worker stop delay, the minimum
+    /// resolve delay) run at once, and their outputs are applied in the order a single thread
+    /// would apply them: the trace, its hash and the report stay the same for every count. The
+    /// placement and handoff models must then not share mutable state between nodes (the
+    /// shipped ones do not). Runs with `handoff_exit_lag` or workers that ignore stop requests
+    /// use one thread.
+    unsigned threads = 1;
 };
 
 /// Lifecycle of a simulated node slot.
@@ -172,7 +185,14 @@ public:
           network_(config_.link),
           root_(config_.seed),
           net_rng_(root_.split("network")),
-          dns_rng_(root_.split("dns")) {}
+          dns_rng_(root_.split("dns")) {
+        if (config_.threads < 1 || config_.threads > 64)
+            throw std::invalid_argument("muster::sim::cluster: threads is " + std::to_string(config_.threads) +
+                                        ", outside 1 to 64");
+        if (config_.resolve_delay_min < duration::zero() || config_.resolve_delay_max < config_.resolve_delay_min)
+            throw std::invalid_argument("muster::sim::cluster: the resolve delay range is empty or negative");
+        if (config_.threads > 1) pool_ = std::make_unique<worker_pool>(config_.threads);
+    }
 
     cluster(const cluster&) = delete;
     cluster& operator=(const cluster&) = delete;
@@ -370,15 +390,32 @@ public:
     void observe_effects(std::function<void(std::uint32_t slot, const effect&)> f) { effect_observer_ = std::move(f); }
 
     /// Runs `f` at simulated time `at`.
-    void schedule(time_point at, std::function<void()> f) { queue_.push(at, event{action_event{std::move(f)}}); }
+    void schedule(time_point at, std::function<void()> f) {
+        if (at < committing_until_)
+            throw std::logic_error("muster::sim::cluster: an action scheduled inside the window being committed "
+                                   "would break the equality of runs on one and several threads");
+        queue_.push(at, event{action_event{std::move(f)}});
+    }
 
     /// Processes events up to and including `until`, or until a violation stops the run.
     void run_until(time_point until) {
         while (!violation_ && !queue_.empty() && queue_.top_time() <= until) {
+            if (pool_ && run_window(until)) continue;
             auto e = queue_.pop();
+            if (const auto slot = input_slot(e.payload); slot && !held(*slot, e.payload)) {
+                step_record r;
+                r.at = e.at;
+                r.seq = e.seq;
+                r.slot = *slot;
+                r.input = std::move(e.payload);
+                run_input(r, e.at, nullptr);
+                commit(r, nullptr);
+                continue;
+            }
             now_ = e.at;
             ++counters_.events;
-            std::visit([&](auto& payload) { process(payload); }, e.payload);
+            if (auto* a = std::get_if<action_event>(&e.payload)) process(*a);
+            else hold(e.payload);
             if (progress_ && (counters_.events & 0xFFFF) == 0) progress_(now_);
         }
         if (!violation_ && until > now_) now_ = until;
@@ -416,14 +453,31 @@ public:
             }
             holders.emplace_back(&name, holder_id);
         }
-        // One replica at a time, so each stays in the caches while its names are looked up.
-        for (const auto s : running) {
-            for (const auto& [name, holder_id] : holders) {
-                const auto where = nodes_[s].machine->whereis(*name);
-                if (!where || *where != holder_id)
-                    return fail("replicas-agree", "node " + nodes_[s].name + " locates " + *name + " at " +
-                                                      (where ? where->name : std::string("nowhere")) + " but it runs on " + holder_id.name);
+        // One replica at a time, so each stays in the caches while its names are looked up; with
+        // several threads, replicas at once. The first disagreement in node order is reported.
+        std::vector<std::size_t> first_wrong(running.size(), holders.size());
+        auto check_replica = [&](std::size_t i) {
+            const auto& machine = *nodes_[running[i]].machine;
+            for (std::size_t k = 0; k < holders.size(); ++k) {
+                const auto where = machine.whereis(*holders[k].first);
+                if (!where || *where != holders[k].second) {
+                    first_wrong[i] = k;
+                    return;
+                }
             }
+        };
+        if (pool_) {
+            pool_->start(running.size(), check_replica);
+            pool_->finish();
+        } else {
+            for (std::size_t i = 0; i < running.size(); ++i) check_replica(i);
+        }
+        for (std::size_t i = 0; i < running.size(); ++i) {
+            if (first_wrong[i] == holders.size()) continue;
+            const auto& [name, holder_id] = holders[first_wrong[i]];
+            const auto where = nodes_[running[i]].machine->whereis(*name);
+            return fail("replicas-agree", "node " + nodes_[running[i]].name + " locates " + *name + " at " +
+                                              (where ? where->name : std::string("nowhere")) + " but it runs on " + holder_id.name);
         }
         return std::nullopt;
     }
@@ -476,17 +530,40 @@ public:
     // ---- transport_host -----------------------------------------------------------------------
 
     void transport_send(std::uint32_t slot, const std::string& to, envelope_ptr message) override {
+        if (slot < capture_.size() && capture_[slot]) {
+            // Looked up here, on the node's thread, to keep the commit short.
+            capture_[slot]->network.push_back(network_output{to, std::move(message), slot_number(to)});
+            return;
+        }
+        send_now(slot, to, std::move(message), slot_number(to));
+    }
+
+    void transport_connect(std::uint32_t slot, const std::string& peer) override {
+        if (slot < capture_.size() && capture_[slot]) {
+            capture_[slot]->network.push_back(network_output{peer, nullptr, 0});
+            return;
+        }
+        connect_now(slot, peer);
+    }
+
+private:
+    static constexpr std::uint32_t no_slot = static_cast<std::uint32_t>(-1);
+
+    std::uint32_t slot_number(const std::string& name) const {
+        const auto it = slots_.find(name);
+        return it == slots_.end() ? no_slot : it->second;
+    }
+
+    void send_now(std::uint32_t slot, const std::string& to, envelope_ptr message, std::uint32_t to_slot) {
         ++counters_.messages_sent;
         ++counters_.messages_by_kind[message->body.index()];
-        const auto target = slots_.find(to);
-        if (target == slots_.end()) return;
-        const auto to_slot = target->second;
+        if (to_slot == no_slot) return;
         const auto inc = nodes_[to_slot].incarnation;
         for (const auto at : network_.deliveries(nodes_[slot].name, to, now_, net_rng_))
             queue_.push(at, event{deliver_event{to_slot, inc, message}});
     }
 
-    void transport_connect(std::uint32_t slot, const std::string& peer) override {
+    void connect_now(std::uint32_t slot, const std::string& peer) {
         const auto inc = nodes_[slot].incarnation;
         const auto target = slots_.find(peer);
         const bool up = target != slots_.end() && nodes_[target->second].machine.has_value() &&
@@ -497,7 +574,6 @@ public:
         queue_.push(now_ + rtt, event{connect_event{slot, inc, peer, up}});
     }
 
-private:
     struct deliver_event {
         std::uint32_t slot;
         std::uint64_t incarnation;
@@ -528,18 +604,67 @@ private:
     struct action_event {
         std::function<void()> run;
     };
-    using event = std::variant<deliver_event, timer_event, connect_event, resolved_event, stopped_event, action_event>;
+    // The process exits after its graceful leave (see `node_stopped`).
+    struct exit_event {
+        std::uint32_t slot;
+        std::uint64_t incarnation;
+    };
+    using event = std::variant<deliver_event, timer_event, connect_event, resolved_event, stopped_event, action_event,
+                               exit_event>;
+
+    // One network output of a node input, kept for the commit: a message, or a connect when
+    // `message` is null.
+    struct network_output {
+        std::string to;
+        envelope_ptr message;
+        std::uint32_t to_slot;  // of a message
+    };
+
+    // An event a node's own timer or exit adds to the queue. `child` is set when it falls
+    // within the current window, where the node processes it at once.
+    struct self_push {
+        bool pushed = false;
+        time_point at{};
+        std::size_t child = no_child;
+        event payload;
+    };
+    static constexpr std::size_t no_child = static_cast<std::size_t>(-1);
+
+    // One node input and what processing it produced, in the order a single thread performs it
+    // (see `commit`). `run_input` fills it, and may do so on any thread.
+    struct step_record {
+        time_point at{};
+        std::uint64_t seq = 0;
+        std::size_t child = no_child;  // the input is a child (see `self_push`) of this number
+        std::uint32_t slot = 0;
+        event input;
+        bool reached = false;  // the input reached a live machine
+        std::vector<network_output> network;
+        std::vector<effect> effects;
+        std::vector<self_push> pushes;  // one per timer effect or `node_stopped`, in order
+        std::optional<std::string> problem;  // from `deep_checks`
+    };
+
+    // The inputs of one node in the current window, and what processing them produced.
+    struct node_window {
+        struct input {
+            time_point at;
+            std::uint64_t seq;
+            event payload;
+        };
+        struct child {
+            time_point at;
+            event payload;
+            bool done = false;
+        };
+        std::vector<input> inputs;       // in (time, seq) order
+        std::vector<child> children;     // by number
+        std::vector<std::uint64_t> child_seqs;  // seq of each child, set when its parent commits
+        std::vector<step_record> records;       // in processing order
+    };
 
     bool alive(std::uint32_t slot, std::uint64_t incarnation) const {
         return nodes_[slot].machine.has_value() && nodes_[slot].incarnation == incarnation;
-    }
-
-    // Keeps an input for a paused node until it resumes. Returns whether it did.
-    template <class Input>
-    bool hold_if_paused(std::uint32_t slot, Input& e) {
-        if (!nodes_[slot].paused) return false;
-        held_[slot].push_back(event{std::move(e)});
-        return true;
     }
 
     void apply_increment(std::uint32_t from, std::uint64_t from_incarnation, std::uint32_t to, std::uint64_t to_incarnation,
@@ -589,43 +714,304 @@ private:
         return at;
     }
 
-    void process(deliver_event& e) {
-        if (!alive(e.slot, e.incarnation) || hold_if_paused(e.slot, e)) return;
-        ++counters_.messages_delivered;
-        trace(message_kind_name(e.message->body.index()), e.slot, hash64(e.message->from.name));
-        nodes_[e.slot].machine->step(clock_of(e.slot), *e.message);
-        drain(e.slot);
+    // The node an event is an input of, or nothing for a scenario action.
+    static std::optional<std::uint32_t> input_slot(const event& e) {
+        return std::visit(
+            [](const auto& x) -> std::optional<std::uint32_t> {
+                if constexpr (std::is_same_v<std::decay_t<decltype(x)>, action_event>) return std::nullopt;
+                else return x.slot;
+            },
+            e);
     }
 
-    void process(timer_event& e) {
-        if (!alive(e.slot, e.incarnation) || hold_if_paused(e.slot, e)) return;
-        if (e.generation != nodes_[e.slot].timer_generation) return;
-        nodes_[e.slot].timer_armed = false;
-        trace("tick", e.slot, 0);
-        nodes_[e.slot].machine->tick(clock_of(e.slot));
-        drain(e.slot);
+    // Whether a paused node must keep this input until it resumes. Its exit is never held.
+    bool held(std::uint32_t slot, const event& e) const {
+        if (!nodes_[slot].paused || std::holds_alternative<exit_event>(e)) return false;
+        return std::visit(
+            [&](const auto& x) {
+                if constexpr (std::is_same_v<std::decay_t<decltype(x)>, action_event>) return false;
+                else return alive(slot, x.incarnation);
+            },
+            e);
     }
 
-    void process(connect_event& e) {
-        if (!alive(e.slot, e.incarnation) || hold_if_paused(e.slot, e)) return;
-        trace(e.ok ? "connected" : "connect_failed", e.slot, hash64(e.peer));
-        if (e.ok) nodes_[e.slot].machine->on_connected(clock_of(e.slot), e.peer);
-        else nodes_[e.slot].machine->on_connect_failed(clock_of(e.slot), e.peer);
-        drain(e.slot);
+    void hold(event& e) {
+        const auto slot = *input_slot(e);
+        held_[slot].push_back(std::move(e));
     }
 
-    void process(resolved_event& e) {
-        if (!alive(e.slot, e.incarnation) || hold_if_paused(e.slot, e)) return;
-        trace("resolved", e.slot, e.result.addresses.size());
-        nodes_[e.slot].machine->on_resolved(clock_of(e.slot), e.result);
-        drain(e.slot);
+    // The node's half of one input: the machine call, and the node's own timer and exit. It
+    // reads and writes only the node's slot, so inputs of different nodes may run at once.
+    // Everything that touches shared state waits in `r` for `commit`. Events the node adds
+    // for itself before `window_end` become children in `w`.
+    void run_input(step_record& r, time_point window_end, node_window* w) {
+        const auto slot = r.slot;
+        auto& n = nodes_[slot];
+        if (auto* x = std::get_if<exit_event>(&r.input)) {
+            r.reached = true;
+            if (alive(slot, x->incarnation)) n.machine.reset();
+            return;
+        }
+        const auto incarnation = std::visit(
+            [](const auto& x) -> std::uint64_t {
+                if constexpr (std::is_same_v<std::decay_t<decltype(x)>, action_event>) return 0;
+                else return x.incarnation;
+            },
+            r.input);
+        if (!alive(slot, incarnation)) return;
+        const auto clock = clock_at(slot, r.at);
+        if (auto* t = std::get_if<timer_event>(&r.input)) {
+            if (t->generation != n.timer_generation) return;
+            n.timer_armed = false;
+        }
+        r.reached = true;
+        if (slot >= capture_.size()) capture_.resize(nodes_.size(), nullptr);
+        capture_[slot] = &r;
+        try {
+            if (auto* d = std::get_if<deliver_event>(&r.input)) n.machine->step(clock, *d->message);
+            else if (std::holds_alternative<timer_event>(r.input)) n.machine->tick(clock);
+            else if (auto* c = std::get_if<connect_event>(&r.input))
+                c->ok ? n.machine->on_connected(clock, c->peer) : n.machine->on_connect_failed(clock, c->peer);
+            else if (auto* v = std::get_if<resolved_event>(&r.input)) n.machine->on_resolved(clock, v->result);
+            else if (auto* st = std::get_if<stopped_event>(&r.input))
+                n.machine->on_worker_stopped(clock, st->name, std::move(st->state));
+        } catch (...) {
+            capture_[slot] = nullptr;
+            throw;
+        }
+        capture_[slot] = nullptr;
+        collect(slot, r, window_end, w);
     }
 
-    void process(stopped_event& e) {
-        if (!alive(e.slot, e.incarnation) || hold_if_paused(e.slot, e)) return;
-        trace("worker_stopped", e.slot, hash64(e.name));
-        nodes_[e.slot].machine->on_worker_stopped(clock_of(e.slot), e.name, std::move(e.state));
-        drain(e.slot);
+    // Takes the node's effects into `r` and performs the halves that touch only the node: its
+    // timer and its exit.
+    void collect(std::uint32_t slot, step_record& r, time_point window_end, node_window* w) {
+        auto& n = nodes_[slot];
+        r.effects = n.machine->drain_effects();
+        for (auto& e : r.effects) {
+            if (auto* t = std::get_if<timer_effect>(&e)) {
+                r.pushes.push_back(arm_timer(slot, *t, r.at, window_end, w));
+            } else if (std::holds_alternative<node_stopped>(e)) {
+                // Destroying the machine inside its own drain is unsafe; it exits right after.
+                r.pushes.push_back(push_self(r.at, event{exit_event{slot, n.incarnation}}, window_end, w));
+            }
+        }
+        if (config_.deep_checks) {
+            if (auto problem = n.machine->machine().check_invariants()) r.problem = n.name + ": " + *problem;
+        }
+    }
+
+    // A later request than the armed time changes nothing, because the tick at the armed time
+    // requests the next one. An earlier request replaces the armed timer, whose event is then
+    // dropped. One event per timer keeps a run from filling its queue with spurious ticks.
+    self_push arm_timer(std::uint32_t slot, const timer_effect& t, time_point at, time_point window_end, node_window* w) {
+        auto& n = nodes_[slot];
+        if (n.timer_armed && t.at >= n.timer_at) return {};
+        n.timer_armed = true;
+        n.timer_at = t.at;
+        ++n.timer_generation;
+        return push_self(std::max(sim_time_of(slot, t.at), at), event{timer_event{slot, n.incarnation, n.timer_generation}},
+                         window_end, w);
+    }
+
+    self_push push_self(time_point at, event payload, time_point window_end, node_window* w) {
+        self_push p;
+        p.pushed = true;
+        p.at = at;
+        if (w && at < window_end) {
+            p.child = w->children.size();
+            w->children.push_back({at, std::move(payload)});
+        } else {
+            p.payload = std::move(payload);
+        }
+        return p;
+    }
+
+    // The shared half of one input, in the order a single thread performs it: the trace, the
+    // messages and connects, then every other effect.
+    void commit(step_record& r, node_window* w) {
+        now_ = r.at;
+        ++counters_.events;
+        const auto slot = r.slot;
+        if (r.reached) {
+            if (auto* d = std::get_if<deliver_event>(&r.input)) {
+                ++counters_.messages_delivered;
+                trace(message_kind_name(d->message->body.index()), slot, hash64(d->message->from.name));
+            } else if (std::holds_alternative<timer_event>(r.input)) {
+                trace("tick", slot, 0);
+            } else if (auto* c = std::get_if<connect_event>(&r.input)) {
+                trace(c->ok ? "connected" : "connect_failed", slot, hash64(c->peer));
+            } else if (auto* v = std::get_if<resolved_event>(&r.input)) {
+                trace("resolved", slot, v->result.addresses.size());
+            } else if (auto* st = std::get_if<stopped_event>(&r.input)) {
+                trace("worker_stopped", slot, hash64(st->name));
+            } else if (std::holds_alternative<exit_event>(r.input)) {
+                trace("action", 0, 0);
+            }
+        }
+        for (auto& out : r.network) {
+            if (out.message) send_now(slot, out.to, std::move(out.message), out.to_slot);
+            else connect_now(slot, out.to);
+        }
+        perform_effects(slot, r, w);
+        if (progress_ && (counters_.events & 0xFFFF) == 0) progress_(now_);
+    }
+
+    void perform_effects(std::uint32_t slot, step_record& r, node_window* w) {
+        std::size_t next_push = 0;
+        for (auto& e : r.effects) {
+            if (effect_observer_) effect_observer_(slot, e);
+            if (std::holds_alternative<timer_effect>(e)) {
+                commit_push(r.pushes[next_push++], w);
+            } else if (std::holds_alternative<node_stopped>(e)) {
+                node_exit(slot);
+                commit_push(r.pushes[next_push++], w);
+            } else {
+                std::visit([&](auto& x) { perform(slot, x); }, e);
+            }
+        }
+        if (r.problem) fail("machine", *r.problem);
+    }
+
+    void commit_push(self_push& p, node_window* w) {
+        if (!p.pushed) return;
+        if (p.child != no_child) w->child_seqs[p.child] = queue_.skip();
+        else queue_.push(p.at, std::move(p.payload));
+    }
+
+    // Processes the earliest events that fall within one window, node by node on the worker
+    // threads, then commits them in (time, seq) order. Returns false when the earliest event
+    // must run alone: a scenario action, an input of a paused node, or a run whose settings
+    // leave no window.
+    bool run_window(time_point until) {
+        const duration span = std::min({network_.config().latency_min, config_.worker_stop_delay, config_.resolve_delay_min});
+        // Actions a node's effects schedule (see `exit_late` and `kill_after_grace`) must fall
+        // after the window, as every other event they cause does.
+        const bool early_actions =
+            (config_.handoff_exit_lag > duration::zero() && config_.handoff_exit_lag < span) ||
+            (!stubborn_.empty() && config_.node_defaults.stop_grace < span);
+        if (span <= duration::zero() || early_actions) return false;
+        time_point window_end = std::min(queue_.top_time() + span, until + duration(1));
+        if (windows_.size() < nodes_.size()) windows_.resize(nodes_.size());
+        touched_.clear();
+        while (!queue_.empty() && queue_.top_time() < window_end) {
+            const auto slot = input_slot(queue_.top_payload());
+            if (!slot || nodes_[*slot].paused) {
+                // The window ends at this event, which runs alone: what a node schedules for
+                // itself at its time or later comes after it.
+                window_end = queue_.top_time();
+                break;
+            }
+            auto e = queue_.pop();
+            auto& w = windows_[*slot];
+            if (w.inputs.empty()) touched_.push_back(*slot);
+            w.inputs.push_back({e.at, e.seq, std::move(e.payload)});
+        }
+        if (touched_.empty()) return false;
+        if (capture_.size() < nodes_.size()) capture_.resize(nodes_.size(), nullptr);
+        if (done_size_ < nodes_.size()) {
+            done_size_ = nodes_.size();
+            done_ = std::make_unique<std::atomic<bool>[]>(done_size_);
+        }
+        for (const auto slot : touched_) done_[slot].store(false, std::memory_order_relaxed);
+        // Nodes in the order of their first input, which is the order their records start to
+        // commit: the committing thread then seldom waits for a node still running.
+        auto first_key = [&](std::uint32_t slot) {
+            const auto& in = windows_[slot].inputs.front();
+            return std::pair{in.at, in.seq};
+        };
+        std::sort(touched_.begin(), touched_.end(),
+                  [&](std::uint32_t a, std::uint32_t b) { return first_key(a) < first_key(b); });
+        auto task = [&](std::size_t i) {
+            const auto slot = touched_[i];
+            try {
+                run_node(slot, window_end);
+            } catch (...) {
+                done_[slot].store(true, std::memory_order_release);
+                throw;
+            }
+            done_[slot].store(true, std::memory_order_release);
+        };
+        pool_->start(touched_.size(), task);
+        committing_until_ = window_end;
+        try {
+            commit_window();
+        } catch (...) {
+            committing_until_ = time_point::min();
+            pool_->finish();
+            throw;
+        }
+        committing_until_ = time_point::min();
+        pool_->finish();
+        for (const auto slot : touched_) {
+            auto& w = windows_[slot];
+            w.inputs.clear();
+            w.children.clear();
+            w.child_seqs.clear();
+            w.records.clear();
+        }
+        return true;
+    }
+
+    // Commits the records of the window's nodes merged by (time, seq), each node once it is
+    // done, and runs nodes itself while the next one to commit is still running. A node's first
+    // record is its first input; a child's seq is known once its parent, which comes earlier in
+    // the same node's records, has committed.
+    void commit_window() {
+        using head = std::pair<std::pair<time_point, std::uint64_t>, std::uint32_t>;
+        std::priority_queue<head, std::vector<head>, std::greater<>> heads;
+        for (const auto slot : touched_) {
+            const auto& in = windows_[slot].inputs.front();
+            heads.push({{in.at, in.seq}, slot});
+        }
+        if (cursors_.size() < nodes_.size()) cursors_.resize(nodes_.size());
+        for (const auto slot : touched_) cursors_[slot] = 0;
+        while (!heads.empty() && !violation_) {
+            const auto slot = heads.top().second;
+            heads.pop();
+            while (!done_[slot].load(std::memory_order_acquire))
+                if (!pool_->help()) worker_pool::pause();
+            auto& w = windows_[slot];
+            auto& i = cursors_[slot];
+            if (i >= w.records.size()) continue;  // its processing threw
+            commit(w.records[i], &w);
+            if (++i < w.records.size()) {
+                const auto& r = w.records[i];
+                heads.push({{r.at, r.child == no_child ? r.seq : w.child_seqs[r.child]}, slot});
+            }
+        }
+    }
+
+    // Processes one node's inputs of the window, and the children they add, in order.
+    void run_node(std::uint32_t slot, time_point window_end) {
+        auto& w = windows_[slot];
+        std::size_t next = 0;
+        for (;;) {
+            std::size_t earliest = no_child;
+            for (std::size_t c = 0; c < w.children.size(); ++c)
+                if (!w.children[c].done && (earliest == no_child || w.children[c].at < w.children[earliest].at)) earliest = c;
+            // A child was pushed after every input of the window, so it goes first only when
+            // it is strictly earlier.
+            const bool take_child =
+                earliest != no_child && (next == w.inputs.size() || w.children[earliest].at < w.inputs[next].at);
+            if (!take_child && next == w.inputs.size()) break;
+            auto& r = w.records.emplace_back();
+            r.slot = slot;
+            if (take_child) {
+                auto& c = w.children[earliest];
+                c.done = true;
+                r.at = c.at;
+                r.child = earliest;
+                r.input = std::move(c.payload);
+            } else {
+                auto& in = w.inputs[next++];
+                r.at = in.at;
+                r.seq = in.seq;
+                r.input = std::move(in.payload);
+            }
+            run_input(r, window_end, &w);
+        }
+        w.child_seqs.assign(w.children.size(), 0);
     }
 
     void process(action_event& e) {
@@ -657,40 +1043,28 @@ private:
         drain(slot);
     }
 
-    // Performs the host side of every effect the node produced.
+    // Performs the host side of every effect the node produced, after a call from a scenario
+    // action. Its messages are already sent.
     void drain(std::uint32_t slot) {
-        auto& n = nodes_[slot];
-        if (!n.machine) return;
-        for (auto& e : n.machine->drain_effects()) {
-            if (effect_observer_) effect_observer_(slot, e);
-            std::visit([&](auto& x) { perform(slot, x); }, e);
-        }
-        if (config_.deep_checks && n.machine) {
-            if (auto problem = n.machine->machine().check_invariants()) fail("machine", n.name + ": " + *problem);
-        }
+        if (!nodes_[slot].machine) return;
+        step_record r;
+        r.at = now_;
+        r.slot = slot;
+        collect(slot, r, now_, nullptr);
+        perform_effects(slot, r, nullptr);
     }
 
     void perform(std::uint32_t, send_effect&) {}
     void perform(std::uint32_t, connect_effect&) {}
     void perform(std::uint32_t, disconnect_effect&) {}
 
-    // A later request than the armed time changes nothing, because the tick at the armed time
-    // requests the next one. An earlier request replaces the armed timer, whose event is then
-    // dropped. One event per timer keeps a run from filling its queue with spurious ticks.
-    void perform(std::uint32_t slot, timer_effect& t) {
-        auto& n = nodes_[slot];
-        if (n.timer_armed && t.at >= n.timer_at) return;
-        n.timer_armed = true;
-        n.timer_at = t.at;
-        ++n.timer_generation;
-        queue_.push(std::max(sim_time_of(slot, t.at), now_), event{timer_event{slot, n.incarnation, n.timer_generation}});
-    }
+    void perform(std::uint32_t, timer_effect&) {}  // see `arm_timer`
 
     void perform(std::uint32_t slot, resolve_effect& r) {
         resolve_result result{r.host, {}, std::string("no DNS in this simulation")};
         if (dns_) result = dns_(r.host, now_, dns_rng_);
         result.host = r.host;
-        const auto at = now_ + dns_rng_.duration_between(duration::zero(), config_.resolve_delay_max);
+        const auto at = now_ + dns_rng_.duration_between(config_.resolve_delay_min, config_.resolve_delay_max);
         queue_.push(at, event{resolved_event{slot, nodes_[slot].incarnation, std::move(result)}});
     }
 
@@ -811,18 +1185,15 @@ private:
     void perform(std::uint32_t, member_left&) {}
     void perform(std::uint32_t, member_failed&) {}
 
-    void perform(std::uint32_t slot, node_stopped&) {
-        // The process exits after its graceful leave.
+    void perform(std::uint32_t, node_stopped&) {}  // see `node_exit`
+
+    // The process exits after its graceful leave; `collect` schedules the machine's end.
+    void node_exit(std::uint32_t slot) {
         auto& n = nodes_[slot];
         trace("node_exit", slot, 0);
         kill_workers(slot);
         n.status = node_status::stopped;
         n.stopped_at = now_;
-        // Destroying the machine inside its own drain is unsafe; exit right after.
-        const auto inc = n.incarnation;
-        schedule(now_, [this, slot, inc] {
-            if (alive(slot, inc)) nodes_[slot].machine.reset();
-        });
     }
 
     // Prints one timeline line for the watched name (`cluster_config::watch`) to standard error.
@@ -904,6 +1275,14 @@ private:
     std::uint64_t newest_generation_ = 0;  // the highest generation given to a node so far
     std::vector<recent_record> recent_;
     std::size_t recent_next_ = 0;
+    std::unique_ptr<worker_pool> pool_;         // with `cluster_config::threads` > 1
+    std::vector<step_record*> capture_;        // per node: where its messages go while it runs
+    std::vector<node_window> windows_;         // per node: its inputs in the current window
+    std::vector<std::uint32_t> touched_;       // nodes with inputs in the current window
+    std::vector<std::size_t> cursors_;         // per node: the next record to commit
+    std::unique_ptr<std::atomic<bool>[]> done_;  // per node: its inputs of the window are processed
+    std::size_t done_size_ = 0;
+    time_point committing_until_ = time_point::min();  // the end of the window being committed
 };
 
 }  // namespace muster::sim

@@ -129,6 +129,21 @@ public:
         return from_order_time(heap_[root_index].time);
     }
 
+    /// Returns the payload of the earliest event. Precondition: `!empty()`.
+    const Payload& top_payload() const noexcept {
+        assert(!empty());
+        return *slots_[static_cast<std::uint32_t>(heap_[root_index].key & slot_mask)].payload;
+    }
+
+    /// Takes the `seq` the next push would get, as if an event were pushed and popped at once.
+    /// Later pushes order after it, exactly as they would after that push. The simulator calls
+    /// it for an event it processes without queueing.
+    std::uint64_t skip() noexcept {
+        if (tie_counter_ == tie_counter_limit) renumber();
+        ++tie_counter_;
+        return next_seq_++;
+    }
+
     /// Returns true when no event is pending.
     bool empty() const noexcept { return heap_.size() == root_index; }
 

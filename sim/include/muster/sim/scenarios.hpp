@@ -63,6 +63,7 @@ struct run_options {
     std::string watch;                    ///< a name whose timeline is printed to standard error
     std::function<void(time_point)> progress;
     duration handoff_exit_lag{};          ///< a broken host for tests, see `cluster_config`
+    unsigned threads = 1;                 ///< see `cluster_config::threads`; the result is the same for every count
 };
 
 /// Options of `rolling_deploy`.
@@ -204,6 +205,7 @@ inline cluster_config make_cluster_config(const run_options& o) {
     cc.deep_checks = o.deep_checks;
     cc.watch = o.watch;
     cc.handoff_exit_lag = o.handoff_exit_lag;
+    cc.threads = o.threads;
     cc.check_placement = o.handoff.moves_on_topology_change();
     // Rollout-aware placement is meant to run with the wait for a newer generation.
     if (o.placement.kind == placement_kind::rollout_aware) cc.node_defaults.newer_generation_wait = 15s;
