@@ -27,6 +27,10 @@
 
 #include <boost/asio.hpp>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -487,9 +491,21 @@ int run(const options& o, Discovery discovery, muster::wire::shared_secret secre
     return 0;
 }
 
+// Keeps freed memory in the process for reuse. With glibc's default thresholds, free memory at
+// the top of the heap and large blocks went back to the kernel, and the next burst of messages
+// faulted the pages in again one by one. In bench/runtime_bench.py these settings cut the page
+// faults per registration by about a third. A node may keep up to 64 MiB of freed memory.
+void keep_freed_memory() {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    keep_freed_memory();
     options o;
     try {
         if (!parse_options(argc, argv, o)) {

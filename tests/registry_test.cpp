@@ -1185,20 +1185,27 @@ std::vector<T> sent_by(const Wire& w, const std::string& node) {
     return out;
 }
 
-// A machine fed by hand, with `peer` joined as a member and the smallest message size limit
+// A machine fed by hand, with `peers` joined as members and the smallest message size limit
 // (which needs fewer anti-entropy buckets than the default).
-muster::test::wire::machine joined_by_hand(const std::string& self, const std::string& peer, muster::time_point now) {
+muster::test::wire::machine joined_by_hand(const std::string& self, const std::vector<std::string>& peers,
+                                           muster::time_point now) {
     auto config = muster::test::wire::config_for(self, 1);
     config.sync_buckets = 64;
     config.message_size_max = muster::message_size_max_lower;
-    muster::test::wire::machine m(config, muster::static_list{{self, peer}}, muster::hash_ring{}, muster::resume{});
+    std::vector<std::string> members{self};
+    members.insert(members.end(), peers.begin(), peers.end());
+    muster::test::wire::machine m(config, muster::static_list{members}, muster::hash_ring{}, muster::resume{});
     m.start(now);
-    m.on_connected(now, peer);
+    for (const auto& peer : peers) m.on_connected(now, peer);
     muster::hello h;
-    h.members = {self, peer};
-    m.step(now, muster::testing::make_envelope(peer, 1, self, h));
+    h.members = members;
+    for (const auto& peer : peers) m.step(now, muster::testing::make_envelope(peer, 1, self, h));
     (void)m.drain_effects();
     return m;
+}
+
+muster::test::wire::machine joined_by_hand(const std::string& self, const std::string& peer, muster::time_point now) {
+    return joined_by_hand(self, std::vector<std::string>{peer}, now);
 }
 
 // Encodes a sent message the way the runtime does and returns its payload size. A broadcast
@@ -1270,6 +1277,115 @@ TEST_CASE("registry batch spans several owners", "[core]") {
     CHECK(w.running(on_b[0]) == std::vector<std::string>{node_b});
     CHECK(w.running(on_c[0]) == std::vector<std::string>{node_c});
     CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry sends each entry once per replica", "[core]") {
+    wire w = joined_cluster({node_a, node_b, node_c});
+    const auto on_a = names_placed_on(w, node_a, node_a, 3);
+    const auto on_b = names_placed_on(w, node_a, node_b, 3);
+    REQUIRE(on_a.size() == 3);
+    REQUIRE(on_b.size() == 3);
+    std::vector<std::string> names = on_a;
+    names.insert(names.end(), on_b.begin(), on_b.end());
+    const std::set<std::string> from_a(on_a.begin(), on_a.end());
+    const std::set<std::string> from_b(on_b.begin(), on_b.end());
+
+    const auto ids = w.node(node_a).register_names(w.now(), batch_of(names));
+    for (const auto& id : ids) REQUIRE(id.has_value());
+    w.run_for(100ms);
+
+    // Counts, per sender and recipient, the entries of `wanted` sent in `name_updates`, the
+    // witness requests (with an ack id) counted apart.
+    const auto count_sent = [&](const std::string& sender, const std::string& to, const std::set<std::string>& wanted,
+                                bool witness_requests) {
+        std::size_t count = 0;
+        for (const auto& send : w.effects_of<muster::send_effect>(sender)) {
+            const auto* updates = std::get_if<muster::name_updates>(&send.message->body);
+            if (updates == nullptr || send.to != to || (updates->ack_id != 0) != witness_requests) continue;
+            for (const auto& entry : updates->entries) count += wanted.contains(entry.name) ? 1 : 0;
+        }
+        return count;
+    };
+    // The names placed on a reach b, its witness, in the witness request only, and c in the
+    // broadcast.
+    CHECK(count_sent(node_a, node_b, from_a, true) == on_a.size());
+    CHECK(count_sent(node_a, node_b, from_a, false) == 0);
+    CHECK(count_sent(node_a, node_c, from_a, false) == on_a.size());
+    // The names placed on b reach a in the reply only, and c in the broadcast.
+    CHECK(count_sent(node_b, node_a, from_b, false) == 0);
+    CHECK(count_sent(node_b, node_c, from_b, false) == on_b.size());
+
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        INFO(names[i]);
+        const auto reply = w.reply(node_a, *ids[i]);
+        REQUIRE(reply.has_value());
+        CHECK_FALSE(reply->error.has_value());
+        require_runs_once(w, names[i], {node_a, node_b, node_c});
+    }
+    CHECK(w.violations().empty());
+}
+
+TEST_CASE("registry drains effects into vector", "[core]") {
+    const auto now = muster::test::epoch;
+    auto a = joined_by_hand(node_a, node_b, now);
+    std::vector<muster::effect> out;
+    out.push_back(muster::node_stopped{});  // stale contents, dropped by the drain
+
+    const auto first = a.register_name(now, "drained-1", counter_spec);
+    REQUIRE(first.has_value());
+    a.drain_effects_into(out);
+    const auto sends = [](const std::vector<muster::effect>& effects) {
+        return std::count_if(effects.begin(), effects.end(),
+                             [](const muster::effect& e) { return std::holds_alternative<muster::send_effect>(e); });
+    };
+    CHECK(sends(out) >= 1);
+    CHECK(std::none_of(out.begin(), out.end(),
+                       [](const muster::effect& e) { return std::holds_alternative<muster::node_stopped>(e); }));
+
+    // A second drain returns only what the next input produced.
+    a.drain_effects_into(out);
+    CHECK(out.empty());
+    const auto second = a.register_name(now, "drained-2", counter_spec);
+    REQUIRE(second.has_value());
+    a.drain_effects_into(out);
+    CHECK_FALSE(out.empty());
+    CHECK(a.drain_effects().empty());
+}
+
+TEST_CASE("registry applies reply entry after timeout", "[core]") {
+    const auto now = muster::test::epoch;
+    auto a = joined_by_hand(node_a, node_b, now);
+    std::string name;
+    for (int i = 0; name.empty() && i < 1000; ++i) {
+        const std::string candidate = "late-" + std::to_string(i);
+        const auto owner = a.owner_of(candidate);
+        if (owner && owner->name == node_b) name = candidate;
+    }
+    REQUIRE_FALSE(name.empty());
+    const auto id = a.register_name(now, name, counter_spec);
+    REQUIRE(id.has_value());
+    // b stays a member through heartbeats while the request times out.
+    const auto late = now + a.config().request_timeout + 1s;
+    bool timed_out = false;
+    for (auto t = now + 1s; t <= late; t += 1s) {
+        a.step(t, muster::testing::make_envelope(node_b, 1, node_a, muster::heartbeat{}));
+        a.tick(t);
+        for (const auto& e : a.drain_effects())
+            if (const auto* r = std::get_if<muster::reply_effect>(&e); r && r->id == *id)
+                timed_out = r->error == muster::errc::timed_out;
+    }
+    REQUIRE(timed_out);
+    REQUIRE(a.members().is_alive({node_b, 1}));
+
+    // The owner's broadcast skips a, so the late reply is its only copy of the entry. The
+    // request has had its one reply, so no second one follows.
+    muster::register_reply reply;
+    reply.results.push_back({*id, std::nullopt, record_of(name, {node_b, 1}, 1)});
+    a.step(late, muster::testing::make_envelope(node_b, 1, node_a, reply));
+    const auto owner = a.whereis(name);
+    REQUIRE(owner.has_value());
+    CHECK(owner->name == node_b);
+    for (const auto& e : a.drain_effects()) CHECK_FALSE(std::holds_alternative<muster::reply_effect>(e));
 }
 
 TEST_CASE("registry batch rejects names one by one", "[core]") {
@@ -1492,8 +1608,10 @@ TEST_CASE("registry batch splits messages by size", "[core]") {
     CHECK(requests >= 4);
     CHECK(sent_names == names);
 
-    // The owner's replies and its broadcast of the new entries are split the same way.
-    auto b = joined_by_hand(node_b, node_a, now);
+    // The owner's replies and its broadcast of the new entries are split the same way. The
+    // broadcast goes to c only, because a has the entries from the replies.
+    auto b = joined_by_hand(node_b, std::vector<std::string>{node_a, node_c}, now);
+    REQUIRE(b.members().peers().at(node_c).state == muster::peer_state::up);
     muster::register_request request;
     request.origin = {node_a, 1};
     for (std::size_t i = 0; i < names.size(); ++i) request.items.push_back({*ids[i], names[i], counter_spec, 0});
@@ -1515,6 +1633,7 @@ TEST_CASE("registry batch splits messages by size", "[core]") {
             }
         } else if (const auto* updates = std::get_if<muster::name_updates>(&send->message->body)) {
             CHECK(encoded_payload_size(*send) <= muster::message_size_max_lower);
+            CHECK(send->to == node_c);
             updated += updates->entries.size();
         }
     }

@@ -76,23 +76,37 @@ public:
     /// Takes the effects that are not network effects, in order.
     std::vector<effect> drain_effects() { return std::exchange(pending_, {}); }
 
+    /// Moves the effects that are not network effects into `out`, in order, as
+    /// `registry::drain_effects_into` does: `out`'s memory is kept for the next ones.
+    void drain_effects_into(std::vector<effect>& out) {
+        out.clear();
+        out.swap(pending_);
+    }
+
     machine_type& machine() { return machine_; }
     const machine_type& machine() const { return machine_; }
     Transport& transport() { return transport_; }
 
 private:
     void dispatch() {
-        for (auto& e : machine_.drain_effects()) {
+        // The vector is taken out of the member while in use: a transport that calls back into
+        // this node from `send` makes a nested dispatch, which then starts from an empty one.
+        auto drained = std::move(drained_);
+        machine_.drain_effects_into(drained);
+        for (auto& e : drained) {
             if (auto* s = std::get_if<send_effect>(&e)) transport_.send(s->to, std::move(s->message));
             else if (auto* c = std::get_if<connect_effect>(&e)) transport_.connect(c->peer);
             else if (auto* d = std::get_if<disconnect_effect>(&e)) transport_.disconnect(d->peer);
             else pending_.push_back(std::move(e));
         }
+        drained.clear();
+        drained_ = std::move(drained);
     }
 
     machine_type machine_;
     Transport transport_;
     std::vector<effect> pending_;
+    std::vector<effect> drained_;  // kept between inputs for its memory (see `dispatch`)
 };
 
 }  // namespace muster

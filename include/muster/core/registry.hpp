@@ -326,6 +326,14 @@ public:
     /// Takes the effects produced since the last call, in the order the host must perform them.
     std::vector<effect> drain_effects() { return std::exchange(effects_, {}); }
 
+    /// Moves the effects produced since the last call into `out`, whose previous contents are
+    /// dropped, and keeps `out`'s memory for the next effects. A host that passes the same vector
+    /// each time allocates no new one per input.
+    void drain_effects_into(std::vector<effect>& out) {
+        out.clear();
+        out.swap(effects_);
+    }
+
     // ---- queries ------------------------------------------------------------------------------
 
     const registry_config& config() const { return config_; }
@@ -430,11 +438,13 @@ private:
         std::string name;
     };
 
-    // A name started here by one `register_names` call: its request id and replica entry index.
-    // Nothing erases entries during the call, so the index stays valid until it returns.
+    // A name started here by one `register_names` call: its request id, replica entry index and
+    // queued update (an index into `outbox_`). Nothing erases entries or flushes the updates
+    // during the call, so both indexes stay valid until it returns.
     struct started_name {
         request_id id = 0;
         std::uint32_t index = 0;
+        std::uint32_t update = 0;
     };
 
     // The work of one `register_names` call: the names started here, and the items for each
@@ -554,6 +564,17 @@ private:
             orphan_queue_.emplace_back(now + config_.rebalance_delay, ev.member);
             break;
         }
+    }
+
+    // Whether `view_owner_of(name)` is this node, without building a `node_id`, whose name may
+    // need an allocation.
+    bool view_places_here(std::string_view name) {
+        rebuild_placement();
+        std::optional<std::size_t> index;
+        if constexpr (requires { placement_.view_owner_of(name); }) index = placement_.view_owner_of(name);
+        else index = placement_.owner_of(name);
+        if (!index || *index >= view_.size()) return false;
+        return view_[*index].name == config_.self.name && view_[*index].incarnation == config_.self.incarnation;
     }
 
     // The index in `view_` of the member placement picks for `name`, as `owner_of` returns it.
@@ -701,12 +722,12 @@ private:
 
     void on_message(time_point now, const node_id& from, const register_reply& r) {
         for (const auto& result : r.results) {
+            // The owner's broadcast skips this node, so the entry is applied even when the
+            // request has timed out here.
+            if (result.entry) apply_record(now, from, *result.entry);
             if (pending_.erase(result.id) == 0) continue;
             std::optional<node_id> owner;
-            if (result.entry) {
-                apply_record(now, from, *result.entry);
-                owner = result.entry->owner;
-            }
+            if (result.entry) owner = result.entry->owner;
             effects_.push_back(reply_effect{result.id, result.error, std::move(owner)});
         }
     }
@@ -970,7 +991,8 @@ private:
             // A removal of a name never seen blocks nothing here; storing it would only let
             // expired tombstones travel back and forth between replicas.
             if (r.removed) return;
-            check_orphan(now, table_.insert(r.name, full_hash, r.owner, r.version, r.spec, false));
+            const auto inserted = table_.insert(r.name, full_hash, r.owner, r.version, r.spec, false);
+            if (check_orphan(now, inserted)) log_restart(log_level::info, inserted, r.owner);
             return;
         }
         const auto& cur = table_.at(index);
@@ -988,8 +1010,8 @@ private:
             // A claim that this incarnation runs a worker it does not run: restart it here so the
             // registration is not lost.
             start_local(now, r.name, r.spec, std::nullopt, r.version + 1);
-        } else {
-            check_orphan(now, index);
+        } else if (check_orphan(now, index)) {
+            log_restart(log_level::info, index, r.owner);
         }
     }
 
@@ -1084,13 +1106,56 @@ private:
         queue_update(table_.find(name));
     }
 
-    void queue_update(std::uint32_t index) { outbox_.push_back(record_of(index)); }
+    void queue_update(std::uint32_t index) {
+        outbox_.push_back(record_of(index));
+        outbox_holder_.push_back(detail::npos32);
+    }
 
+    // Marks the update queued last as received already by member `peer`.
+    void hold_last_update(const std::string& peer) { outbox_holder_.back() = holder_of(peer); }
+
+    // The index of `peer` in `outbox_holders_`, added if missing.
+    std::uint32_t holder_of(const std::string& peer) {
+        const auto it = std::find(outbox_holders_.begin(), outbox_holders_.end(), peer);
+        if (it != outbox_holders_.end()) return static_cast<std::uint32_t>(it - outbox_holders_.begin());
+        outbox_holders_.push_back(peer);
+        return static_cast<std::uint32_t>(outbox_holders_.size() - 1);
+    }
+
+    // Sends the queued updates to every member. A member that received an update already, in a
+    // register reply or a witness request, gets the others only, so a registration's entry
+    // reaches each replica once.
     void flush_updates() {
         flush_at_.reset();
         if (outbox_.empty()) return;
-        for (auto& part : split_by_size(std::exchange(outbox_, {}), record_size))
-            membership_.broadcast(name_updates{std::move(part)}, effects_);
+        auto records = std::exchange(outbox_, {});
+        const auto holder = std::exchange(outbox_holder_, {});
+        const auto holders = std::exchange(outbox_holders_, {});
+        if (holders.empty()) {
+            for (auto& part : split_by_size(std::move(records), record_size))
+                membership_.broadcast(name_updates{std::move(part)}, effects_);
+            return;
+        }
+
+        std::vector<const std::string*> everything;  // members that get every update
+        for (const auto& [name, p] : membership_.peers()) {
+            if (p.state == peer_state::connecting) continue;
+            const auto it = std::find(holders.begin(), holders.end(), name);
+            if (it == holders.end()) {
+                everything.push_back(&name);
+                continue;
+            }
+            const auto h = static_cast<std::uint32_t>(it - holders.begin());
+            std::vector<entry_record> rest;
+            for (std::size_t i = 0; i < records.size(); ++i)
+                if (holder[i] != h) rest.push_back(records[i]);
+            for (auto& part : split_by_size(std::move(rest), record_size)) send_to(name, name_updates{std::move(part)});
+        }
+        if (everything.empty()) return;
+        for (auto& part : split_by_size(std::move(records), record_size)) {
+            const auto shared = std::make_shared<const envelope>(envelope{config_.self, {}, 0, name_updates{std::move(part)}});
+            for (const auto* name : everything) effects_.push_back(send_effect{*name, shared});
+        }
     }
 
     // Responds to a pull with the entries of `buckets` whose digests `known` (sorted) lacks.
@@ -1202,6 +1267,15 @@ private:
     std::uint32_t start_local(time_point, std::string name, const worker_spec& spec, std::optional<worker_state> state,
                               std::uint64_t version) {
         const auto index = table_.upsert(name, config_.self, version, spec, false);
+        start_entry(index, std::move(name), std::move(state));
+        return index;
+    }
+
+    // Starts the worker of replica entry `index`, named `name`, which now records this node as
+    // its owner.
+    void start_entry(std::uint32_t index, std::string name, std::optional<worker_state> state) {
+        const std::uint64_t version = table_.at(index).version;
+        const worker_spec& spec = table_.spec(index);
         auto& w = add_local(index);
         w = local_worker{};
         // A list longer than the workers costs more than a full pass, so it is dropped for one.
@@ -1219,7 +1293,6 @@ private:
             log(log_level::debug, "worker_started", {{"name", name}, {"version", std::to_string(version)}});
         effects_.push_back(start_worker_effect{std::move(name), spec, std::move(state)});
         queue_update(index);
-        return index;
     }
 
     void remove_local(time_point now, local_map::iterator it) {
@@ -1409,6 +1482,14 @@ private:
     std::vector<std::vector<T>> split_by_size(std::vector<T> items, SizeOf size_of) const {
         std::vector<std::vector<T>> runs;
         const std::size_t budget = config_.message_size_max - message_overhead_max;
+        // Most batches fit one message, which then takes the vector as it is, without moving
+        // each item into a new one.
+        std::size_t total = 0;
+        for (const auto& item : items) total += size_of(item);
+        if (total <= budget) {
+            if (!items.empty()) runs.push_back(std::move(items));
+            return runs;
+        }
         std::size_t used = 0;
         for (auto& item : items) {
             const std::size_t size = size_of(item);
@@ -1454,12 +1535,29 @@ private:
             const node_id gone = orphan_queue_.front().second;
             orphan_queue_.pop_front();
             if (!membership_.is_dead(gone)) continue;
-            std::vector<std::string> names;
+            // The entries are visited in storage order, which is deterministic, so no sort by
+            // name is needed. `check_orphan` updates entries in place and erases none, so the
+            // indices stay valid through the loop.
+            std::vector<std::uint32_t> owned;
             table_.for_each_owned_by(gone, [&](std::uint32_t i) {
-                if (!table_.at(i).removed) names.emplace_back(table_.name(i));
+                if (!table_.at(i).removed) owned.push_back(i);
             });
-            std::sort(names.begin(), names.end());
-            for (const auto& name : names) check_orphan(now, table_.find(name));
+            // Each restart adds an effect and an update; growing the vectors once spares the
+            // copies of repeated doubling.
+            effects_.reserve(effects_.size() + owned.size());
+            outbox_.reserve(outbox_.size() + owned.size());
+            outbox_holder_.reserve(outbox_holder_.size() + owned.size());
+            std::uint64_t restarted = 0;
+            const bool each = log_.enabled(log_level::debug);
+            for (const auto index : owned) {
+                if (!check_orphan(now, index)) continue;
+                ++restarted;
+                if (each) log_restart(log_level::debug, index, gone);
+            }
+            // One line per failed owner, because a failed node may leave thousands of names, and
+            // a line for each is formatted and written while they wait (debug level has them).
+            if (restarted > 0)
+                log(log_level::info, "workers_restarted", {{"failed_owner", gone.name}, {"count", std::to_string(restarted)}});
             // Offers in flight to the gone node are placed again with their kept state. Every
             // offered worker has a retry queued under its current offer, so the retries find
             // them without a pass over all workers.
@@ -1496,22 +1594,29 @@ private:
     }
 
     // Restarts the name of entry `index` here if its owner is gone and placement picks this node.
-    void check_orphan(time_point now, std::uint32_t index) {
-        if (index == detail::npos32 || table_.at(index).removed) return;
-        if (!owner_gone(index) || is_local(index)) return;
-        const std::string name(table_.name(index));
-        if (leaving_) return;
+    // Returns whether it did; the caller logs the restart.
+    bool check_orphan(time_point now, std::uint32_t index) {
+        if (index == detail::npos32 || table_.at(index).removed) return false;
+        if (!owner_gone(index) || is_local(index)) return false;
+        if (leaving_) return false;
         // A view with connection attempts still open (right after boot, say) may lack the member
         // placement would pick. The heartbeat tick checks again after the attempts complete.
-        if (membership_.connecting()) return;
+        if (membership_.connecting()) return false;
         // A replica assembled right after boot may still name an owner that has since handed the
         // worker on. Waiting one failure timeout lets several syncs run before any restart.
-        if (now < started_at_ + config_.failure_timeout) return;
-        const auto target = view_owner_of(name);
-        if (!target || *target != config_.self) return;
+        if (now < started_at_ + config_.failure_timeout) return false;
+        if (!view_places_here(table_.name(index))) return false;
         ++stats_.orphans_restarted;
-        log(log_level::info, "worker_restarted", {{"name", name}, {"failed_owner", table_.owner(index).name}});
-        start_local(now, name, table_.spec(index), std::nullopt, table_.at(index).version + 1);
+        // The entry is known, so it is updated in place rather than looked up again by name.
+        table_.update(index, config_.self, table_.at(index).version + 1, table_.spec(index), false);
+        start_entry(index, std::string(table_.name(index)), std::nullopt);
+        return true;
+    }
+
+    // Logs the restart of the orphaned name of entry `index`, which `failed_owner` ran.
+    void log_restart(log_level level, std::uint32_t index, const node_id& failed_owner) {
+        if (!log_.enabled(level)) return;
+        log(level, "worker_restarted", {{"name", std::string(table_.name(index))}, {"failed_owner", failed_owner.name}});
     }
 
     // Owners that never became members here (a node that failed before this one connected to
@@ -1682,7 +1787,8 @@ private:
         const member_info& owner = view_[*target];
         if (owner.name == config_.self.name && owner.incarnation == config_.self.incarnation) {
             const std::uint64_t version = index == detail::npos32 ? 1 : table_.at(index).version + 1;
-            out.local.push_back({id, start_local(now, item.name, item.spec, std::nullopt, version)});
+            const auto index_started = start_local(now, item.name, item.spec, std::nullopt, version);
+            out.local.push_back({id, index_started, static_cast<std::uint32_t>(outbox_.size() - 1)});
             return id;
         }
         // The caller's version travels along, so the new entry outranks a removal the owner
@@ -1723,6 +1829,8 @@ private:
         }
         const std::uint64_t version = std::max(index == detail::npos32 ? 0 : table_.at(index).version, item.known_version) + 1;
         const auto started = start_local(now, item.name, item.spec, std::nullopt, version);
+        // The origin gets the entry in the reply, so the broadcast of the update skips it.
+        if (origin.name != config_.self.name) hold_last_update(origin.name);
         return register_result{item.id, std::nullopt, record_of(started)};
     }
 
@@ -1743,6 +1851,13 @@ private:
         std::vector<std::pair<request_id, entry_record>> started;
         started.reserve(names.size());
         for (const auto& n : names) started.emplace_back(n.id, record_of(n.index));
+        // The witness gets the entries in its request, so the broadcast of the updates skips it.
+        // A lost witness request goes out again until its names complete or time out
+        // (`retry_witnesses`), and anti-entropy repairs what is still missing after that.
+        if (witness) {
+            const std::uint32_t holder = holder_of(witness->name);
+            for (const auto& n : names) outbox_holder_[n.update] = holder;
+        }
         for (auto& part : split_by_size(std::move(started), [](const auto& p) { return record_size(p.second); })) {
             std::vector<entry_record> records;
             std::vector<witnessed_name> group;
@@ -1880,7 +1995,11 @@ private:
     std::vector<effect> effects_;
     std::vector<std::uint64_t> hashes_;  // `hash64` of the names of the records being applied
     std::vector<std::uint32_t> order_;   // the index of each of those records in its message
+    // Updates waiting for the next broadcast. For each, `outbox_holder_` has the member that
+    // received it already (an index into `outbox_holders_`), or npos32.
     std::vector<entry_record> outbox_;
+    std::vector<std::uint32_t> outbox_holder_;
+    std::vector<std::string> outbox_holders_;
     std::map<node_id, std::vector<handoff_item>> offers_;
     std::deque<retry> retries_;
     // The ids of requests waiting for their reply. Ids are handed out in increasing order and

@@ -229,9 +229,10 @@ private:
         if (draining_) return;  // the loop below picks up what a nested input produced
         draining_ = true;
         for (;;) {
-            auto effects = node_->drain_effects();
-            if (effects.empty()) break;
-            for (auto& e : effects) perform(e);
+            // A nested drain returns at once, so the member vector is not in use elsewhere.
+            node_->drain_effects_into(effects_);
+            if (effects_.empty()) break;
+            for (auto& e : effects_) perform(e);
         }
         draining_ = false;
         flush_log();
@@ -344,6 +345,7 @@ private:
     std::map<std::string, stopping_worker, std::less<>> stopping_;
     std::uint64_t stop_token_ = 0;
     bool draining_ = false;
+    std::vector<effect> effects_;  // the effects being performed, kept for its memory (see `drain`)
     time_point timer_at_{};
     std::uint64_t timer_generation_ = 0;
     bool timer_armed_ = false;
