@@ -240,7 +240,7 @@ command_line parse(int argc, char** argv) {
         reject("invalid churn interval: --interval-min-s is above --interval-max-s");
     if (common.link.latency_min > common.link.latency_max)
         reject("invalid latency range: --latency-min-ms is above --latency-max-ms");
-    // Small runs are fastest on one thread: a window then holds too few inputs to share.
+    // Small runs are fastest on one thread, because a window then has too few inputs to share.
     if (!threads_given && static_cast<std::uint64_t>(common.nodes) * common.names >= 1'000'000)
         common.threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
     static_cast<run_options&>(cl.rolling) = common;

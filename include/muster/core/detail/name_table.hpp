@@ -19,7 +19,6 @@
 #include <limits>
 #include <algorithm>
 #include <map>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,46 +69,6 @@ inline std::uint32_t top_half(std::uint64_t full_hash) noexcept { return static_
 
 /// Returns the 32-bit name hash the table stores: the top half of `hash64`, the same on every node.
 inline std::uint32_t name_hash(std::string_view name) noexcept { return top_half(hash64(name)); }
-
-/// The entries of a `name_table`, in blocks of `block_size` that never move. Growing by a
-/// reallocation copied every entry into fresh memory each time: with capacity growing by a
-/// quarter, about five times the final size was written and page-faulted in. Blocks write each
-/// entry once and waste at most one partly used block.
-class entry_blocks {
-public:
-    static constexpr std::uint32_t block_shift = 8;
-    static constexpr std::uint32_t block_size = std::uint32_t{1} << block_shift;  // 10 KiB of entries
-
-    std::uint32_t size() const { return size_; }
-    std::size_t capacity() const { return std::size_t{block_size} * blocks_.size(); }
-
-    name_entry& operator[](std::uint32_t index) { return blocks_[index >> block_shift][index & (block_size - 1)]; }
-    const name_entry& operator[](std::uint32_t index) const {
-        return blocks_[index >> block_shift][index & (block_size - 1)];
-    }
-
-    void push_back(const name_entry& e) {
-        if (size_ == capacity()) blocks_.push_back(std::make_unique<name_entry[]>(block_size));
-        (*this)[size_] = e;
-        ++size_;
-    }
-
-    /// Removes the last entry, and frees its block once that is empty.
-    void pop_back() {
-        --size_;
-        (*this)[size_] = name_entry{};
-        if (size_ + block_size <= capacity()) blocks_.pop_back();
-    }
-
-    /// Bytes held, the block table included.
-    std::size_t memory_bytes() const {
-        return capacity() * sizeof(name_entry) + blocks_.capacity() * sizeof(std::unique_ptr<name_entry[]>);
-    }
-
-private:
-    std::vector<std::unique_ptr<name_entry[]>> blocks_;
-    std::uint32_t size_ = 0;
-};
 
 /// An interned node identity with the number of entries it owns.
 struct node_slot {
@@ -194,7 +153,8 @@ public:
             reserve_gently(arena_, arena_.size() + name.size());
             arena_.append(name);
         }
-        const auto index = entries_.size();
+        const auto index = static_cast<std::uint32_t>(entries_.size());
+        reserve_gently(entries_, entries_.size() + 1);
         entries_.push_back(e);
         place_slot(index);
         set(index, owner, version, spec, removed);
@@ -249,7 +209,7 @@ public:
         release_owner(index);
         remove_slot(index);
         if (!entries_[index].name_inline()) garbage_ += entries_[index].name_size;
-        const auto last = entries_.size() - 1;
+        const auto last = static_cast<std::uint32_t>(entries_.size() - 1);
         if (index != last) move_entry(last, index);
         entries_.pop_back();
         if (garbage_ > 4096 && garbage_ * 2 > arena_.size()) compact_arena();
@@ -331,7 +291,7 @@ public:
 
     /// Bytes held by the table, the arena and the interned node and spec tables.
     std::size_t memory_bytes() const {
-        std::size_t bytes = entries_.memory_bytes() +
+        std::size_t bytes = entries_.capacity() * sizeof(name_entry) +
                             slots_.capacity() * sizeof(std::uint64_t) + arena_.capacity() +
                             digests_.capacity() * sizeof(std::uint64_t);
         for (const auto& n : nodes_) bytes += sizeof(node_slot) + n.id.name.capacity() + 64;
@@ -481,8 +441,7 @@ private:
     void compact_arena() {
         std::string fresh;
         fresh.reserve(arena_.size() - garbage_);
-        for (std::uint32_t i = 0; i < entries_.size(); ++i) {
-            auto& e = entries_[i];
+        for (auto& e : entries_) {
             if (e.name_inline()) continue;
             const auto offset = static_cast<std::uint32_t>(fresh.size());
             fresh.append(arena_, e.name_offset(), e.name_size);
@@ -492,7 +451,7 @@ private:
         garbage_ = 0;
     }
 
-    entry_blocks entries_;
+    std::vector<name_entry> entries_;
     std::vector<std::uint64_t> slots_;  // see `make_slot`
     std::string arena_;
     std::size_t garbage_ = 0;
