@@ -70,7 +70,7 @@ Options for rolling-deploy, churn and netsplit:
   --quiet-s X            quiescence in seconds after the last fault, before the final check (default 60)
   --deep-checks          also run every machine's own invariant check after every event
   --threads N            threads that run the nodes, 1 to 64; every count gives the same trace
-                         hash and report (default 1 below a million nodes × names, otherwise
+                         hash and report (default 1 below 5 million nodes × names, otherwise
                          one per processor, at most 8)
   --watch NAME           print the timeline of one worker name (starts, stops, replies) and of
                          node boots, stops and crashes to standard error
@@ -241,7 +241,7 @@ command_line parse(int argc, char** argv) {
     if (common.link.latency_min > common.link.latency_max)
         reject("invalid latency range: --latency-min-ms is above --latency-max-ms");
     // Small runs are fastest on one thread, because a window then has too few inputs to share.
-    if (!threads_given && static_cast<std::uint64_t>(common.nodes) * common.names >= 1'000'000)
+    if (!threads_given && static_cast<std::uint64_t>(common.nodes) * common.names >= 5'000'000)
         common.threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
     static_cast<run_options&>(cl.rolling) = common;
     static_cast<run_options&>(cl.churn) = common;

@@ -283,3 +283,43 @@ TEST_CASE("quorum placement stops the minority side's workers during a split", "
     CHECK(ring_minority > 0);
     CHECK(ring_report.ok());
 }
+
+TEST_CASE("orphans restart at failure detection", "[sim]") {
+    // A crashed node's names restart on the survivors as soon as they declare it failed, not
+    // `rebalance_delay` later, and a leave queued earlier does not hold that up.
+    cluster_config cc;
+    cc.seed = 5;
+    cc.node_defaults.rebalance_delay = 500ms;
+    sim_cluster c(cc, placement_choice(), handoff_choice{});
+    const auto names = muster::sim::detail::static_names(4);
+    std::vector<std::uint32_t> slots;
+    for (const auto& n : names)
+        slots.push_back(c.add_node(n, [names] { return sim_discovery(static_list(names, 5s)); }, time_point{}));
+    c.run_until(time_point{} + 10s);
+    for (int i = 0; i < 200; ++i) {
+        std::string name = "w";
+        name += std::to_string(i);
+        REQUIRE(c.register_name(slots[i % 4], name, worker_spec{"counter"}).has_value());
+    }
+    c.run_until(time_point{} + 15s);
+
+    std::map<std::uint32_t, time_point> failed_at;  // per survivor
+    std::map<std::uint32_t, time_point> last_start;
+    c.observe_effects([&](std::uint32_t slot, const effect& e) {
+        if (std::holds_alternative<member_failed>(e)) failed_at.emplace(slot, c.now());
+        if (std::holds_alternative<start_worker_effect>(e)) last_start[slot] = c.now();
+    });
+    c.terminate(slots[0], 30s);  // a graceful leave, queued one heartbeat later
+    c.run_until(time_point{} + 15s + 100ms);
+    c.crash(slots[3], true);  // connections reset: detected at once, between heartbeats
+    c.run_until(time_point{} + 30s);
+
+    REQUIRE(failed_at.size() == 2);
+    for (const auto& [slot, at] : failed_at) {
+        INFO("survivor " << names[slot]);
+        REQUIRE(last_start.contains(slot));
+        REQUIRE(last_start.at(slot) >= at);
+        REQUIRE(last_start.at(slot) - at < cc.node_defaults.rebalance_delay);
+    }
+    REQUIRE_FALSE(c.check_converged().has_value());
+}

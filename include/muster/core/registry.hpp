@@ -516,7 +516,7 @@ private:
         if (!retries_.empty()) next = std::min(next, retries_.front().at);
         if (!witness_retries_.empty()) next = std::min(next, witness_retries_.front().at);
         if (!tombstones_.empty()) next = std::min(next, tombstones_.front().first + config_.tombstone_ttl);
-        if (!orphan_queue_.empty()) next = std::min(next, orphan_queue_.front().first);
+        if (!orphan_queue_.empty()) next = std::min(next, orphan_queue_.begin()->first);
         if (leaving_) next = std::min(next, leave_deadline_);
         if (generation_wait_) next = std::min(next, leave_started_ + config_.newer_generation_wait);
         next = std::max(next, now);
@@ -556,13 +556,21 @@ private:
             log(log_level::info, "member_left", {{"member", ev.member.name}});
             // Updates from the nodes that took over its workers may still be in flight: wait one
             // heartbeat interval before restarting what it still owns in this replica.
-            orphan_queue_.emplace_back(now + config_.heartbeat_interval, ev.member);
+            orphan_queue_.emplace(now + config_.heartbeat_interval, ev.member);
             break;
-        case kind::failed:
+        case kind::failed: {
             log(log_level::warn, "member_failed", {{"member", ev.member.name}});
             recover_handed_copies(now, ev.member);
-            orphan_queue_.emplace_back(now + config_.rebalance_delay, ev.member);
+            // Its names restart at once. A member that failed shortly before may have had some
+            // of them placed on this one, which then restarted them nowhere: they are checked
+            // again now, with this member gone from the view.
+            while (!recent_failures_.empty() && recent_failures_.front().first + config_.heartbeat_interval < now)
+                recent_failures_.pop_front();
+            for (const auto& [at, earlier] : recent_failures_) orphan_queue_.emplace(now, earlier);
+            orphan_queue_.emplace(now, ev.member);
+            recent_failures_.emplace_back(now, ev.member);
             break;
+        }
         }
     }
 
@@ -1531,9 +1539,9 @@ private:
     // ---- failed and departed owners -----------------------------------------------------------
 
     void process_orphan_queue(time_point now) {
-        while (!orphan_queue_.empty() && orphan_queue_.front().first <= now) {
-            const node_id gone = orphan_queue_.front().second;
-            orphan_queue_.pop_front();
+        while (!orphan_queue_.empty() && orphan_queue_.begin()->first <= now) {
+            const node_id gone = orphan_queue_.begin()->second;
+            orphan_queue_.erase(orphan_queue_.begin());
             if (!membership_.is_dead(gone)) continue;
             // The entries are visited in storage order, which is deterministic, so no sort by
             // name is needed. `check_orphan` updates entries in place and erases none, so the
@@ -1630,16 +1638,17 @@ private:
             }
             if (membership_.is_dead(owner)) {
                 // Known gone, perhaps only through a later incarnation of the same name, without
-                // a failure event here: look for its names again.
+                // a failure event here: look for its names again, after the wait a leave gets,
+                // because it may have just left and handed its workers on.
                 unknown_since_.erase(owner);
-                orphan_queue_.emplace_back(now, owner);
+                orphan_queue_.emplace(now + config_.heartbeat_interval, owner);
                 continue;
             }
             const auto [it, inserted] = unknown_since_.emplace(owner, now);
             if (!inserted && now - it->second >= patience) {
                 log(log_level::warn, "owner_presumed_failed", {{"member", owner.name}});
                 membership_.presume_dead(owner);
-                orphan_queue_.emplace_back(now, owner);
+                orphan_queue_.emplace(now, owner);
                 unknown_since_.erase(it);
             }
         }
@@ -2032,7 +2041,9 @@ private:
     pending_ids pending_;
     std::deque<std::pair<time_point, request_id>> pending_order_;
     std::deque<std::pair<time_point, std::string>> tombstones_;
-    std::deque<std::pair<time_point, node_id>> orphan_queue_;
+    // Owners whose names to check, by when; equal times keep the order they were added in.
+    std::multimap<time_point, node_id> orphan_queue_;
+    std::deque<std::pair<time_point, node_id>> recent_failures_;  // members failed in the last heartbeat interval
     std::map<node_id, time_point> unknown_since_;
 
     std::optional<time_point> flush_at_;
