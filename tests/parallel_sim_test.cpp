@@ -25,35 +25,35 @@ std::string describe(const run_report& r) {
     return text;
 }
 
-void require_same(const run_report& one, const run_report& many) {
-    INFO("one thread: " << describe(one));
-    INFO("threads:    " << describe(many));
-    REQUIRE(one.trace_hash == many.trace_hash);
-    REQUIRE(one.events == many.events);
-    REQUIRE(one.messages == many.messages);
-    REQUIRE(one.messages_by_kind == many.messages_by_kind);
-    REQUIRE(one.acknowledged == many.acknowledged);
-    REQUIRE(one.moves_mean == many.moves_mean);
-    REQUIRE(one.moves_max == many.moves_max);
-    REQUIRE(one.unavailable_max == many.unavailable_max);
-    REQUIRE(one.convergence == many.convergence);
-    REQUIRE(one.protocol.handoffs_accepted == many.protocol.handoffs_accepted);
-    REQUIRE(one.failure.has_value() == many.failure.has_value());
-    if (one.failure) {
-        REQUIRE(one.failure->invariant == many.failure->invariant);
-        REQUIRE(one.failure->detail == many.failure->detail);
-        REQUIRE(one.failure->at == many.failure->at);
-        REQUIRE(one.trace == many.trace);
+void require_same(const run_report& single, const run_report& threaded) {
+    INFO("one thread: " << describe(single));
+    INFO("threads:    " << describe(threaded));
+    REQUIRE(single.trace_hash == threaded.trace_hash);
+    REQUIRE(single.events == threaded.events);
+    REQUIRE(single.messages == threaded.messages);
+    REQUIRE(single.messages_by_kind == threaded.messages_by_kind);
+    REQUIRE(single.acknowledged == threaded.acknowledged);
+    REQUIRE(single.moves_mean == threaded.moves_mean);
+    REQUIRE(single.moves_max == threaded.moves_max);
+    REQUIRE(single.unavailable_max == threaded.unavailable_max);
+    REQUIRE(single.convergence == threaded.convergence);
+    REQUIRE(single.protocol.handoffs_accepted == threaded.protocol.handoffs_accepted);
+    REQUIRE(single.failure.has_value() == threaded.failure.has_value());
+    if (single.failure) {
+        REQUIRE(single.failure->invariant == threaded.failure->invariant);
+        REQUIRE(single.failure->detail == threaded.failure->detail);
+        REQUIRE(single.failure->at == threaded.failure->at);
+        REQUIRE(single.trace == threaded.trace);
     }
 }
 
 template <class Options, class Run>
 void compare_threads(Options o, Run run, std::initializer_list<unsigned> counts = {2, 3}) {
     o.threads = 1;
-    const auto one = run(o);
+    const auto single = run(o);
     for (const unsigned t : counts) {
         o.threads = t;
-        require_same(one, run(o));
+        require_same(single, run(o));
     }
 }
 
@@ -115,11 +115,11 @@ TEST_CASE("violation on threads matches", "[sim][threads]") {
     o.names = 200;
     o.handoff_exit_lag = 500ms;
     o.threads = 1;
-    const auto one = rolling_deploy(o);
-    REQUIRE(one.failure.has_value());
-    REQUIRE(one.failure->invariant == "unique-instance");
+    const auto single = rolling_deploy(o);
+    REQUIRE(single.failure.has_value());
+    REQUIRE(single.failure->invariant == "unique-instance");
     o.threads = 2;
-    require_same(one, rolling_deploy(o));
+    require_same(single, rolling_deploy(o));
 }
 
 TEST_CASE("random churn on threads matches", "[sim][threads]") {
@@ -138,12 +138,12 @@ TEST_CASE("random churn on threads matches", "[sim][threads]") {
                                         handoff_choice::mode::ignore);
         const unsigned threads = *rc::gen::inRange(2u, 5u);
         c.threads = 1;
-        const auto one = churn(c);
+        const auto single = churn(c);
         c.threads = threads;
-        const auto many = churn(c);
-        RC_ASSERT(one.trace_hash == many.trace_hash);
-        RC_ASSERT(one.events == many.events);
-        RC_ASSERT(one.ok() == many.ok());
+        const auto threaded = churn(c);
+        RC_ASSERT(single.trace_hash == threaded.trace_hash);
+        RC_ASSERT(single.events == threaded.events);
+        RC_ASSERT(single.ok() == threaded.ok());
     });
 }
 

@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
 
+#include <map>
 #include <string>
+#include <vector>
 
 using namespace muster;
 using namespace muster::sim;
@@ -37,6 +39,15 @@ struct selfish_handoff {
         return 0;
     }
 };
+
+// Adds one node per name, booting at time zero, that finds the others through a static list.
+template <class Cluster>
+std::vector<std::uint32_t> add_static_nodes(Cluster& c, const std::vector<std::string>& names) {
+    std::vector<std::uint32_t> slots;
+    for (const auto& n : names)
+        slots.push_back(c.add_node(n, [names] { return sim_discovery(static_list(names, 5s)); }, time_point{}));
+    return slots;
+}
 
 }  // namespace
 
@@ -101,9 +112,7 @@ TEST_CASE("checker catches selfish conflict policy", "[sim]") {
     cc.check_placement = false;
     cluster<hash_ring, selfish_handoff> c(cc, hash_ring(), selfish_handoff{});
     const auto names = muster::sim::detail::static_names(4);
-    std::vector<std::uint32_t> slots;
-    for (const auto& n : names)
-        slots.push_back(c.add_node(n, [names] { return sim_discovery(static_list(names, 5s)); }, time_point{}));
+    const auto slots = add_static_nodes(c, names);
     c.run_until(time_point{} + 10s);
     for (int i = 0; i < 50; ++i) {
         std::string name = "w";  // appended, not `"w" + ...`, which trips a GCC 12 -Wrestrict false positive
@@ -292,9 +301,7 @@ TEST_CASE("orphans restart at failure detection", "[sim]") {
     cc.node_defaults.rebalance_delay = 500ms;
     sim_cluster c(cc, placement_choice(), handoff_choice{});
     const auto names = muster::sim::detail::static_names(4);
-    std::vector<std::uint32_t> slots;
-    for (const auto& n : names)
-        slots.push_back(c.add_node(n, [names] { return sim_discovery(static_list(names, 5s)); }, time_point{}));
+    const auto slots = add_static_nodes(c, names);
     c.run_until(time_point{} + 10s);
     for (int i = 0; i < 200; ++i) {
         std::string name = "w";

@@ -561,9 +561,9 @@ private:
         case kind::failed: {
             log(log_level::warn, "member_failed", {{"member", ev.member.name}});
             recover_handed_copies(now, ev.member);
-            // Its names restart at once. A member that failed shortly before may have had some
-            // of them placed on this one, which then restarted them nowhere: they are checked
-            // again now, with this member gone from the view.
+            // Its names restart at once. Names of a member that failed in the last heartbeat
+            // interval may have been placed on this one and restarted nowhere, so they are
+            // checked again, with this member gone from the view.
             while (!recent_failures_.empty() && recent_failures_.front().first + config_.heartbeat_interval < now)
                 recent_failures_.pop_front();
             for (const auto& [at, earlier] : recent_failures_) orphan_queue_.emplace(now, earlier);
@@ -1550,20 +1550,20 @@ private:
             table_.for_each_owned_by(gone, [&](std::uint32_t i) {
                 if (!table_.at(i).removed) owned.push_back(i);
             });
-            // Each restart adds an effect and an update; growing the vectors once spares the
-            // copies of repeated doubling.
+            // Each restart adds an effect and an update, so the vectors grow once here instead
+            // of doubling step by step.
             effects_.reserve(effects_.size() + owned.size());
             outbox_.reserve(outbox_.size() + owned.size());
             outbox_holder_.reserve(outbox_holder_.size() + owned.size());
             std::uint64_t restarted = 0;
-            const bool each = log_.enabled(log_level::debug);
+            const bool log_every_restart = log_.enabled(log_level::debug);
             for (const auto index : owned) {
                 if (!check_orphan(now, index)) continue;
                 ++restarted;
-                if (each) log_restart(log_level::debug, index, gone);
+                if (log_every_restart) log_restart(log_level::debug, index, gone);
             }
             // One line per failed owner, because a failed node may leave thousands of names, and
-            // a line for each is formatted and written while they wait (debug level has them).
+            // a line per name would be formatted and written while they wait (debug logs them).
             if (restarted > 0)
                 log(log_level::info, "workers_restarted", {{"failed_owner", gone.name}, {"count", std::to_string(restarted)}});
             // Offers in flight to the gone node are placed again with their kept state. Every
@@ -1584,8 +1584,6 @@ private:
         }
     }
 
-    // Returns `membership_.is_dead(owner)`, caching the last result until membership changes,
-    // because records arrive in batches that mostly share one owner.
     // Returns whether the owner of entry `index` is gone, remembered per interned owner until
     // the membership changes: records arrive by the thousand, and mostly name a few owners.
     bool owner_gone(std::uint32_t index) {

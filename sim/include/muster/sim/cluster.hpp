@@ -20,11 +20,11 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
-#include <queue>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -210,6 +210,10 @@ public:
             slot = static_cast<std::uint32_t>(nodes_.size());
             nodes_.emplace_back();
             nodes_.back().name = name;
+            capture_.push_back(nullptr);
+            windows_.emplace_back();
+            cursors_.push_back(0);
+            done_.emplace_back(false);
             slots_.emplace(name, slot);
         }
         nodes_[slot].make_discovery = std::move(make_discovery);
@@ -402,7 +406,8 @@ public:
             if (pool_ && run_window(until)) continue;
             auto e = queue_.pop();
             if (const auto slot = input_slot(e.payload); slot && !held(*slot, e.payload)) {
-                step_record r;
+                auto& r = single_record_;
+                r.reuse();
                 r.at = e.at;
                 r.seq = e.seq;
                 r.slot = *slot;
@@ -737,15 +742,20 @@ private:
             e);
     }
 
+    // The incarnation a node input was meant for, or 0 for a scenario action.
+    static std::uint64_t input_incarnation(const event& e) {
+        return std::visit(
+            [](const auto& x) -> std::uint64_t {
+                if constexpr (std::is_same_v<std::decay_t<decltype(x)>, action_event>) return 0;
+                else return x.incarnation;
+            },
+            e);
+    }
+
     // Whether a paused node must keep this input until it resumes. Its exit is never held.
     bool held(std::uint32_t slot, const event& e) const {
         if (!nodes_[slot].paused || std::holds_alternative<exit_event>(e)) return false;
-        return std::visit(
-            [&](const auto& x) {
-                if constexpr (std::is_same_v<std::decay_t<decltype(x)>, action_event>) return false;
-                else return alive(slot, x.incarnation);
-            },
-            e);
+        return alive(slot, input_incarnation(e));
     }
 
     void hold(event& e) {
@@ -765,13 +775,7 @@ private:
             if (alive(slot, x->incarnation)) n.machine.reset();
             return;
         }
-        const auto incarnation = std::visit(
-            [](const auto& x) -> std::uint64_t {
-                if constexpr (std::is_same_v<std::decay_t<decltype(x)>, action_event>) return 0;
-                else return x.incarnation;
-            },
-            r.input);
-        if (!alive(slot, incarnation)) return;
+        if (!alive(slot, input_incarnation(r.input))) return;
 
         const auto clock = clock_at(slot, r.at);
         if (auto* t = std::get_if<timer_event>(&r.input)) {
@@ -780,7 +784,6 @@ private:
         }
         r.reached = true;
 
-        if (slot >= capture_.size()) capture_.resize(nodes_.size(), nullptr);
         capture_[slot] = &r;
         try {
             if (auto* d = std::get_if<deliver_event>(&r.input)) n.machine->step(clock, *d->message);
@@ -802,12 +805,12 @@ private:
     // timer and its exit.
     void collect(std::uint32_t slot, step_record& r, time_point window_end, node_window* w) {
         auto& n = nodes_[slot];
-        r.effects = n.machine->drain_effects();
+        n.machine->drain_effects_into(r.effects);
         for (auto& e : r.effects) {
             if (auto* t = std::get_if<timer_effect>(&e)) {
                 r.pushes.push_back(arm_timer(slot, *t, r.at, window_end, w));
             } else if (std::holds_alternative<node_stopped>(e)) {
-                // Destroying the machine inside its own drain is unsafe; it exits right after.
+                // Destroying the machine inside its own drain is unsafe, so it exits right after.
                 r.pushes.push_back(push_self(r.at, event{exit_event{slot, n.incarnation}}, window_end, w));
             }
         }
@@ -907,7 +910,6 @@ private:
             (!stubborn_.empty() && config_.node_defaults.stop_grace < span);
         if (span <= duration::zero() || early_actions) return false;
         time_point window_end = std::min(queue_.top_time() + span, until + duration(1));
-        if (windows_.size() < nodes_.size()) windows_.resize(nodes_.size());
         touched_.clear();
         while (!queue_.empty() && queue_.top_time() < window_end) {
             const auto slot = input_slot(queue_.top_payload());
@@ -924,11 +926,6 @@ private:
         }
         if (touched_.empty()) return false;
 
-        if (capture_.size() < nodes_.size()) capture_.resize(nodes_.size(), nullptr);
-        if (done_size_ < nodes_.size()) {
-            done_size_ = nodes_.size();
-            done_ = std::make_unique<std::atomic<bool>[]>(done_size_);
-        }
         for (const auto slot : touched_) done_[slot].store(false, std::memory_order_relaxed);
 
         // Nodes in the order of their first input, which is the order their records start to
@@ -940,27 +937,25 @@ private:
         std::sort(touched_.begin(), touched_.end(),
                   [&](std::uint32_t a, std::uint32_t b) { return first_key(a) < first_key(b); });
         auto task = [&](std::size_t i) {
-            const auto slot = touched_[i];
-            try {
-                run_node(slot, window_end);
-            } catch (...) {
-                done_[slot].store(true, std::memory_order_release);
-                throw;
-            }
-            done_[slot].store(true, std::memory_order_release);
+            // Marked done even when it throws, so the committing thread stops waiting for it.
+            struct mark_done {
+                std::atomic<bool>& flag;
+                ~mark_done() { flag.store(true, std::memory_order_release); }
+            } done{done_[touched_[i]]};
+            run_node(touched_[i], window_end);
         };
 
         pool_->start(touched_.size(), task);
         committing_until_ = window_end;
+        std::exception_ptr error;
         try {
             commit_window();
         } catch (...) {
-            committing_until_ = time_point::min();
-            pool_->finish();
-            throw;
+            error = std::current_exception();
         }
         committing_until_ = time_point::min();
         pool_->finish();
+        if (error) std::rethrow_exception(error);
         for (const auto slot : touched_) {
             auto& w = windows_[slot];
             w.inputs.clear();
@@ -976,17 +971,18 @@ private:
     // record is its first input. A child's seq is known once its parent has committed, and the
     // parent comes earlier in the same node's records.
     void commit_window() {
-        using head = std::pair<std::pair<time_point, std::uint64_t>, std::uint32_t>;
-        std::priority_queue<head, std::vector<head>, std::greater<>> heads;
+        auto& heads = heads_;  // a min-heap by (time, seq)
+        heads.clear();
         for (const auto slot : touched_) {
             const auto& in = windows_[slot].inputs.front();
-            heads.push({{in.at, in.seq}, slot});
+            heads.push_back({{in.at, in.seq}, slot});
+            cursors_[slot] = 0;
         }
-        if (cursors_.size() < nodes_.size()) cursors_.resize(nodes_.size());
-        for (const auto slot : touched_) cursors_[slot] = 0;
+        std::make_heap(heads.begin(), heads.end(), std::greater<>());
         while (!heads.empty() && !violation_) {
-            const auto slot = heads.top().second;
-            heads.pop();
+            std::pop_heap(heads.begin(), heads.end(), std::greater<>());
+            const auto slot = heads.back().second;
+            heads.pop_back();
             while (!done_[slot].load(std::memory_order_acquire))
                 if (!pool_->help()) worker_pool::pause();
             auto& w = windows_[slot];
@@ -995,7 +991,8 @@ private:
             commit(w.records[i], &w);
             if (++i < w.used) {
                 const auto& r = w.records[i];
-                heads.push({{r.at, r.child == no_child ? r.seq : w.child_seqs[r.child]}, slot});
+                heads.push_back({{r.at, r.child == no_child ? r.seq : w.child_seqs[r.child]}, slot});
+                std::push_heap(heads.begin(), heads.end(), std::greater<>());
             }
         }
     }
@@ -1300,8 +1297,9 @@ private:
     std::vector<node_window> windows_;         // per node: its inputs in the current window
     std::vector<std::uint32_t> touched_;       // nodes with inputs in the current window
     std::vector<std::size_t> cursors_;         // per node: the next record to commit
-    std::unique_ptr<std::atomic<bool>[]> done_;  // per node: its inputs of the window are processed
-    std::size_t done_size_ = 0;
+    std::deque<std::atomic<bool>> done_;       // per node: its inputs of the window are processed
+    std::vector<std::pair<std::pair<time_point, std::uint64_t>, std::uint32_t>> heads_;  // see `commit_window`
+    step_record single_record_;                // the record of an input processed alone
     time_point committing_until_ = time_point::min();  // the end of the window being committed
 };
 

@@ -71,16 +71,14 @@ public:
         // The other threads take tasks from the back, so once one is theirs, all later ones
         // are: each of those was handed to one of them, which runs it unless this thread
         // claimed it first.
-        while (front_ < count_) {
-            const auto i = front_++;
-            if (claimed_[i].exchange(true, std::memory_order_acq_rel)) {
-                front_ = count_;
-                return false;
-            }
-            call(i);
-            return true;
+        if (front_ >= count_) return false;
+        const auto i = front_++;
+        if (claimed_[i].exchange(true, std::memory_order_acq_rel)) {
+            front_ = count_;
+            return false;
         }
-        return false;
+        call(i);
+        return true;
     }
 
     /// Runs the tasks no thread has taken, waits until the others have finished theirs, and
