@@ -97,6 +97,17 @@ TEST_CASE("config allows zero rebalance delay", "[core]") {
     CHECK(create_error(config) == muster::config_error::nonpositive_duration);
 }
 
+TEST_CASE("config allows zero failover delay", "[core]") {
+    auto config = valid_config();
+    config.failover_delay = muster::duration::zero();
+    CHECK_FALSE(muster::validate(config).has_value());
+
+    config.failover_delay = -1ms;
+    CHECK(muster::validate(config) == muster::config_error::nonpositive_duration);
+    config.failover_delay = std::chrono::hours(24 * 101);
+    CHECK(muster::validate(config) == muster::config_error::duration_too_large);
+}
+
 TEST_CASE("config rejects short failure timeout", "[core]") {
     auto config = valid_config();
     config.heartbeat_interval = 1s;

@@ -393,6 +393,28 @@ TEST_CASE("membership leave announces and stops connecting", "[core]") {
     CHECK(f.members.peers().empty());
 }
 
+TEST_CASE("membership leaving node restores sessions", "[core]") {
+    joined_fixture f;
+    f.members.leave(start + 1s, f.out);
+    f.out.clear();
+
+    // A heartbeat from a node this one does not count as a member (it failed it on a stale
+    // connection reset, say): the leaving node asks for a hello, so that node keeps hearing
+    // from it and does not declare it failed while it still hands off its workers.
+    CHECK_FALSE(f.members.on_envelope(start + 2s, from(node_c, 1, muster::heartbeat{}), f.out));
+    const auto sends = only<muster::send_effect>(f.out);
+    REQUIRE(sends.size() == 1);
+    CHECK(sends[0].to == node_c);
+    const auto* h = std::get_if<muster::hello>(&sends[0].message->body);
+    REQUIRE(h != nullptr);
+    CHECK(h->reply_requested);
+    CHECK(h->leaving);
+
+    f.out.clear();
+    f.members.on_envelope(start + 2s + 1ms, from(node_c, 1, hello_from_peer(false)), f.out);
+    CHECK(f.members.is_alive({node_c, 1}));
+}
+
 TEST_CASE("membership treats self by incarnation", "[core]") {
     const auto config = make_config();
     const muster::membership members(config);

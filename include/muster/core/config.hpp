@@ -26,6 +26,10 @@ struct registry_config {
     duration request_timeout = 5s;          ///< deadline of a register or unregister request
     duration handoff_retry = 1s;            ///< an unanswered handoff offer is sent again after this
     duration rebalance_delay = 50ms;        ///< membership changes within this window move names once
+    /// A failed member's names restart this long after the failure is detected, so a member
+    /// announced at that moment (a new incarnation of the failed node, say) reaches every view
+    /// first and every node applies the placement rule to the same members. May be 0.
+    duration failover_delay = 10ms;
     duration stop_grace = 5s;               ///< a worker asked to stop is killed after this
     duration leave_deadline = 25s;          ///< a leaving node stops waiting for handoffs after this
     /// A leaving node with no member of a newer generation in its view keeps its workers running up to
@@ -97,6 +101,8 @@ constexpr std::optional<config_error> validate(const registry_config& c) noexcep
     }
     if (c.rebalance_delay < duration::zero()) return config_error::nonpositive_duration;
     if (c.rebalance_delay > duration_max) return config_error::duration_too_large;
+    if (c.failover_delay < duration::zero()) return config_error::nonpositive_duration;
+    if (c.failover_delay > duration_max) return config_error::duration_too_large;
     if (c.failure_timeout < 2 * c.heartbeat_interval) return config_error::failure_timeout_too_short;
     if (c.newer_generation_wait < duration::zero()) return config_error::nonpositive_duration;
     if (c.newer_generation_wait >= c.leave_deadline) return config_error::generation_wait_too_long;

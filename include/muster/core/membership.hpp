@@ -365,8 +365,10 @@ private:
         on_candidates(now, h.members, out);
     }
 
+    // A leaving node restores sessions too: a member that still counts it as one and never
+    // hears from it would declare it failed and restart the workers it is still handing off.
     void reintroduce(time_point now, const node_id& from, std::vector<effect>& out) {
-        if (leaving_ || from.name == config_.self.name || check_name(from.name)) return;
+        if (from.name == config_.self.name || check_name(from.name)) return;
         auto it = peers_.find(from.name);
         if (it == peers_.end()) {
             peer p;

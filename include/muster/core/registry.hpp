@@ -139,6 +139,7 @@ public:
             membership_.on_heartbeat_tick(now, effects_);
             check_unknown_owners(now);
             expire_handed_copies(now);
+            send_handed_merges();
             expire_parked(now);
             // A worker can start on a node that is not its owner, for example through a request
             // routed by an older view. Once the view has been stable for an interval, it moves.
@@ -517,6 +518,7 @@ private:
         if (!witness_retries_.empty()) next = std::min(next, witness_retries_.front().at);
         if (!tombstones_.empty()) next = std::min(next, tombstones_.front().first + config_.tombstone_ttl);
         if (!orphan_queue_.empty()) next = std::min(next, orphan_queue_.begin()->first);
+        if (!failovers_.empty()) next = std::min(next, failovers_.begin()->first);
         if (leaving_) next = std::min(next, leave_deadline_);
         if (generation_wait_) next = std::min(next, leave_started_ + config_.newer_generation_wait);
         next = std::max(next, now);
@@ -560,14 +562,16 @@ private:
             break;
         case kind::failed: {
             log(log_level::warn, "member_failed", {{"member", ev.member.name}});
-            recover_handed_copies(now, ev.member);
-            // Its names restart at once. Names of a member that failed in the last heartbeat
-            // interval may have been placed on this one and restarted nowhere, so they are
-            // checked again, with this member gone from the view.
+            // Its names restart `failover_delay` from now, as do the handoffs it accepted from
+            // this node. Names of a member that failed in the last heartbeat interval may have
+            // been placed on this one and restarted nowhere, so they are checked again, with
+            // this member gone from the view.
+            const time_point at = now + config_.failover_delay;
+            failovers_.emplace(at, ev.member);
             while (!recent_failures_.empty() && recent_failures_.front().first + config_.heartbeat_interval < now)
                 recent_failures_.pop_front();
-            for (const auto& [at, earlier] : recent_failures_) orphan_queue_.emplace(now, earlier);
-            orphan_queue_.emplace(now, ev.member);
+            for (const auto& [failed_at, earlier] : recent_failures_) orphan_queue_.emplace(at, earlier);
+            orphan_queue_.emplace(at, ev.member);
             recent_failures_.emplace_back(now, ev.member);
             break;
         }
@@ -1045,6 +1049,7 @@ private:
                     send_to(w.target.name, u);
                 }
                 keep_handed_copy(now, name, w.target, r.version, w.state);
+                table_.upsert(r.name, r.owner, r.version, r.spec, false);
                 erase_local(local);
                 return;
             }
@@ -1539,6 +1544,13 @@ private:
     // ---- failed and departed owners -----------------------------------------------------------
 
     void process_orphan_queue(time_point now) {
+        // Handed states go first, so a name this node handed to the failed member restarts with
+        // its state rather than empty as an orphan.
+        while (!failovers_.empty() && failovers_.begin()->first <= now) {
+            const node_id failed = failovers_.begin()->second;
+            failovers_.erase(failovers_.begin());
+            recover_handed_copies(now, failed);
+        }
         while (!orphan_queue_.empty() && orphan_queue_.begin()->first <= now) {
             const node_id gone = orphan_queue_.begin()->second;
             orphan_queue_.erase(orphan_queue_.begin());
@@ -1663,28 +1675,78 @@ private:
         handed_[name] = handed_copy{target, version, *state, now + 2 * config_.failure_timeout};
     }
 
-    // The new owner of recently handed names failed: place each of those names again with the
-    // kept state, unless a newer record shows it moved on. A node that restarted it meanwhile
-    // receives the state as an offer and merges it into its instance.
+    // The new owner of recently handed names failed. Where this node is the placement owner
+    // now, it restarts each of those names with the kept state. Elsewhere it restarts nothing,
+    // because the failed owner's other names restart as orphans on the placement owner, and a
+    // second start decided from a view that differs (a member joining at this moment) could run
+    // the name twice. It broadcasts its record naming the failed owner instead, since replicas
+    // that missed the failed owner's update would not see an orphan otherwise, and keeps the
+    // state to merge into the restarted instance (`send_handed_merges`).
     void recover_handed_copies(time_point now, const node_id& failed) {
         for (auto it = handed_.begin(); it != handed_.end();) {
-            if (it->second.target != failed || now > it->second.until || leaving_) {
+            auto& copy = it->second;
+            if (copy.target != failed || copy.merge_only || now > copy.until || leaving_) {
                 ++it;
                 continue;
             }
-            const std::string name = it->first;
-            handed_copy copy = std::move(it->second);
-            it = handed_.erase(it);
-            const auto index = table_.find(name);
-            if (index == detail::npos32 || table_.at(index).removed || is_local(index)) continue;
-            if (table_.owner(index) != failed && table_.at(index).version > copy.version) continue;
+            const auto index = table_.find(it->first);
+            if (index == detail::npos32 || table_.at(index).removed || is_local(index)) {
+                it = handed_.erase(it);
+                continue;
+            }
             ++stats_.handed_states_recovered;
-            log(log_level::warn, "handed_state_recovered", {{"name", name}, {"failed_owner", failed.name}});
-            auto& w = add_local(index);
-            w.phase = stage::offered;
-            w.version = std::max(copy.version, table_.at(index).version);
-            w.state = std::move(copy.state);
-            replace(now, locals_.find(name));
+            log(log_level::warn, "handed_state_recovered", {{"name", it->first}, {"failed_owner", failed.name}});
+            const bool moved_on = table_.owner(index) != failed && table_.at(index).version > copy.version;
+            // This replica names the failed owner from here on, as the replicas that received
+            // its update do.
+            if (!moved_on && (table_.owner(index) != failed || table_.at(index).version < copy.version))
+                table_.update(index, failed, copy.version, table_.spec(index), false);
+            if (!moved_on && view_places_here(it->first)) {
+                const std::string name = it->first;
+                handed_copy kept = std::move(copy);
+                it = handed_.erase(it);
+                auto& w = add_local(index);
+                w.phase = stage::offered;
+                w.version = std::max(kept.version, table_.at(index).version);
+                w.state = std::move(kept.state);
+                replace(now, locals_.find(name));
+                continue;
+            }
+            if (!moved_on) queue_update(index);
+            copy.merge_only = true;
+            copy.until = now + 2 * config_.failure_timeout;
+            ++it;
+        }
+        send_handed_merges();
+    }
+
+    // Offers each state kept by `recover_handed_copies` to the node that restarted its name, as
+    // soon as this replica names a live owner other than the failed one. The owner runs the name
+    // already, so it merges the state into its instance (see `accept_offer`).
+    void send_handed_merges() {
+        for (auto it = handed_.begin(); it != handed_.end();) {
+            const auto& copy = it->second;
+            if (!copy.merge_only) {
+                ++it;
+                continue;
+            }
+            const auto index = table_.find(it->first);
+            if (index == detail::npos32 || table_.at(index).removed) {
+                it = handed_.erase(it);
+                continue;
+            }
+            const node_id& owner = table_.owner(index);
+            if (owner == copy.target || !membership_.is_alive(owner)) {
+                ++it;
+                continue;
+            }
+            if (owner == config_.self) {
+                if (is_local(index)) effects_.push_back(merge_state_effect{it->first, copy.state});
+            } else {
+                offers_[owner].push_back(
+                    handoff_item{++last_handoff_id_, it->first, copy.version, table_.spec(index), copy.state});
+            }
+            it = handed_.erase(it);
         }
     }
 
@@ -2041,6 +2103,7 @@ private:
     std::deque<std::pair<time_point, std::string>> tombstones_;
     // Owners whose names to check, by when; equal times keep the order they were added in.
     std::multimap<time_point, node_id> orphan_queue_;
+    std::multimap<time_point, node_id> failovers_;  // failed members whose handed states to recover, by time
     std::deque<std::pair<time_point, node_id>> recent_failures_;  // members failed in the last heartbeat interval
     std::map<node_id, time_point> unknown_since_;
 
@@ -2058,6 +2121,7 @@ private:
         std::uint64_t version = 0;  // the entry version the new owner runs it at
         worker_state state;
         time_point until;
+        bool merge_only = false;  // the target failed: merge the state into the restarted instance
     };
     std::map<std::string, handed_copy, std::less<>> handed_;  // states handed off recently
     struct parked_message {
