@@ -415,6 +415,24 @@ TEST_CASE("membership leaving node restores sessions", "[core]") {
     CHECK(f.members.is_alive({node_c, 1}));
 }
 
+TEST_CASE("membership ignores loss of an earlier incarnation", "[core]") {
+    joined_fixture f;
+    // node_b restarted: its new incarnation said hello before the old connection's loss arrived.
+    f.members.on_envelope(start + 1s, from(node_b, 2, hello_from_peer()), f.out);
+    (void)f.members.take_events();
+    f.out.clear();
+
+    f.members.on_connection_lost(start + 1s + 1ms, node_b, f.out, 1);
+    CHECK(f.members.is_alive({node_b, 2}));
+    CHECK(f.members.take_events().empty());
+
+    // A loss of the current incarnation's connection, or of one the transport cannot name,
+    // fails the member.
+    f.members.on_connection_lost(start + 1s + 2ms, node_b, f.out, 2);
+    CHECK_FALSE(f.members.is_alive({node_b, 2}));
+    CHECK(f.members.is_dead({node_b, 2}));
+}
+
 TEST_CASE("membership treats self by incarnation", "[core]") {
     const auto config = make_config();
     const muster::membership members(config);

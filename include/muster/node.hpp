@@ -36,7 +36,10 @@ public:
     void tick(time_point now) { machine_.tick(now); dispatch(); }
     void on_connected(time_point now, const std::string& peer) { machine_.on_connected(now, peer); dispatch(); }
     void on_connect_failed(time_point now, const std::string& peer) { machine_.on_connect_failed(now, peer); dispatch(); }
-    void on_connection_lost(time_point now, const std::string& peer) { machine_.on_connection_lost(now, peer); dispatch(); }
+    void on_connection_lost(time_point now, const std::string& peer, std::uint64_t incarnation = 0) {
+        machine_.on_connection_lost(now, peer, incarnation);
+        dispatch();
+    }
     void on_resolved(time_point now, const resolve_result& r) { machine_.on_resolved(now, r); dispatch(); }
     void leave(time_point now) { machine_.leave(now); dispatch(); }
 

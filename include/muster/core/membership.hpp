@@ -143,14 +143,19 @@ public:
     }
 
     /// Declares a member failed at once when its transport reports a broken connection, because
-    /// a closed socket means the process or its link is gone.
-    void on_connection_lost(time_point now, const std::string& name, std::vector<effect>& out) {
+    /// a closed socket means the process or its link is gone. `incarnation` is the incarnation the
+    /// connection belonged to, or 0 when the transport does not know it. A loss reported for an
+    /// earlier incarnation than the member's (the old process's connection, reported after the
+    /// new process's hello) is stale and changes nothing.
+    void on_connection_lost(time_point now, const std::string& name, std::vector<effect>& out,
+                            std::uint64_t incarnation = 0) {
         const auto it = peers_.find(name);
         if (it == peers_.end()) return;
         if (it->second.state == peer_state::connecting) {
             peers_.erase(it);
             return;
         }
+        if (incarnation != 0 && incarnation < it->second.id.incarnation) return;
         fail(now, it, out);
     }
 

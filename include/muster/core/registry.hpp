@@ -177,9 +177,12 @@ public:
         after_input(now);
     }
 
-    void on_connection_lost(time_point now, const std::string& peer) {
+    /// Reports a broken connection to `peer`. `incarnation` is the peer incarnation the
+    /// connection belonged to, if the transport knows it (0 otherwise): a loss reported for an
+    /// earlier incarnation than the current member is ignored.
+    void on_connection_lost(time_point now, const std::string& peer, std::uint64_t incarnation = 0) {
         if (!running()) return;
-        membership_.on_connection_lost(now, peer, effects_);
+        membership_.on_connection_lost(now, peer, effects_, incarnation);
         after_input(now);
     }
 

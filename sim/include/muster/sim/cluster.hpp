@@ -245,7 +245,9 @@ public:
                 if (!network_.reachable(n.name, nodes_[peer].name)) continue;
                 const auto inc = nodes_[peer].incarnation;
                 const std::string name = n.name;
-                schedule(now_ + network_.delay(net_rng_), [this, peer, inc, name] { connection_lost(peer, inc, name); });
+                const auto lost = n.incarnation;
+                schedule(now_ + network_.delay(net_rng_),
+                         [this, peer, inc, name, lost] { connection_lost(peer, inc, name, lost); });
             }
         }
     }
@@ -703,13 +705,16 @@ private:
         });
     }
 
-    void connection_lost(std::uint32_t slot, std::uint64_t incarnation, const std::string& peer) {
+    // The connection of node `slot` (incarnation `incarnation`) to incarnation `lost` of `peer`
+    // broke.
+    void connection_lost(std::uint32_t slot, std::uint64_t incarnation, const std::string& peer, std::uint64_t lost) {
         if (!alive(slot, incarnation)) return;
         if (nodes_[slot].paused) {
-            held_[slot].push_back(event{action_event{[this, slot, incarnation, peer] { connection_lost(slot, incarnation, peer); }}});
+            held_[slot].push_back(
+                event{action_event{[this, slot, incarnation, peer, lost] { connection_lost(slot, incarnation, peer, lost); }}});
             return;
         }
-        nodes_[slot].machine->on_connection_lost(clock_of(slot), peer);
+        nodes_[slot].machine->on_connection_lost(clock_of(slot), peer, lost);
         drain(slot);
     }
 

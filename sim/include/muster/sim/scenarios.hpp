@@ -308,7 +308,12 @@ inline run_report churn(const churn_options& o) {
             });
         }
     }
-    // Every node comes back, so the final check covers the whole cluster.
+    // Every node comes back, so the final check covers the whole cluster. A node still leaving
+    // is waited for (at most its grace period) and booted again too: under a quorum placement,
+    // a cluster left short of its quorum would rightly run nothing.
+    bool leaving = false;
+    for (const auto s : slots) leaving = leaving || c.nodes()[s].status == node_status::leaving;
+    if (leaving && !c.failure()) c.run_until(c.now() + o.grace + 1s);
     for (const auto s : slots) {
         const auto st = c.nodes()[s].status;
         if (st == node_status::crashed || st == node_status::stopped) {
