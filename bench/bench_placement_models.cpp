@@ -247,4 +247,4 @@ BENCHMARK_CAPTURE(movement, rollout_aware, rollout)->ArgsProduct({{10, 100, 1000
 
 BENCHMARK_CAPTURE(rebuild, ring, ring)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(rebuild, rendezvous, rendezvous)->Arg(1000)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(rebuild_after_join, ring, ring)->Arg(1000)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(rebuild_after_join, ring, ring)->Arg(100)->Arg(1000)->Unit(benchmark::kMicrosecond);

@@ -561,7 +561,7 @@ private:
             log(log_level::info, "member_left", {{"member", ev.member.name}});
             // Updates from the nodes that took over its workers may still be in flight: wait one
             // heartbeat interval before restarting what it still owns in this replica.
-            orphan_queue_.emplace(now + config_.heartbeat_interval, ev.member);
+            orphan_queue_.emplace(now + config_.heartbeat_interval, orphan_check{ev.member, std::nullopt});
             break;
         case kind::failed: {
             log(log_level::warn, "member_failed", {{"member", ev.member.name}});
@@ -573,8 +573,8 @@ private:
             failovers_.emplace(at, ev.member);
             while (!recent_failures_.empty() && recent_failures_.front().first + config_.heartbeat_interval < now)
                 recent_failures_.pop_front();
-            for (const auto& [failed_at, earlier] : recent_failures_) orphan_queue_.emplace(at, earlier);
-            orphan_queue_.emplace(at, ev.member);
+            for (const auto& [failed_at, earlier] : recent_failures_) queue_failed(at, earlier);
+            queue_failed(at, ev.member);
             recent_failures_.emplace_back(now, ev.member);
             break;
         }
@@ -1555,16 +1555,25 @@ private:
             recover_handed_copies(now, failed);
         }
         while (!orphan_queue_.empty() && orphan_queue_.begin()->first <= now) {
-            const node_id gone = orphan_queue_.begin()->second;
+            const orphan_check check = std::move(orphan_queue_.begin()->second);
             orphan_queue_.erase(orphan_queue_.begin());
+            const node_id& gone = check.gone;
             if (!membership_.is_dead(gone)) continue;
             // The entries are visited in storage order, which is deterministic, so no sort by
             // name is needed. `check_orphan` updates entries in place and erases none, so the
             // indices stay valid through the loop.
             std::vector<std::uint32_t> owned;
-            table_.for_each_owned_by(gone, [&](std::uint32_t i) {
-                if (!table_.at(i).removed) owned.push_back(i);
-            });
+            if (check.candidates) {
+                for (const auto& name : *check.candidates) {
+                    const auto index = table_.find(name);
+                    if (index != detail::npos32 && !table_.at(index).removed && table_.owner(index) == gone)
+                        owned.push_back(index);
+                }
+            } else {
+                table_.for_each_owned_by(gone, [&](std::uint32_t i) {
+                    if (!table_.at(i).removed) owned.push_back(i);
+                });
+            }
             // Each restart adds an effect and an update, so the vectors grow once here instead
             // of doubling step by step.
             effects_.reserve(effects_.size() + owned.size());
@@ -1597,6 +1606,18 @@ private:
                 if (it != locals_.end() && it->second.phase == stage::offered && it->second.target == gone) replace(now, it);
             }
         }
+    }
+
+    // Queues the names of the failed member `gone` that placement puts on this node now, to be
+    // restarted at `at` if placement still puts them here then. A name whose owner in this view
+    // changed in between (a member joined or announced its leave) is left to the later checks:
+    // other nodes may have decided on either view.
+    void queue_failed(time_point at, const node_id& gone) {
+        orphan_check check{gone, std::vector<std::string>{}};
+        table_.for_each_owned_by(gone, [&](std::uint32_t i) {
+            if (!table_.at(i).removed && view_places_here(table_.name(i))) check.candidates->emplace_back(table_.name(i));
+        });
+        orphan_queue_.emplace(at, std::move(check));
     }
 
     // Returns whether the owner of entry `index` is gone, remembered per interned owner until
@@ -1654,14 +1675,14 @@ private:
                 // a failure event here: look for its names again, after the wait a leave gets,
                 // because it may have just left and handed its workers on.
                 unknown_since_.erase(owner);
-                orphan_queue_.emplace(now + config_.heartbeat_interval, owner);
+                orphan_queue_.emplace(now + config_.heartbeat_interval, orphan_check{owner, std::nullopt});
                 continue;
             }
             const auto [it, inserted] = unknown_since_.emplace(owner, now);
             if (!inserted && now - it->second >= patience) {
                 log(log_level::warn, "owner_presumed_failed", {{"member", owner.name}});
                 membership_.presume_dead(owner);
-                orphan_queue_.emplace(now, owner);
+                orphan_queue_.emplace(now, orphan_check{owner, std::nullopt});
                 unknown_since_.erase(it);
             }
         }
@@ -2105,7 +2126,13 @@ private:
     std::deque<std::pair<time_point, request_id>> pending_order_;
     std::deque<std::pair<time_point, std::string>> tombstones_;
     // Owners whose names to check, by when; equal times keep the order they were added in.
-    std::multimap<time_point, node_id> orphan_queue_;
+    // A gone member whose names to look at, with the names that placement put on this node
+    // when it failed (none given: every name it owns).
+    struct orphan_check {
+        node_id gone;
+        std::optional<std::vector<std::string>> candidates;
+    };
+    std::multimap<time_point, orphan_check> orphan_queue_;
     std::multimap<time_point, node_id> failovers_;  // failed members whose handed states to recover, by time
     std::deque<std::pair<time_point, node_id>> recent_failures_;  // members failed in the last heartbeat interval
     std::map<node_id, time_point> unknown_since_;

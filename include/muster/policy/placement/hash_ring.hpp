@@ -217,29 +217,34 @@ inline void hash_ring::rebuild(std::span<const member_info> members) {
     });
 
     // Renumbering is monotone, because both views are sorted by name, so the kept points stay in
-    // (position, owner) order and one merge with the fresh points sorts the whole ring.
-    std::vector<std::uint64_t> positions;
-    std::vector<std::uint32_t> owners;
-    positions.reserve(positions_.size() + fresh.size());
-    owners.reserve(positions_.size() + fresh.size());
+    // (position, owner) order and one merge with the fresh points sorts the whole ring. The
+    // output is sized for every old point plus the fresh ones and cut to what was written.
+    std::vector<std::uint64_t> positions(positions_.size() + fresh.size());
+    std::vector<std::uint32_t> owners(positions.size());
+    std::size_t out = 0;
     std::size_t f = 0;
+    const std::uint32_t* renumber = renumbered.data();
     for (std::size_t i = 0; i < positions_.size(); ++i) {
-        const std::uint32_t owner = renumbered[owners_[i]];
+        const std::uint32_t owner = renumber[owners_[i]];
         if (owner == gone) continue;
         const std::uint64_t position = positions_[i];
         while (f < fresh.size() &&
                (fresh[f].position < position || (fresh[f].position == position && fresh[f].owner < owner))) {
-            positions.push_back(fresh[f].position);
-            owners.push_back(fresh[f].owner);
+            positions[out] = fresh[f].position;
+            owners[out] = fresh[f].owner;
+            ++out;
             ++f;
         }
-        positions.push_back(position);
-        owners.push_back(owner);
+        positions[out] = position;
+        owners[out] = owner;
+        ++out;
     }
-    for (; f < fresh.size(); ++f) {
-        positions.push_back(fresh[f].position);
-        owners.push_back(fresh[f].owner);
+    for (; f < fresh.size(); ++f, ++out) {
+        positions[out] = fresh[f].position;
+        owners[out] = fresh[f].owner;
     }
+    positions.resize(out);
+    owners.resize(out);
 
     const unsigned bucket_shift = bucket_shift_for(positions.size());
     std::vector<std::uint32_t> bucket_starts = build_buckets(positions, bucket_shift);
@@ -302,14 +307,12 @@ inline std::vector<std::uint32_t> hash_ring::build_buckets(const std::vector<std
                                                            unsigned bucket_shift) {
     if (positions.empty()) return {};
 
+    // The first point at or above bucket b is the number of points in the buckets below b: a
+    // count per bucket and a running sum give it without a branch per bucket.
     const std::size_t buckets_count = std::size_t{1} << (64 - bucket_shift);
     std::vector<std::uint32_t> starts(buckets_count + 1);
-    std::size_t next = 0;
-    for (std::size_t bucket = 0; bucket < buckets_count; ++bucket) {
-        while (next < positions.size() && (positions[next] >> bucket_shift) < bucket) ++next;
-        starts[bucket] = static_cast<std::uint32_t>(next);
-    }
-    starts[buckets_count] = static_cast<std::uint32_t>(positions.size());
+    for (const std::uint64_t position : positions) ++starts[static_cast<std::size_t>(position >> bucket_shift) + 1];
+    for (std::size_t bucket = 1; bucket <= buckets_count; ++bucket) starts[bucket] += starts[bucket - 1];
     return starts;
 }
 
