@@ -178,7 +178,7 @@ public:
     }
 
     /// Reports a broken connection to `peer`. `incarnation` is the peer incarnation the
-    /// connection belonged to, if the transport knows it (0 otherwise): a loss reported for an
+    /// connection belonged to, or 0 when the transport cannot tell. A loss reported for an
     /// earlier incarnation than the current member is ignored.
     void on_connection_lost(time_point now, const std::string& peer, std::uint64_t incarnation = 0) {
         if (!running()) return;
@@ -1709,7 +1709,7 @@ private:
     void recover_handed_copies(time_point now, const node_id& failed) {
         for (auto it = handed_.begin(); it != handed_.end();) {
             auto& copy = it->second;
-            if (copy.target != failed || copy.merge_only || now > copy.until || leaving_) {
+            if (copy.target != failed || now > copy.until || leaving_) {
                 ++it;
                 continue;
             }
@@ -1737,9 +1737,10 @@ private:
                 continue;
             }
             if (!moved_on) queue_update(index);
-            copy.merge_only = true;
             copy.until = now + 2 * config_.failure_timeout;
-            ++it;
+            auto next = std::next(it);
+            merges_.insert(handed_.extract(it));
+            it = next;
         }
         send_handed_merges();
     }
@@ -1748,15 +1749,11 @@ private:
     // soon as this replica names a live owner other than the failed one. The owner runs the name
     // already, so it merges the state into its instance (see `accept_offer`).
     void send_handed_merges() {
-        for (auto it = handed_.begin(); it != handed_.end();) {
+        for (auto it = merges_.begin(); it != merges_.end();) {
             const auto& copy = it->second;
-            if (!copy.merge_only) {
-                ++it;
-                continue;
-            }
             const auto index = table_.find(it->first);
             if (index == detail::npos32 || table_.at(index).removed) {
-                it = handed_.erase(it);
+                it = merges_.erase(it);
                 continue;
             }
             const node_id& owner = table_.owner(index);
@@ -1770,14 +1767,16 @@ private:
                 offers_[owner].push_back(
                     handoff_item{++last_handoff_id_, it->first, copy.version, table_.spec(index), copy.state});
             }
-            it = handed_.erase(it);
+            it = merges_.erase(it);
         }
     }
 
     void expire_handed_copies(time_point now) {
-        for (auto it = handed_.begin(); it != handed_.end();) {
-            if (now > it->second.until) it = handed_.erase(it);
-            else ++it;
+        for (auto* copies : {&handed_, &merges_}) {
+            for (auto it = copies->begin(); it != copies->end();) {
+                if (now > it->second.until) it = copies->erase(it);
+                else ++it;
+            }
         }
     }
 
@@ -2151,9 +2150,10 @@ private:
         std::uint64_t version = 0;  // the entry version the new owner runs it at
         worker_state state;
         time_point until;
-        bool merge_only = false;  // the target failed: merge the state into the restarted instance
     };
     std::map<std::string, handed_copy, std::less<>> handed_;  // states handed off recently
+    // States whose new owner failed, to merge into the instance that restarted the name.
+    std::map<std::string, handed_copy, std::less<>> merges_;
     struct parked_message {
         time_point until;
         envelope message;
