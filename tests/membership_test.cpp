@@ -433,6 +433,24 @@ TEST_CASE("membership ignores loss of an earlier incarnation", "[core]") {
     CHECK(f.members.is_dead({node_b, 2}));
 }
 
+TEST_CASE("membership late message of failed member", "[core]") {
+    joined_fixture f;
+    f.members.on_connection_lost(start + 1s, node_b, f.out);
+    CHECK(f.members.is_dead({node_b, 1}));
+    f.out.clear();
+
+    // A message node_b sent before it failed arrives late: a hello goes back in case it is
+    // alive, but the peer it adds is no open connection attempt that holds up failover.
+    f.members.on_envelope(start + 1s + 1ms, from(node_b, 1, muster::heartbeat{}), f.out);
+    CHECK(only<muster::send_effect>(f.out).size() == 1);
+    CHECK(f.members.peers().contains(node_b));
+    CHECK_FALSE(f.members.connecting());
+
+    // A message from a node never seen adds a peer that does count.
+    f.members.on_envelope(start + 1s + 2ms, from(node_c, 1, muster::heartbeat{}), f.out);
+    CHECK(f.members.connecting());
+}
+
 TEST_CASE("membership treats self by incarnation", "[core]") {
     const auto config = make_config();
     const muster::membership members(config);

@@ -113,6 +113,9 @@ public:
         time_point last_heard{};
         time_point connect_deadline{};
         time_point last_hello_sent{};
+        /// The sender's incarnation when only a message of it (no connection attempt) added
+        /// the peer, else 0.
+        std::uint64_t reintroduced = 0;
     };
 
     explicit membership(const registry_config& config) : config_(config) {}
@@ -292,9 +295,12 @@ public:
     const std::map<std::string, peer, std::less<>>& peers() const { return peers_.ordered(); }
 
     /// Returns whether a connection attempt is still open, so the view may be missing members.
+    /// A peer added only because a message of an incarnation declared failed here arrived late
+    /// does not count: it is most likely gone, and waiting for it would hold up its failover.
     bool connecting() const {
         for (const auto& [name, p] : peers_)
-            if (p.state == peer_state::connecting) return true;
+            if (p.state == peer_state::connecting && !(p.reintroduced != 0 && is_dead({name, p.reintroduced})))
+                return true;
         return false;
     }
     bool leaving() const { return leaving_; }
@@ -379,6 +385,7 @@ private:
             peer p;
             p.id.name = from.name;
             p.connect_deadline = now + config_.connect_timeout;
+            p.reintroduced = from.incarnation;
             it = peers_.emplace(from.name, p).first;
         }
         auto& p = it->second;

@@ -561,7 +561,7 @@ private:
             log(log_level::info, "member_left", {{"member", ev.member.name}});
             // Updates from the nodes that took over its workers may still be in flight: wait one
             // heartbeat interval before restarting what it still owns in this replica.
-            orphan_queue_.emplace(now + config_.heartbeat_interval, orphan_check{ev.member, std::nullopt});
+            orphan_queue_.emplace(now + config_.heartbeat_interval, orphan_check{ev.member, std::nullopt, {}});
             break;
         case kind::failed: {
             log(log_level::warn, "member_failed", {{"member", ev.member.name}});
@@ -584,12 +584,18 @@ private:
     // Whether `view_owner_of(name)` is this node, without building a `node_id`, whose name may
     // need an allocation.
     bool view_places_here(std::string_view name) {
+        const auto index = view_owner_index(name);
+        return index && view_[*index].name == config_.self.name && view_[*index].incarnation == config_.self.incarnation;
+    }
+
+    // The index in `view_` of the member the orphan rule picks for `name`.
+    std::optional<std::size_t> view_owner_index(std::string_view name) {
         rebuild_placement();
         std::optional<std::size_t> index;
         if constexpr (requires { placement_.view_owner_of(name); }) index = placement_.view_owner_of(name);
         else index = placement_.owner_of(name);
-        if (!index || *index >= view_.size()) return false;
-        return view_[*index].name == config_.self.name && view_[*index].incarnation == config_.self.incarnation;
+        if (!index || *index >= view_.size()) return std::nullopt;
+        return index;
     }
 
     // The index in `view_` of the member placement picks for `name`, as `owner_of` returns it.
@@ -1555,10 +1561,17 @@ private:
             recover_handed_copies(now, failed);
         }
         while (!orphan_queue_.empty() && orphan_queue_.begin()->first <= now) {
-            const orphan_check check = std::move(orphan_queue_.begin()->second);
+            orphan_check check = std::move(orphan_queue_.begin()->second);
             orphan_queue_.erase(orphan_queue_.begin());
             const node_id& gone = check.gone;
             if (!membership_.is_dead(gone)) continue;
+            // A connection attempt opened during the delay (a discovery poll, say) holds back
+            // every restart (see `check_orphan`): the names wait for it, up to `connect_timeout`.
+            if (check.candidates && membership_.connecting() && now < check.until) {
+                const time_point again = now + std::max(config_.failover_delay, duration{std::chrono::milliseconds(1)});
+                orphan_queue_.emplace(again, std::move(check));
+                continue;
+            }
             // The entries are visited in storage order, which is deterministic, so no sort by
             // name is needed. `check_orphan` updates entries in place and erases none, so the
             // indices stay valid through the loop.
@@ -1606,6 +1619,9 @@ private:
                 if (it != locals_.end() && it->second.phase == stage::offered && it->second.target == gone) replace(now, it);
             }
         }
+        // A name restarted here from a failed owner that had accepted it from this node gets
+        // the state this node kept.
+        if (!merges_.empty()) send_handed_merges();
     }
 
     // Queues the names of the failed member `gone` that placement puts on this node now, to be
@@ -1613,7 +1629,7 @@ private:
     // changed in between (a member joined or announced its leave) is left to the later checks:
     // other nodes may have decided on either view.
     void queue_failed(time_point at, const node_id& gone) {
-        orphan_check check{gone, std::vector<std::string>{}};
+        orphan_check check{gone, std::vector<std::string>{}, at + config_.connect_timeout};
         table_.for_each_owned_by(gone, [&](std::uint32_t i) {
             if (!table_.at(i).removed && view_places_here(table_.name(i))) check.candidates->emplace_back(table_.name(i));
         });
@@ -1675,14 +1691,14 @@ private:
                 // a failure event here: look for its names again, after the wait a leave gets,
                 // because it may have just left and handed its workers on.
                 unknown_since_.erase(owner);
-                orphan_queue_.emplace(now + config_.heartbeat_interval, orphan_check{owner, std::nullopt});
+                orphan_queue_.emplace(now + config_.heartbeat_interval, orphan_check{owner, std::nullopt, {}});
                 continue;
             }
             const auto [it, inserted] = unknown_since_.emplace(owner, now);
             if (!inserted && now - it->second >= patience) {
                 log(log_level::warn, "owner_presumed_failed", {{"member", owner.name}});
                 membership_.presume_dead(owner);
-                orphan_queue_.emplace(now, orphan_check{owner, std::nullopt});
+                orphan_queue_.emplace(now, orphan_check{owner, std::nullopt, {}});
                 unknown_since_.erase(it);
             }
         }
@@ -1726,14 +1742,13 @@ private:
             if (!moved_on && (table_.owner(index) != failed || table_.at(index).version < copy.version))
                 table_.update(index, failed, copy.version, table_.spec(index), false);
             if (!moved_on && view_places_here(it->first)) {
+                // Restarted here directly: `replace` would ask `owner_of`, which a placement
+                // may answer differently from the orphan rule's `view_places_here`.
                 const std::string name = it->first;
-                handed_copy kept = std::move(copy);
+                std::optional<worker_state> state = std::move(copy.state);
                 it = handed_.erase(it);
-                auto& w = add_local(index);
-                w.phase = stage::offered;
-                w.version = std::max(kept.version, table_.at(index).version);
-                w.state = std::move(kept.state);
-                replace(now, locals_.find(name));
+                const worker_spec spec = table_.spec(index);
+                start_local(now, name, spec, std::move(state), table_.at(index).version + 1);
                 continue;
             }
             if (!moved_on) queue_update(index);
@@ -2130,6 +2145,7 @@ private:
     struct orphan_check {
         node_id gone;
         std::optional<std::vector<std::string>> candidates;
+        time_point until{};  // with candidates: how long they wait for open connection attempts
     };
     std::multimap<time_point, orphan_check> orphan_queue_;
     std::multimap<time_point, node_id> failovers_;  // failed members whose handed states to recover, by time
