@@ -1742,8 +1742,8 @@ private:
             if (!moved_on && (table_.owner(index) != failed || table_.at(index).version < copy.version))
                 table_.update(index, failed, copy.version, table_.spec(index), false);
             if (!moved_on && view_places_here(it->first)) {
-                // Restarted here directly: `replace` would ask `owner_of`, which a placement
-                // may answer differently from the orphan rule's `view_places_here`.
+                // Restarted here directly: `replace` picks its target with `owner_of`, which a
+                // placement may compute differently from the orphan rule's `view_places_here`.
                 const std::string name = it->first;
                 std::optional<worker_state> state = std::move(copy.state);
                 it = handed_.erase(it);
