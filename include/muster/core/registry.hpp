@@ -140,6 +140,8 @@ public:
             check_unknown_owners(now);
             expire_handed_copies(now);
             send_handed_merges();
+            while (!second_copies_.empty() && second_copies_.front().first + 2 * config_.sync_interval < now)
+                second_copies_.pop_front();
             expire_parked(now);
             // A worker can start on a node that is not its owner, for example through a request
             // routed by an older view. Once the view has been stable for an interval, it moves.
@@ -571,6 +573,7 @@ private:
             // this member gone from the view.
             const time_point at = now + config_.failover_delay;
             failovers_.emplace(at, ev.member);
+            spread_second_copies(ev.member);
             while (!recent_failures_.empty() && recent_failures_.front().first + config_.heartbeat_interval < now)
                 recent_failures_.pop_front();
             for (const auto& [failed_at, earlier] : recent_failures_) queue_failed(at, earlier);
@@ -745,7 +748,10 @@ private:
         for (const auto& result : r.results) {
             // The owner's broadcast skips this node, so the entry is applied even when the
             // request has timed out here.
-            if (result.entry) apply_record(now, from, *result.entry);
+            if (result.entry) {
+                apply_record(now, from, *result.entry);
+                if (result.entry->owner != config_.self) second_copies_.emplace_back(now, result.entry->name);
+            }
             if (pending_.erase(result.id) == 0) continue;
             std::optional<node_id> owner;
             if (result.entry) owner = result.entry->owner;
@@ -826,7 +832,10 @@ private:
             if (k + name_ahead < n) table_.prefetch_name(detail::top_half(hashes_[k + name_ahead]));
             apply_record(now, from, u.entries[order_[k]], hashes_[k]);
         }
-        if (u.ack_id != 0) send_to(from, updates_ack{u.ack_id});
+        if (u.ack_id != 0) {
+            for (const auto& e : u.entries) second_copies_.emplace_back(now, e.name);
+            send_to(from, updates_ack{u.ack_id});
+        }
         if (u.sync_response) {
             sync_pull_until_ = time_point{};
             synced_once_ = true;
@@ -1624,6 +1633,17 @@ private:
         if (!merges_.empty()) send_handed_merges();
     }
 
+    // Broadcasts the recent entries of the failed member `failed` that this node holds as their
+    // second replica (a register reply or a witness request). The owner may have failed before
+    // its own broadcast went out, and then no other replica knows the name, so no placement
+    // owner would restart it.
+    void spread_second_copies(const node_id& failed) {
+        for (const auto& [at, name] : second_copies_) {
+            const auto index = table_.find(name);
+            if (index != detail::npos32 && !table_.at(index).removed && table_.owner(index) == failed) queue_update(index);
+        }
+    }
+
     // Queues the names of the failed member `gone` that placement puts on this node now, to be
     // restarted at `at` if placement still puts them here then. A name whose owner in this view
     // changed in between (a member joined or announced its leave) is left to the later checks:
@@ -2148,6 +2168,9 @@ private:
         time_point until{};  // with candidates: how long they wait for open connection attempts
     };
     std::multimap<time_point, orphan_check> orphan_queue_;
+    // Names whose entry this node received as the second replica, by when, kept for two sync
+    // intervals (by then anti-entropy has copied them).
+    std::deque<std::pair<time_point, std::string>> second_copies_;
     std::multimap<time_point, node_id> failovers_;  // failed members whose handed states to recover, by time
     std::deque<std::pair<time_point, node_id>> recent_failures_;  // members failed in the last heartbeat interval
     std::map<node_id, time_point> unknown_since_;
