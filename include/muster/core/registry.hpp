@@ -1637,6 +1637,8 @@ private:
     // second replica (a register reply or a witness request). The owner may have failed before
     // its own broadcast went out, and then no other replica knows the name, so no placement
     // owner would restart it.
+    // NOTE: an entry stays two sync intervals even when its owner has since been heard from
+    // (and so has flushed it), which makes this broadcast large after a burst of registrations.
     void spread_second_copies(const node_id& failed) {
         for (const auto& [at, name] : second_copies_) {
             const auto index = table_.find(name);
