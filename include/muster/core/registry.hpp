@@ -140,8 +140,7 @@ public:
             check_unknown_owners(now);
             expire_handed_copies(now);
             send_handed_merges();
-            while (!second_copies_.empty() && second_copies_.front().first + 2 * config_.sync_interval < now)
-                second_copies_.pop_front();
+            prune_second_copies(now);
             expire_parked(now);
             // A worker can start on a node that is not its owner, for example through a request
             // routed by an older view. Once the view has been stable for an interval, it moves.
@@ -1637,13 +1636,25 @@ private:
     // second replica (a register reply or a witness request). The owner may have failed before
     // its own broadcast went out, and then no other replica knows the name, so no placement
     // owner would restart it.
-    // NOTE: an entry stays two sync intervals even when its owner has since been heard from
-    // (and so has flushed it), which makes this broadcast large after a burst of registrations.
     void spread_second_copies(const node_id& failed) {
         for (const auto& [at, name] : second_copies_) {
             const auto index = table_.find(name);
             if (index != detail::npos32 && !table_.at(index).removed && table_.owner(index) == failed) queue_update(index);
         }
+    }
+
+    // Forgets second replicas older than two sync intervals, and those whose owner has been
+    // heard from after its flush of the entry: that owner has broadcast it already.
+    void prune_second_copies(time_point now) {
+        std::erase_if(second_copies_, [&](const std::pair<time_point, std::string>& copy) {
+            if (copy.first + 2 * config_.sync_interval < now) return true;
+            const auto index = table_.find(copy.second);
+            if (index == detail::npos32) return true;
+            const node_id& owner = table_.owner(index);
+            const auto peer = membership_.peers().find(owner.name);
+            return peer != membership_.peers().end() && peer->second.id == owner &&
+                   peer->second.last_heard > copy.first + 2 * config_.flush_interval;
+        });
     }
 
     // Queues the names of the failed member `gone` that placement puts on this node now, to be
@@ -2170,8 +2181,9 @@ private:
         time_point until{};  // with candidates: how long they wait for open connection attempts
     };
     std::multimap<time_point, orphan_check> orphan_queue_;
-    // Names whose entry this node received as the second replica, by when, kept for two sync
-    // intervals (by then anti-entropy has copied them).
+    // Names whose entry this node received as the second replica, by when, kept until their
+    // owner is heard from after its flush, or for two sync intervals (by then anti-entropy has
+    // copied them).
     std::deque<std::pair<time_point, std::string>> second_copies_;
     std::multimap<time_point, node_id> failovers_;  // failed members whose handed states to recover, by time
     std::deque<std::pair<time_point, node_id>> recent_failures_;  // members failed in the last heartbeat interval
