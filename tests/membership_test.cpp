@@ -398,9 +398,9 @@ TEST_CASE("membership leaving node restores sessions", "[core]") {
     f.members.leave(start + 1s, f.out);
     f.out.clear();
 
-    // A heartbeat from a node this one does not count as a member (it failed it on a stale
-    // connection reset, say): the leaving node asks for a hello, so that node keeps hearing
-    // from it and does not declare it failed while it still hands off its workers.
+    // A heartbeat from a node that is no member here (failed on a stale connection reset, say).
+    // The leaving node requests a hello, so that node keeps hearing from it and does not
+    // declare it failed while it still hands off its workers.
     CHECK_FALSE(f.members.on_envelope(start + 2s, from(node_c, 1, muster::heartbeat{}), f.out));
     const auto sends = only<muster::send_effect>(f.out);
     REQUIRE(sends.size() == 1);
@@ -417,7 +417,7 @@ TEST_CASE("membership leaving node restores sessions", "[core]") {
 
 TEST_CASE("membership ignores loss of an earlier incarnation", "[core]") {
     joined_fixture f;
-    // node_b restarted: its new incarnation said hello before the old connection's loss arrived.
+    // node_b restarted, and its new incarnation's hello arrived before the old connection's loss.
     f.members.on_envelope(start + 1s, from(node_b, 2, hello_from_peer()), f.out);
     (void)f.members.take_events();
     f.out.clear();

@@ -26,9 +26,9 @@ struct registry_config {
     duration request_timeout = 5s;          ///< deadline of a register or unregister request
     duration handoff_retry = 1s;            ///< an unanswered handoff offer is sent again after this
     duration rebalance_delay = 50ms;        ///< membership changes within this window move names once
-    /// A failed member's names restart this long after the failure is detected, so a member
-    /// announced at that moment (a new incarnation of the failed node, say) reaches every view
-    /// first and every node applies the placement rule to the same members. May be 0.
+    /// Delay from the detection of a failure to the restart of the failed member's names. A
+    /// member announced at that moment (a new incarnation of the failed node, say) reaches every
+    /// view first, so every node applies the placement rule to the same members. May be 0.
     duration failover_delay = 10ms;
     duration stop_grace = 5s;               ///< a worker asked to stop is killed after this
     duration leave_deadline = 25s;          ///< a leaving node stops waiting for handoffs after this

@@ -586,18 +586,12 @@ private:
     // Whether `view_owner_of(name)` is this node, without building a `node_id`, whose name may
     // need an allocation.
     bool view_places_here(std::string_view name) {
-        const auto index = view_owner_index(name);
-        return index && view_[*index].name == config_.self.name && view_[*index].incarnation == config_.self.incarnation;
-    }
-
-    // The index in `view_` of the member the orphan rule picks for `name`.
-    std::optional<std::size_t> view_owner_index(std::string_view name) {
         rebuild_placement();
         std::optional<std::size_t> index;
         if constexpr (requires { placement_.view_owner_of(name); }) index = placement_.view_owner_of(name);
         else index = placement_.owner_of(name);
-        if (!index || *index >= view_.size()) return std::nullopt;
-        return index;
+        if (!index || *index >= view_.size()) return false;
+        return view_[*index].name == config_.self.name && view_[*index].incarnation == config_.self.incarnation;
     }
 
     // The index in `view_` of the member placement picks for `name`, as `owner_of` returns it.
@@ -1571,10 +1565,10 @@ private:
         while (!orphan_queue_.empty() && orphan_queue_.begin()->first <= now) {
             orphan_check check = std::move(orphan_queue_.begin()->second);
             orphan_queue_.erase(orphan_queue_.begin());
-            const node_id& gone = check.gone;
+            const node_id& gone = check.member;
             if (!membership_.is_dead(gone)) continue;
-            // A connection attempt opened during the delay (a discovery poll, say) holds back
-            // every restart (see `check_orphan`): the names wait for it, up to `connect_timeout`.
+            // A connection attempt opened during the delay (a discovery poll, say) blocks every
+            // restart (see `check_orphan`), so the names wait for it, up to `connect_timeout`.
             if (check.candidates && membership_.connecting() && now < check.until) {
                 const time_point again = now + std::max(config_.failover_delay, duration{std::chrono::milliseconds(1)});
                 orphan_queue_.emplace(again, std::move(check));
@@ -1632,9 +1626,9 @@ private:
         if (!merges_.empty()) send_handed_merges();
     }
 
-    // Broadcasts the recent entries of the failed member `failed` that this node holds as their
-    // second replica (a register reply or a witness request). The owner may have failed before
-    // its own broadcast went out, and then no other replica knows the name, so no placement
+    // Broadcasts the recent entries of the failed member `failed` that this node received as
+    // their second replica (in a register reply or a witness request). The owner may have failed
+    // before its own broadcast went out. Then no other replica has the name, and no placement
     // owner would restart it.
     void spread_second_copies(const node_id& failed) {
         for (const auto& [at, name] : second_copies_) {
@@ -1657,13 +1651,13 @@ private:
         });
     }
 
-    // Queues the names of the failed member `gone` that placement puts on this node now, to be
-    // restarted at `at` if placement still puts them here then. A name whose owner in this view
-    // changed in between (a member joined or announced its leave) is left to the later checks:
-    // other nodes may have decided on either view.
-    void queue_failed(time_point at, const node_id& gone) {
-        orphan_check check{gone, std::vector<std::string>{}, at + config_.connect_timeout};
-        table_.for_each_owned_by(gone, [&](std::uint32_t i) {
+    // Queues the names of the failed member `failed` that placement puts on this node now, to
+    // be restarted at `at` if placement still puts them here then. A name whose owner in this
+    // view changed in between (a member joined or announced its leave) is left to the later
+    // checks, because other nodes may have decided on either view.
+    void queue_failed(time_point at, const node_id& failed) {
+        orphan_check check{failed, std::vector<std::string>{}, at + config_.connect_timeout};
+        table_.for_each_owned_by(failed, [&](std::uint32_t i) {
             if (!table_.at(i).removed && view_places_here(table_.name(i))) check.candidates->emplace_back(table_.name(i));
         });
         orphan_queue_.emplace(at, std::move(check));
@@ -2172,14 +2166,14 @@ private:
     pending_ids pending_;
     std::deque<std::pair<time_point, request_id>> pending_order_;
     std::deque<std::pair<time_point, std::string>> tombstones_;
-    // Owners whose names to check, by when; equal times keep the order they were added in.
-    // A gone member whose names to look at, with the names that placement put on this node
+    // A departed member whose names to look at, with the names that placement put on this node
     // when it failed (none given: every name it owns).
     struct orphan_check {
-        node_id gone;
+        node_id member;
         std::optional<std::vector<std::string>> candidates;
         time_point until{};  // with candidates: how long they wait for open connection attempts
     };
+    // Owners whose names to check, by when; equal times keep the order they were added in.
     std::multimap<time_point, orphan_check> orphan_queue_;
     // Names whose entry this node received as the second replica, by when, kept until their
     // owner is heard from after its flush, or for two sync intervals (by then anti-entropy has

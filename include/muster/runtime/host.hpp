@@ -216,7 +216,7 @@ private:
         if (closed_) return;
         // NOTE: the link does not record the peer's incarnation, so a loss of the link to a
         // process that has already restarted fails the new incarnation too. The peer's next
-        // message restores the session (membership answers it with a hello).
+        // message restores the session, because membership replies to it with a hello.
         node_->on_connection_lost(now(), peer);
         drain();
     }

@@ -223,9 +223,8 @@ inline void hash_ring::rebuild(std::span<const member_info> members) {
     std::vector<std::uint32_t> owners(positions.size());
     std::size_t out = 0;
     std::size_t f = 0;
-    const std::uint32_t* renumber = renumbered.data();
     for (std::size_t i = 0; i < positions_.size(); ++i) {
-        const std::uint32_t owner = renumber[owners_[i]];
+        const std::uint32_t owner = renumbered[owners_[i]];
         if (owner == gone) continue;
         const std::uint64_t position = positions_[i];
         while (f < fresh.size() &&
