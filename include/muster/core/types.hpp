@@ -30,7 +30,11 @@ struct node_id {
     std::string name;
     std::uint64_t incarnation = 0;
 
-    friend bool operator==(const node_id&, const node_id&) = default;
+    /// Compares the incarnations first: two different nodes seldom share one, so most unequal
+    /// identities differ there without a comparison of their names.
+    friend bool operator==(const node_id& a, const node_id& b) noexcept {
+        return a.incarnation == b.incarnation && a.name == b.name;
+    }
     friend auto operator<=>(const node_id&, const node_id&) = default;
 };
 
