@@ -157,34 +157,6 @@ TEST_CASE("name_table erase keeps others findable", "[core]") {
     }
 }
 
-TEST_CASE("name_table grows and shrinks across entry chunks", "[core]") {
-    // Entries live in chunks of 4,096: ten thousand names fill two and start a third, and
-    // erasing most of them again empties the later chunks while entries move into gaps.
-    name_table table(64);
-    constexpr int count = 10000;
-    for (int i = 0; i < count; ++i)
-        table.upsert(numbered("n", i), i % 2 == 0 ? node_a : node_b, static_cast<std::uint64_t>(i + 1), counter_spec, false);
-    const auto full_bytes = table.memory_bytes();
-
-    for (int i = 0; i < count; ++i) {
-        if (i % 10 == 0) continue;
-        const auto index = table.find(numbered("n", i));
-        REQUIRE(index != npos32);
-        table.erase(index);
-    }
-
-    CHECK(table.size() == count / 10);
-    CHECK(table.memory_bytes() < full_bytes);
-    for (int i = 0; i < count; i += 10) {
-        INFO("name n" << i);
-        const auto index = table.find(numbered("n", i));
-        REQUIRE(index != npos32);
-        CHECK(table.owner(index) == (i % 2 == 0 ? node_a : node_b));
-        CHECK(table.at(index).version == static_cast<std::uint64_t>(i + 1));
-    }
-    CHECK(table.find(numbered("n", 9999)) == npos32);
-}
-
 TEST_CASE("name_table erase compacts long names", "[core]") {
     name_table table(16);
     std::vector<std::string> names;

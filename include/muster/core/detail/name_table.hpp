@@ -10,7 +10,6 @@
 // entry is. An update touches no other entry, and an entry's digest needs neither the name nor
 // a hash of it.
 
-#include <muster/core/detail/chunked_vector.hpp>
 #include <muster/core/detail/flat_index.hpp>
 #include <muster/core/hash.hpp>
 #include <muster/core/types.hpp>
@@ -155,6 +154,7 @@ public:
             arena_.append(name);
         }
         const auto index = static_cast<std::uint32_t>(entries_.size());
+        reserve_gently(entries_, entries_.size() + 1);
         entries_.push_back(e);
         place_slot(index);
         set(index, owner, version, spec, removed);
@@ -291,7 +291,7 @@ public:
 
     /// Bytes held by the table, the arena and the interned node and spec tables.
     std::size_t memory_bytes() const {
-        std::size_t bytes = entries_.capacity_bytes() +
+        std::size_t bytes = entries_.capacity() * sizeof(name_entry) +
                             slots_.capacity() * sizeof(std::uint64_t) + arena_.capacity() +
                             digests_.capacity() * sizeof(std::uint64_t);
         for (const auto& n : nodes_) bytes += sizeof(node_slot) + n.id.name.capacity() + 64;
@@ -441,17 +441,17 @@ private:
     void compact_arena() {
         std::string fresh;
         fresh.reserve(arena_.size() - garbage_);
-        entries_.for_each([&](name_entry& e) {
-            if (e.name_inline()) return;
+        for (auto& e : entries_) {
+            if (e.name_inline()) continue;
             const auto offset = static_cast<std::uint32_t>(fresh.size());
             fresh.append(arena_, e.name_offset(), e.name_size);
             e.set_name_offset(offset);
-        });
+        }
         arena_.swap(fresh);
         garbage_ = 0;
     }
 
-    chunked_vector<name_entry> entries_;  // never moved on growth (see chunked_vector.hpp)
+    std::vector<name_entry> entries_;
     std::vector<std::uint64_t> slots_;  // see `make_slot`
     std::string arena_;
     std::size_t garbage_ = 0;
