@@ -11,6 +11,7 @@
 // a hash of it.
 
 #include <muster/core/detail/flat_index.hpp>
+#include <muster/core/detail/mapped_array.hpp>
 #include <muster/core/hash.hpp>
 #include <muster/core/types.hpp>
 
@@ -21,6 +22,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace muster::detail {
@@ -63,6 +65,7 @@ struct name_entry {
     void set_name_offset(std::uint32_t offset) { std::memcpy(name_bytes, &offset, sizeof offset); }
 };
 static_assert(sizeof(name_entry) == 40);
+static_assert(std::is_trivially_copyable_v<name_entry>);
 
 /// Returns the top half of a 64-bit hash: the 32-bit name hash the table's slots contain.
 inline std::uint32_t top_half(std::uint64_t full_hash) noexcept { return static_cast<std::uint32_t>(full_hash >> 32); }
@@ -451,7 +454,7 @@ private:
         garbage_ = 0;
     }
 
-    std::vector<name_entry> entries_;
+    mapped_array<name_entry> entries_;  // grows without copying once large (see mapped_array.hpp)
     std::vector<std::uint64_t> slots_;  // see `make_slot`
     std::string arena_;
     std::size_t garbage_ = 0;
