@@ -1,7 +1,7 @@
 // Cost of the replica table when a simulator process keeps 100 replicas of 100,000 names, as
-// the 100-node rollout does: inserts arrive in batches of 1,000 per replica, as broadcasts do,
-// and updates of existing entries come in a scattered order. Nearly every access misses the
-// caches, so the figures show memory layout more than instruction counts.
+// the 100-node rollout does. Inserts arrive in batches of 1,000 per replica, as broadcasts do.
+// Updates of existing entries come in a scattered order. Nearly every access misses the caches,
+// so the figures show memory layout more than instruction counts.
 #include <muster/core/detail/name_table.hpp>
 
 #include <benchmark/benchmark.h>
@@ -16,6 +16,7 @@ namespace {
 constexpr int replicas_count = 100;
 constexpr int names_count = 100000;
 constexpr int batch_size = 1000;
+constexpr int owners_count = 100;
 
 struct fixture {
     std::vector<std::string> names;
@@ -29,14 +30,14 @@ struct fixture {
             std::snprintf(name, sizeof name, "worker-%06d", i);
             names.emplace_back(name);
         }
-        for (int i = 0; i < 100; ++i) owners.push_back({"app@10.0.0." + std::to_string(i), 7});
+        for (int i = 0; i < owners_count; ++i) owners.push_back({"app@10.0.0." + std::to_string(i), 7});
         for (int r = 0; r < replicas_count; ++r) tables.push_back(std::make_unique<muster::detail::name_table>(1024));
     }
 
     void fill() {
         for (int b = 0; b < names_count; b += batch_size)
             for (auto& t : tables)
-                for (int i = b; i < b + batch_size; ++i) t->upsert(names[i], owners[i % 100], 1, spec, false);
+                for (int i = b; i < b + batch_size; ++i) t->upsert(names[i], owners[i % owners_count], 1, spec, false);
     }
 
     // Gives every name a new owner and version, visiting the names in a scattered order.
@@ -45,7 +46,7 @@ struct fixture {
             for (auto& t : tables)
                 for (int i = b; i < b + batch_size; ++i) {
                     const int k = static_cast<int>((static_cast<long>(i) * 7919) % names_count);
-                    t->upsert(names[k], owners[(k + version) % 100], version, spec, false);
+                    t->upsert(names[k], owners[(k + version) % owners_count], version, spec, false);
                 }
     }
 };
@@ -60,7 +61,7 @@ void replica_inserts(benchmark::State& state) {
         f.reset();
         state.ResumeTiming();
     }
-    state.counters["ns_per_insert"] = benchmark::Counter(static_cast<double>(state.iterations()) * replicas_count * names_count,
+    state.counters["time_per_insert"] = benchmark::Counter(static_cast<double>(state.iterations()) * replicas_count * names_count,
                                                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
@@ -76,7 +77,7 @@ void replica_updates(benchmark::State& state) {
         f.reset();
         state.ResumeTiming();
     }
-    state.counters["ns_per_update"] = benchmark::Counter(static_cast<double>(state.iterations()) * 2 * replicas_count * names_count,
+    state.counters["time_per_update"] = benchmark::Counter(static_cast<double>(state.iterations()) * 2 * replicas_count * names_count,
                                                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 

@@ -30,8 +30,8 @@ struct node_id {
     std::string name;
     std::uint64_t incarnation = 0;
 
-    /// Compares the incarnations first: two different nodes seldom share one, so most unequal
-    /// identities differ there without a comparison of their names.
+    /// Compares the incarnations first, which is cheaper than comparing names. Where
+    /// incarnations come from a clock, as in `muster-node`, unequal identities seldom get further.
     friend bool operator==(const node_id& a, const node_id& b) noexcept {
         return a.incarnation == b.incarnation && a.name == b.name;
     }

@@ -3,8 +3,8 @@
 // is large. A `std::vector` copies every element into a new block at each growth. That block is
 // fresh memory, so every page of it faults in again. A replica table that grows by a quarter at
 // a time writes and faults in about five times its final size that way. Here a large
-// array lives in its own memory mapping, and growth asks the kernel to extend or move that
-// mapping (`mremap`), which moves page table entries instead of bytes. The elements stay in one
+// array lives in its own memory mapping, and growth extends or moves that mapping with
+// `mremap`, which moves page table entries instead of bytes. The elements stay in one
 // contiguous block, so lookups cost what they cost in a vector. Blocks in separate fixed-size
 // chunks avoid the copies too, but made scattered updates of 100 replicas about 30 % slower.
 //
@@ -27,6 +27,9 @@ namespace muster::detail {
 template <class T>
 class mapped_array {
     static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
+    // No page is smaller than 4 KiB, so rounding a mapping up to whole pages leaves less than
+    // one page unused, which `mapping_bytes` relies on.
+    static_assert(sizeof(T) <= 4096);
 
 public:
     mapped_array() = default;
@@ -50,13 +53,14 @@ public:
 
     std::size_t size() const { return size_; }
     std::size_t capacity() const { return capacity_; }
-    bool empty() const { return size_ == 0; }
     T& operator[](std::size_t i) { return data_[i]; }
     const T& operator[](std::size_t i) const { return data_[i]; }
     T& back() { return data_[size_ - 1]; }
     T* begin() { return data_; }
     T* end() { return data_ + size_; }
 
+    /// Appends `value`. A full array grows by a quarter: memory per element matters more here
+    /// than the growth steps, which stay amortized O(1).
     void push_back(const T& value) {
         if (size_ == capacity_) reserve(capacity_ + capacity_ / 4 + 16);
         ::new (static_cast<void*>(data_ + size_)) T(value);
@@ -70,11 +74,11 @@ public:
         const std::size_t bytes = count * sizeof(T);
 #if defined(__linux__)
         if (bytes >= mapping_bytes_min) {
-            const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+            const std::size_t page = page_bytes();
             const std::size_t rounded = (bytes + page - 1) / page * page;
             void* block;
             if (mapped_) {
-                block = ::mremap(data_, capacity_bytes_, rounded, MREMAP_MAYMOVE);
+                block = ::mremap(data_, mapping_bytes(), rounded, MREMAP_MAYMOVE);
             } else {
                 block = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
                 if (block != MAP_FAILED && size_ > 0) std::memcpy(block, data_, size_ * sizeof(T));
@@ -83,7 +87,6 @@ public:
             if (block == MAP_FAILED) throw std::bad_alloc();
             data_ = static_cast<T*>(block);
             mapped_ = true;
-            capacity_bytes_ = rounded;
             capacity_ = rounded / sizeof(T);
             return;
         }
@@ -91,7 +94,6 @@ public:
         void* block = std::realloc(data_, bytes);
         if (block == nullptr) throw std::bad_alloc();
         data_ = static_cast<T*>(block);
-        capacity_bytes_ = bytes;
         capacity_ = count;
     }
 
@@ -100,10 +102,21 @@ private:
     // rounding would waste a larger share of the block.
     static constexpr std::size_t mapping_bytes_min = std::size_t{256} * 1024;
 
+#if defined(__linux__)
+    static std::size_t page_bytes() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
+
+    // The length of the mapping: the capacity's bytes rounded up to whole pages, as `reserve`
+    // mapped them (the rounding left less than one element, so less than a page, unused).
+    std::size_t mapping_bytes() const {
+        const std::size_t page = page_bytes();
+        return (capacity_ * sizeof(T) + page - 1) / page * page;
+    }
+#endif
+
     void release() {
 #if defined(__linux__)
         if (mapped_) {
-            ::munmap(data_, capacity_bytes_);
+            ::munmap(data_, mapping_bytes());
             reset();
             return;
         }
@@ -114,7 +127,7 @@ private:
 
     void reset() {
         data_ = nullptr;
-        size_ = capacity_ = capacity_bytes_ = 0;
+        size_ = capacity_ = 0;
         mapped_ = false;
     }
 
@@ -122,7 +135,6 @@ private:
         data_ = std::exchange(other.data_, nullptr);
         size_ = std::exchange(other.size_, 0);
         capacity_ = std::exchange(other.capacity_, 0);
-        capacity_bytes_ = std::exchange(other.capacity_bytes_, 0);
         mapped_ = std::exchange(other.mapped_, false);
     }
 
@@ -135,7 +147,6 @@ private:
     T* data_ = nullptr;
     std::size_t size_ = 0;
     std::size_t capacity_ = 0;
-    std::size_t capacity_bytes_ = 0;
     bool mapped_ = false;
 };
 

@@ -157,7 +157,6 @@ public:
             arena_.append(name);
         }
         const auto index = static_cast<std::uint32_t>(entries_.size());
-        reserve_gently(entries_, entries_.size() + 1);
         entries_.push_back(e);
         place_slot(index);
         set(index, owner, version, spec, removed);
@@ -187,8 +186,8 @@ private:
         digest_toggle(index);
     }
 
-    // Grows capacity by a quarter at a time: memory per name matters more than the cost of the
-    // extra reallocations, which stay amortized O(1).
+    // Grows capacity by a quarter at a time, as `mapped_array` does for the entries: memory per
+    // name matters more than the cost of the extra reallocations, which stay amortized O(1).
     template <class Container>
     static void reserve_gently(Container& c, std::size_t needed) {
         if (needed <= c.capacity()) return;
