@@ -15,6 +15,7 @@
 
 #include <muster/core/config.hpp>
 #include <muster/core/detail/name_table.hpp>
+#include <muster/core/detail/sorting.hpp>
 #include <muster/core/effect.hpp>
 #include <muster/core/log.hpp>
 #include <muster/core/membership.hpp>
@@ -650,34 +651,34 @@ private:
     }
 
     // Gives a placement that reads the registered names the live ones with their owners, when
-    // they changed since the last call. Detecting no change costs one pass over the table.
+    // they changed since the last call. The replica keeps a fingerprint of its live names and
+    // their owners up to date, so detecting no change costs nothing per name.
     void assign_names() {
         if constexpr (name_set_placement<Placement>) {
             if (!placement_uses_names()) return;
-            std::uint64_t fingerprint = 0;
-            std::uint64_t live = 0;
-            for (std::uint32_t i = 0; i < table_.size(); ++i) {
-                const auto& e = table_.at(i);
-                if (e.removed) continue;
-                ++live;
-                // The owner's identity hash, not its node table slot: a slot freed by one node
-                // and taken by another would leave the fingerprint unchanged.
-                fingerprint += mix64(hash_combine(e.hash, table_.owner_hash(i)));
-            }
-            fingerprint = hash_combine(fingerprint, live);
+            const std::uint64_t live = table_.live();
+            const std::uint64_t fingerprint = hash_combine(table_.live_fingerprint(), live);
             if (names_assigned_ && fingerprint == names_fingerprint_) return;
             ++names_changes_;
             names_assigned_ = true;
             names_fingerprint_ = fingerprint;
+            // Owners are looked up in the view once per node table slot, not once per name.
+            constexpr std::uint32_t unknown = placed_name::no_member - 1;
+            std::vector<std::uint32_t> view_of_slot(table_.node_slots(), unknown);
             std::vector<placed_name> names;
             names.reserve(static_cast<std::size_t>(live));
-            for (std::uint32_t i = 0; i < table_.size(); ++i) {
-                if (table_.at(i).removed) continue;
-                const auto owner = view_index_of(table_.owner(i));
-                names.push_back({hash64(table_.name(i)),
-                                 owner ? static_cast<std::uint32_t>(*owner) : placed_name::no_member});
-            }
-            std::sort(names.begin(), names.end(), [](const placed_name& a, const placed_name& b) {
+            // Slot order is nearly hash order, so the sort below has little left to do.
+            table_.for_each_in_slot_order([&](std::uint32_t i) {
+                const auto& e = table_.at(i);
+                if (e.removed) return;
+                auto& owner = view_of_slot[e.owner];
+                if (owner == unknown) {
+                    const auto found = view_index_of(table_.owner(i));
+                    owner = found ? static_cast<std::uint32_t>(*found) : placed_name::no_member;
+                }
+                names.push_back({table_.full_hash(i), owner});
+            });
+            detail::sort_nearly_sorted(names, [](const placed_name& a, const placed_name& b) {
                 return a.hash != b.hash ? a.hash < b.hash : a.owner < b.owner;
             });
             placement_.assign(names);

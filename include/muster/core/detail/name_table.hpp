@@ -104,6 +104,32 @@ public:
     std::uint64_t owner_hash(std::uint32_t index) const { return nodes_[entries_[index].owner].name_hash; }
     const worker_spec& spec(std::uint32_t index) const { return specs_[entries_[index].spec]; }
 
+    /// Returns `hash64` of the name of entry `index`, from the two halves the entry stores.
+    std::uint64_t full_hash(std::uint32_t index) const {
+        return (std::uint64_t{entries_[index].hash} << 32) | entries_[index].hash_low;
+    }
+    /// Returns the number of entries that are not removed.
+    std::size_t live() const { return live_; }
+    /// Returns a fingerprint of the names that are not removed and their owners: the sum of
+    /// `mix64(hash_combine(name hash, owner identity hash))` over them, kept up to date on every
+    /// change, so comparing it with an earlier value costs nothing per name.
+    std::uint64_t live_fingerprint() const { return live_fingerprint_; }
+    /// Returns how many node table slots there are; an entry's `owner` is below this.
+    std::size_t node_slots() const { return nodes_.size(); }
+
+    /// Calls `f(index)` for every entry in slot order, which is nearly the order of the names'
+    /// hashes: an entry lies at or a few slots after the slot its hash picks, or, when its probe
+    /// run wraps around the table's end, near the start. `f` must not change the table.
+    template <class F>
+    void for_each_in_slot_order(F&& f) const {
+        const std::size_t count = slots_.size();
+        for (std::size_t i = 0; i < count; ++i) {
+            // `f` usually reads the entry, which lies anywhere in memory: fetch a few ahead.
+            if (i + 16 < count && slots_[i + 16] != 0) prefetch(&entries_[slot_index(slots_[i + 16])]);
+            if (slots_[i] != 0) f(slot_index(slots_[i]));
+        }
+    }
+
     std::uint32_t find(std::string_view name) const { return find(name, name_hash(name)); }
 
     // Prefetch hints for a run of `find` calls, each a step further along for a name with hash
@@ -167,6 +193,7 @@ public:
     std::uint32_t update(std::uint32_t index, const node_id& owner, std::uint64_t version, const worker_spec& spec,
                          bool removed) {
         digest_toggle(index);
+        forget_live(index);
         release_owner(index);
         set(index, owner, version, spec, removed);
         return index;
@@ -184,6 +211,23 @@ private:
         e.owner = intern_node(owner);
         ++nodes_[e.owner].count;
         digest_toggle(index);
+        if (!removed) {
+            ++live_;
+            live_fingerprint_ += live_term(index);
+        }
+    }
+
+    // Takes entry `index` out of `live_fingerprint`, before its owner or removal changes.
+    void forget_live(std::uint32_t index) {
+        if (entries_[index].removed) return;
+        --live_;
+        live_fingerprint_ -= live_term(index);
+    }
+
+    // The owner's identity hash, not its node table slot: a slot freed by one node and taken by
+    // another would leave the fingerprint unchanged.
+    std::uint64_t live_term(std::uint32_t index) const {
+        return mix64(hash_combine(entries_[index].hash, nodes_[entries_[index].owner].name_hash));
     }
 
     // Grows capacity by a quarter at a time, as `mapped_array` does for the entries: memory per
@@ -208,6 +252,7 @@ public:
     /// Removes an entry entirely (tombstone expiry). Indices of other entries may change.
     void erase(std::uint32_t index) {
         digest_toggle(index);
+        forget_live(index);
         release_owner(index);
         remove_slot(index);
         if (!entries_[index].name_inline()) garbage_ += entries_[index].name_size;
@@ -466,6 +511,8 @@ private:
     std::vector<std::uint64_t> spec_hashes_;  // hash of each spec, for digests
     std::map<std::pair<std::string, restart_policy>, std::uint16_t> spec_index_;
     std::uint64_t node_serials_ = 0;          // serials handed out so far
+    std::size_t live_ = 0;                    // see `live`
+    std::uint64_t live_fingerprint_ = 0;      // see `live_fingerprint`
     std::uint16_t last_spec_ = 0;             // the spec interned last, if `specs_` is not empty
     std::uint32_t last_node_ = npos32;        // the node table slot interned last
     std::vector<std::uint64_t> digests_;

@@ -162,13 +162,25 @@ private:
     bool newest(std::size_t i) const noexcept { return members_[i].generation == newest_ && members_[i].weight != 0; }
 
     std::optional<std::size_t> place(std::uint64_t key) const {
-        if (const auto owner = inner_.first_accepted(key, [&](std::size_t i) { return newest(i) && table_.has_room(i); }))
-            return owner;
+        // With every newest member full, the first search would visit every point of the inner
+        // order before giving up, once per name placed; the count skips it.
+        if (newest_with_room_ > 0) {
+            if (const auto owner = inner_.first_accepted(key, [&](std::size_t i) { return newest(i) && table_.has_room(i); }))
+                return owner;
+        }
         return inner_.first_accepted(key, [&](std::size_t i) { return newest(i); });
+    }
+
+    // Adds `hash` to the table under `owner` and keeps `newest_with_room_` up to date.
+    void add(std::uint64_t hash, std::size_t owner) {
+        const bool had_room = table_.has_room(owner);
+        table_.add(hash, owner);
+        if (had_room && !table_.has_room(owner) && newest(owner)) --newest_with_room_;
     }
 
     void assign_names() {
         table_.reset(members_, c_millis_, names_.size());
+        newest_with_room_ = 0;
         if (members_.empty()) return;
         const std::uint64_t total = detail::total_weight(members_);
         std::vector<std::uint64_t> keep_caps(members_.size());
@@ -178,13 +190,15 @@ private:
             const std::uint64_t mean = detail::capacity(1000, names_.size(), members_[i].weight, total);
             keep_caps[i] = detail::capacity(keep_millis_, names_.size(), members_[i].weight, total) + 3 * isqrt(mean);
         }
+        for (std::size_t i = 0; i < members_.size(); ++i)
+            if (newest(i) && table_.has_room(i)) ++newest_with_room_;
         std::vector<std::uint64_t> unplaced;
         for (const auto& n : names_) {
-            if (n.owner < members_.size() && table_.load(n.owner) < keep_caps[n.owner]) table_.add(n.hash, n.owner);
+            if (n.owner < members_.size() && table_.load(n.owner) < keep_caps[n.owner]) add(n.hash, n.owner);
             else unplaced.push_back(n.hash);
         }
         for (const std::uint64_t key : unplaced) {
-            if (const auto owner = place(key)) table_.add(key, *owner);
+            if (const auto owner = place(key)) add(key, *owner);
         }
         table_.finish();
     }
@@ -196,6 +210,7 @@ private:
     std::uint64_t newest_ = 0;
     std::uint64_t oldest_ = 0;
     std::vector<placed_name> names_;  // the last list, sorted by hash, owners as view indices
+    std::size_t newest_with_room_ = 0;  // members of the newest generation below their capacity
     detail::assignment table_;
 };
 

@@ -55,12 +55,16 @@ public:
         ++loads_[owner];
     }
 
-    /// Sorts the table for `find`.
+    /// Sorts the table for `find`. Names added in two passes, each in hash order, form two
+    /// sorted runs, which are merged in linear time; any other order is sorted.
     void finish() {
         const auto less = [](const entry& a, const entry& b) {
             return a.hash != b.hash ? a.hash < b.hash : a.owner < b.owner;
         };
-        if (!std::is_sorted(entries_.begin(), entries_.end(), less)) std::sort(entries_.begin(), entries_.end(), less);
+        const auto middle = std::is_sorted_until(entries_.begin(), entries_.end(), less);
+        if (middle == entries_.end()) return;
+        if (std::is_sorted(middle, entries_.end(), less)) std::inplace_merge(entries_.begin(), middle, entries_.end(), less);
+        else std::sort(entries_.begin(), entries_.end(), less);
     }
 
     /// Returns whether member `i` has fewer names than its capacity.
