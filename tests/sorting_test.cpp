@@ -51,3 +51,18 @@ TEST_CASE("sort_nearly_sorted orders pairs by key", "[core]") {
     for (const auto& item : items) keys.push_back(item.first);
     CHECK(keys == std::vector<int>{0, 1, 1, 2, 3});
 }
+
+TEST_CASE("sort_by_hash sorts any keys", "[core][property]") {
+    using item = std::pair<std::uint64_t, std::uint32_t>;
+    const auto key = [](const item& i) { return i.first; };
+    rc::prop("spread and crowded keys", [&] {
+        auto items = *rc::gen::container<std::vector<item>>(rc::gen::arbitrary<item>());
+        // Half of the runs give every key the same top bits, which fills one bucket.
+        if (*rc::gen::arbitrary<bool>())
+            for (auto& i : items) i.first &= 0xffffU;
+        auto expected = items;
+        std::sort(expected.begin(), expected.end());
+        muster::detail::sort_by_hash(items, key, std::less<>{});
+        RC_ASSERT(items == expected);
+    });
+}

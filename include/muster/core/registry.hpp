@@ -667,20 +667,20 @@ private:
             std::vector<std::uint32_t> view_of_slot(table_.node_slots(), unknown);
             std::vector<placed_name> names;
             names.reserve(static_cast<std::size_t>(live));
-            // Slot order is nearly hash order, so the sort below has little left to do.
-            table_.for_each_in_slot_order([&](std::uint32_t i) {
+            for (std::uint32_t i = 0; i < table_.size(); ++i) {
                 const auto& e = table_.at(i);
-                if (e.removed) return;
+                if (e.removed) continue;
                 auto& owner = view_of_slot[e.owner];
                 if (owner == unknown) {
                     const auto found = view_index_of(table_.owner(i));
                     owner = found ? static_cast<std::uint32_t>(*found) : placed_name::no_member;
                 }
                 names.push_back({table_.full_hash(i), owner});
-            });
-            detail::sort_nearly_sorted(names, [](const placed_name& a, const placed_name& b) {
-                return a.hash != b.hash ? a.hash < b.hash : a.owner < b.owner;
-            });
+            }
+            detail::sort_by_hash(names, [](const placed_name& n) { return n.hash; },
+                                 [](const placed_name& a, const placed_name& b) {
+                                     return a.hash != b.hash ? a.hash < b.hash : a.owner < b.owner;
+                                 });
             placement_.assign(names);
         }
     }

@@ -117,19 +117,6 @@ public:
     /// Returns how many node table slots there are; an entry's `owner` is below this.
     std::size_t node_slots() const { return nodes_.size(); }
 
-    /// Calls `f(index)` for every entry in slot order, which is nearly the order of the names'
-    /// hashes: an entry lies at or a few slots after the slot its hash picks, or, when its probe
-    /// run wraps around the table's end, near the start. `f` must not change the table.
-    template <class F>
-    void for_each_in_slot_order(F&& f) const {
-        const std::size_t count = slots_.size();
-        for (std::size_t i = 0; i < count; ++i) {
-            // `f` usually reads the entry, which lies anywhere in memory: fetch a few ahead.
-            if (i + 16 < count && slots_[i + 16] != 0) prefetch(&entries_[slot_index(slots_[i + 16])]);
-            if (slots_[i] != 0) f(slot_index(slots_[i]));
-        }
-    }
-
     std::uint32_t find(std::string_view name) const { return find(name, name_hash(name)); }
 
     // Prefetch hints for a run of `find` calls, each a step further along for a name with hash

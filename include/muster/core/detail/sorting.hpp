@@ -1,9 +1,11 @@
 #pragma once
-// Sorting for lists that arrive almost in order, such as names listed in the order of a hash
-// table's slots.
+// Sorting for lists of hashes: buckets by the top bits of evenly spread hashes leave a list
+// nearly sorted, and an insertion sort finishes it in linear time.
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -28,6 +30,24 @@ void sort_nearly_sorted(std::vector<T>& items, Less less) {
             return;
         }
     }
+}
+
+/// Sorts `items` by `less`, where `key(item)` is a 64-bit hash that orders the items as `less`
+/// does wherever the keys differ. The top bits of the keys pick one of about as many buckets as
+/// there are items, so for evenly spread keys one counting pass and one scatter pass leave the
+/// items nearly sorted, and `sort_nearly_sorted` finishes in linear time.
+template <class T, class Key, class Less>
+void sort_by_hash(std::vector<T>& items, Key key, Less less) {
+    if (items.size() < 2) return;
+    const unsigned bits = static_cast<unsigned>(std::bit_width(items.size()) - 1);
+    const unsigned shift = 64 - std::max(bits, 1u);
+    std::vector<std::uint32_t> starts((std::size_t{1} << (64 - shift)) + 1, 0);
+    for (const auto& item : items) ++starts[(key(item) >> shift) + 1];
+    for (std::size_t b = 1; b < starts.size(); ++b) starts[b] += starts[b - 1];
+    std::vector<T> sorted(items.size());
+    for (auto& item : items) sorted[starts[key(item) >> shift]++] = std::move(item);
+    items.swap(sorted);
+    sort_nearly_sorted(items, less);
 }
 
 }  // namespace muster::detail
