@@ -72,15 +72,18 @@ void check_matches(const name_table& table, const std::map<std::string, model_en
     // The kept fingerprint of the live names equals one computed afresh, and every entry gives
     // its name's full hash.
     std::uint64_t fingerprint = 0;
+    std::uint64_t names_fingerprint = 0;
     std::size_t live = 0;
     for (const auto& [name, expected] : model) {
         if (expected.removed) continue;
         ++live;
+        names_fingerprint += muster::mix64(muster::hash64(name));
         fingerprint += muster::mix64(muster::hash_combine(muster::detail::name_hash(name),
                                                           muster::hash64(expected.owner.name, expected.owner.incarnation)));
     }
     RC_ASSERT(table.live() == live);
     RC_ASSERT(table.live_fingerprint() == fingerprint);
+    RC_ASSERT(table.live_names_fingerprint() == names_fingerprint);
     for (std::uint32_t i = 0; i < table.size(); ++i) RC_ASSERT(table.full_hash(i) == muster::hash64(table.name(i)));
 }
 

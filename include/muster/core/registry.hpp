@@ -650,14 +650,24 @@ private:
         else return name_set_placement<Placement>;
     }
 
+    // Whether a placement that reads the names also reads their current owners (see
+    // `name_set_placement`). A placement whose answers ignore them is not given the names again
+    // after a move.
+    bool placement_uses_owners() const {
+        if constexpr (requires { placement_.uses_owners(); }) return placement_.uses_owners();
+        else return true;
+    }
+
     // Gives a placement that reads the registered names the live ones with their owners, when
-    // they changed since the last call. The replica keeps a fingerprint of its live names and
-    // their owners up to date, so detecting no change costs nothing per name.
+    // the names changed since the last call, or their owners did and the placement reads them.
+    // The replica keeps fingerprints of both up to date, so detecting no change costs nothing
+    // per name.
     void assign_names() {
         if constexpr (name_set_placement<Placement>) {
             if (!placement_uses_names()) return;
             const std::uint64_t live = table_.live();
-            const std::uint64_t fingerprint = hash_combine(table_.live_fingerprint(), live);
+            const std::uint64_t kept = placement_uses_owners() ? table_.live_fingerprint() : table_.live_names_fingerprint();
+            const std::uint64_t fingerprint = hash_combine(kept, live);
             if (names_assigned_ && fingerprint == names_fingerprint_) return;
             ++names_changes_;
             names_assigned_ = true;

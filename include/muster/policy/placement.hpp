@@ -69,6 +69,10 @@ struct placed_name {
 /// Between two calls, `owner_of` returns, for a name outside the last list, the owner it would
 /// get as the next name assigned.
 ///
+/// A model whose owners depend on the names alone, not on where they run now, may say so with
+/// `cp.uses_owners()` returning false. The registry then calls `assign` only when the set of
+/// names changes, not on every move.
+///
 /// Replicas lag each other, so two nodes can briefly disagree on such owners. A model may
 /// therefore offer `cp.view_owner_of(name)`, an owner that depends on the view alone. The
 /// registry uses it where all nodes must decide alike: which node restarts a failed member's

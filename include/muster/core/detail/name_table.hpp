@@ -114,6 +114,9 @@ public:
     /// `mix64(hash_combine(name hash, owner identity hash))` over them, kept up to date on every
     /// change, so comparing it with an earlier value costs nothing per name.
     std::uint64_t live_fingerprint() const { return live_fingerprint_; }
+    /// Returns a fingerprint of the names that are not removed, without their owners: the sum of
+    /// `mix64(hash64(name))` over them.
+    std::uint64_t live_names_fingerprint() const { return live_names_fingerprint_; }
     /// Returns how many node table slots there are; an entry's `owner` is below this.
     std::size_t node_slots() const { return nodes_.size(); }
 
@@ -201,6 +204,7 @@ private:
         if (!removed) {
             ++live_;
             live_fingerprint_ += live_term(index);
+            live_names_fingerprint_ += mix64(full_hash(index));
         }
     }
 
@@ -209,6 +213,7 @@ private:
         if (entries_[index].removed) return;
         --live_;
         live_fingerprint_ -= live_term(index);
+        live_names_fingerprint_ -= mix64(full_hash(index));
     }
 
     // The owner's identity hash, not its node table slot: a slot freed by one node and taken by
@@ -500,6 +505,7 @@ private:
     std::uint64_t node_serials_ = 0;          // serials handed out so far
     std::size_t live_ = 0;                    // see `live`
     std::uint64_t live_fingerprint_ = 0;      // see `live_fingerprint`
+    std::uint64_t live_names_fingerprint_ = 0;  // see `live_names_fingerprint`
     std::uint16_t last_spec_ = 0;             // the spec interned last, if `specs_` is not empty
     std::uint32_t last_node_ = npos32;        // the node table slot interned last
     std::vector<std::uint64_t> digests_;

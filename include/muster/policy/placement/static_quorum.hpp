@@ -60,6 +60,14 @@ public:
         inner_.assign(names);
     }
 
+    /// Forwards to the inner placement, which reads the current owners unless it says otherwise.
+    bool uses_owners() const
+        requires name_set_placement<Inner>
+    {
+        if constexpr (requires { inner_.uses_owners(); }) return inner_.uses_owners();
+        else return true;
+    }
+
     /// Forwards to an inner placement with a view-only owner, without a quorum `std::nullopt`.
     std::optional<std::size_t> view_owner_of(std::string_view name) const
         requires requires(const Inner& i, std::string_view n) { i.view_owner_of(n); }

@@ -115,6 +115,16 @@ public:
         return std::visit([](const auto& m) { return name_set_placement<std::decay_t<decltype(m)>>; }, model_);
     }
 
+    /// Whether the names' current owners change the assignment (see `name_set_placement`).
+    bool uses_owners() const {
+        return std::visit(
+            [](const auto& m) {
+                if constexpr (requires { m.uses_owners(); }) return m.uses_owners();
+                else return true;
+            },
+            model_);
+    }
+
 private:
     using model = std::variant<hash_ring, rendezvous, bounded_load, rollout_aware<hash_ring>, static_quorum<hash_ring>>;
 
