@@ -651,27 +651,35 @@ private:
     }
 
     // Whether a placement that reads the names also reads their current owners (see
-    // `name_set_placement`). A placement whose answers ignore them is not given the names again
-    // after a move.
+    // `name_set_placement`). A placement whose answers ignore them is given the names again only
+    // when the set of names changed, not after a move.
     bool placement_uses_owners() const {
         if constexpr (requires { placement_.uses_owners(); }) return placement_.uses_owners();
         else return true;
     }
 
     // Gives a placement that reads the registered names the live ones with their owners, when
-    // the names changed since the last call, or their owners did and the placement reads them.
-    // The replica keeps fingerprints of both up to date, so detecting no change costs nothing
-    // per name.
+    // the names or their owners changed since the last call (only the names, for a placement
+    // that ignores owners). The replica keeps fingerprints of both up to date, so detecting no
+    // change costs nothing per name.
     void assign_names() {
         if constexpr (name_set_placement<Placement>) {
             if (!placement_uses_names()) return;
             const std::uint64_t live = table_.live();
-            const std::uint64_t kept = placement_uses_owners() ? table_.live_fingerprint() : table_.live_names_fingerprint();
-            const std::uint64_t fingerprint = hash_combine(kept, live);
-            if (names_assigned_ && fingerprint == names_fingerprint_) return;
+            const std::uint64_t fingerprint = hash_combine(table_.live_fingerprint(), live);
+            const bool forced = !names_assigned_;
+            if (!forced && fingerprint == names_fingerprint_) return;
+            // A move counts as a change of the names for the rebalance's wait (see `rebalance`)
+            // with every placement, which damps moves back and forth between lagging replicas.
             ++names_changes_;
             names_assigned_ = true;
             names_fingerprint_ = fingerprint;
+            if (!placement_uses_owners()) {
+                // The same names give the same answers, whoever runs them.
+                const std::uint64_t names_only = hash_combine(table_.live_names_fingerprint(), live);
+                if (!forced && names_only == assigned_names_fingerprint_) return;
+                assigned_names_fingerprint_ = names_only;
+            }
             // Owners are looked up in the view once per node table slot, not once per name.
             constexpr std::uint32_t unknown = placed_name::no_member - 1;
             std::vector<std::uint32_t> view_of_slot(table_.node_slots(), unknown);
@@ -2134,6 +2142,7 @@ private:
     std::uint64_t names_changes_at_tick_ = 0;
     bool names_stable_ = false;           // no change between the last two heartbeats
     std::uint64_t names_fingerprint_ = 0;  // the live names it last had
+    std::uint64_t assigned_names_fingerprint_ = 0;  // without owners, at the last `assign`
     std::uint64_t view_version_ = 0;
     std::uint64_t stable_version_ = 0;
 

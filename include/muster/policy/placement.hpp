@@ -70,8 +70,8 @@ struct placed_name {
 /// get as the next name assigned.
 ///
 /// A model whose owners depend on the names alone, not on where they run now, may say so with
-/// `cp.uses_owners()` returning false. The registry then calls `assign` only when the set of
-/// names changes, not on every move.
+/// `cp.uses_owners()` returning false. The registry then skips the calls after moves that left
+/// the set of names as it was.
 ///
 /// Replicas lag each other, so two nodes can briefly disagree on such owners. A model may
 /// therefore offer `cp.view_owner_of(name)`, an owner that depends on the view alone. The
