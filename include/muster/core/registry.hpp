@@ -651,7 +651,7 @@ private:
     }
 
     // Whether a placement that reads the names also reads their current owners (see
-    // `name_set_placement`). A placement whose answers ignore them is given the names again only
+    // `name_set_placement`). A placement whose results do not depend on them gets the names again only
     // when the set of names changed, not after a move.
     bool placement_uses_owners() const {
         if constexpr (requires { placement_.uses_owners(); }) return placement_.uses_owners();
@@ -675,7 +675,7 @@ private:
             names_assigned_ = true;
             names_fingerprint_ = fingerprint;
             if (!placement_uses_owners()) {
-                // The same names give the same answers, whoever runs them.
+                // The same names give the same owners, wherever they run now.
                 const std::uint64_t names_only = hash_combine(table_.live_names_fingerprint(), live);
                 if (!forced && names_only == assigned_names_fingerprint_) return;
                 assigned_names_fingerprint_ = names_only;

@@ -69,9 +69,9 @@ struct placed_name {
 /// Between two calls, `owner_of` returns, for a name outside the last list, the owner it would
 /// get as the next name assigned.
 ///
-/// A model whose owners depend on the names alone, not on where they run now, may say so with
-/// `cp.uses_owners()` returning false. The registry then skips the calls after moves that left
-/// the set of names as it was.
+/// A model whose owners depend on the names alone, not on where they run now, may declare this
+/// by returning false from `cp.uses_owners()`. The registry then skips the calls after moves that
+/// left the set of names as it was.
 ///
 /// Replicas lag each other, so two nodes can briefly disagree on such owners. A model may
 /// therefore offer `cp.view_owner_of(name)`, an owner that depends on the view alone. The

@@ -117,7 +117,7 @@ public:
     /// Returns a fingerprint of the names that are not removed, without their owners: the sum of
     /// `mix64(hash64(name))` over them.
     std::uint64_t live_names_fingerprint() const { return live_names_fingerprint_; }
-    /// Returns how many node table slots there are; an entry's `owner` is below this.
+    /// Returns the number of node table slots. An entry's `owner` is below it.
     std::size_t node_slots() const { return nodes_.size(); }
 
     std::uint32_t find(std::string_view name) const { return find(name, name_hash(name)); }

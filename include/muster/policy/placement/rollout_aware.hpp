@@ -162,8 +162,8 @@ private:
     bool newest(std::size_t i) const noexcept { return members_[i].generation == newest_ && members_[i].weight != 0; }
 
     std::optional<std::size_t> place(std::uint64_t key) const {
-        // With every newest member full, the first search would visit every point of the inner
-        // order before giving up, once per name placed; the count skips it.
+        // When every newest member is full, the first search would visit every point of the
+        // inner order for each name placed. The count skips that search.
         if (newest_with_room_ > 0) {
             if (const auto owner = inner_.first_accepted(key, [&](std::size_t i) { return newest(i) && table_.has_room(i); }))
                 return owner;

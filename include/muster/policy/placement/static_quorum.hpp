@@ -60,7 +60,8 @@ public:
         inner_.assign(names);
     }
 
-    /// Forwards to the inner placement, which reads the current owners unless it says otherwise.
+    /// Returns whether the inner placement reads the current owners: true unless it declares
+    /// otherwise.
     bool uses_owners() const
         requires name_set_placement<Inner>
     {

@@ -115,7 +115,7 @@ public:
         return std::visit([](const auto& m) { return name_set_placement<std::decay_t<decltype(m)>>; }, model_);
     }
 
-    /// Whether the names' current owners change the assignment (see `name_set_placement`).
+    /// Returns whether the names' current owners change the assignment (see `name_set_placement`).
     bool uses_owners() const {
         return std::visit(
             [](const auto& m) {

@@ -56,7 +56,7 @@ public:
     }
 
     /// Sorts the table for `find`. Names added in two passes, each in hash order, form two
-    /// sorted runs, which are merged in linear time; any other order is sorted.
+    /// sorted runs, which are merged in linear time. Any other order gets a general sort.
     void finish() {
         const auto less = [](const entry& a, const entry& b) {
             return a.hash != b.hash ? a.hash < b.hash : a.owner < b.owner;
