@@ -78,7 +78,7 @@ void check_matches(const name_table& table, const std::map<std::string, model_en
         if (expected.removed) continue;
         ++live;
         names_fingerprint += muster::mix64(muster::hash64(name));
-        fingerprint += muster::mix64(muster::hash_combine(muster::detail::name_hash(name),
+        fingerprint += muster::mix64(muster::hash_combine(muster::hash64(name),
                                                           muster::hash64(expected.owner.name, expected.owner.incarnation)));
     }
     RC_ASSERT(table.live() == live);

@@ -111,8 +111,8 @@ public:
     /// Returns the number of entries that are not removed.
     std::size_t live() const { return live_; }
     /// Returns a fingerprint of the names that are not removed and their owners: the sum of
-    /// `mix64(hash_combine(name hash, owner identity hash))` over them, kept up to date on every
-    /// change, so comparing it with an earlier value costs nothing per name.
+    /// `mix64(hash_combine(hash64(name), owner identity hash))` over them. It is kept up to date
+    /// on every change, so comparing it with an earlier value costs nothing per name.
     std::uint64_t live_fingerprint() const { return live_fingerprint_; }
     /// Returns a fingerprint of the names that are not removed, without their owners: the sum of
     /// `mix64(hash64(name))` over them.
@@ -216,10 +216,11 @@ private:
         live_names_fingerprint_ -= mix64(full_hash(index));
     }
 
-    // The owner's identity hash, not its node table slot: a slot freed by one node and taken by
+    // The full name hash, so two names that share the 32-bit `hash` do not cancel, and the
+    // owner's identity hash, not its node table slot: a slot freed by one node and taken by
     // another would leave the fingerprint unchanged.
     std::uint64_t live_term(std::uint32_t index) const {
-        return mix64(hash_combine(entries_[index].hash, nodes_[entries_[index].owner].name_hash));
+        return mix64(hash_combine(full_hash(index), nodes_[entries_[index].owner].name_hash));
     }
 
     // Grows capacity by a quarter at a time, as `mapped_array` does for the entries: memory per

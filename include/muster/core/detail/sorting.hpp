@@ -39,6 +39,11 @@ void sort_nearly_sorted(std::vector<T>& items, Less less) {
 template <class T, class Key, class Less>
 void sort_by_hash(std::vector<T>& items, Key key, Less less) {
     if (items.size() < 2) return;
+    // The bucket counters are 32 bits wide.
+    if (items.size() > UINT32_MAX) {
+        std::sort(items.begin(), items.end(), less);
+        return;
+    }
     const unsigned bits = static_cast<unsigned>(std::bit_width(items.size()) - 1);
     const unsigned shift = 64 - std::max(bits, 1u);
     std::vector<std::uint32_t> starts((std::size_t{1} << (64 - shift)) + 1, 0);
