@@ -665,6 +665,7 @@ private:
     void assign_names() {
         if constexpr (name_set_placement<Placement>) {
             if (!placement_uses_names()) return;
+            table_.keep_fingerprints();
             const std::uint64_t live = table_.live();
             const std::uint64_t fingerprint = hash_combine(table_.live_fingerprint(), live);
             const bool forced = !names_assigned_;

@@ -110,6 +110,20 @@ public:
     }
     /// Returns the number of entries that are not removed.
     std::size_t live() const { return live_; }
+    /// Starts keeping `live_fingerprint` and `live_names_fingerprint`, computed once from the
+    /// entries. Until then every change skips them, which saves a few nanoseconds per update
+    /// where no placement reads the names.
+    void keep_fingerprints() {
+        if (fingerprints_) return;
+        fingerprints_ = true;
+        live_fingerprint_ = live_names_fingerprint_ = 0;
+        for (std::uint32_t i = 0; i < entries_.size(); ++i) {
+            if (entries_[i].removed) continue;
+            live_fingerprint_ += live_term(i);
+            live_names_fingerprint_ += mix64(full_hash(i));
+        }
+    }
+
     /// Returns a fingerprint of the names that are not removed and their owners: the sum of
     /// `mix64(hash_combine(hash64(name), owner identity hash))` over them. It is kept up to date
     /// on every change, so comparing it with an earlier value costs nothing per name.
@@ -203,8 +217,10 @@ private:
         digest_toggle(index);
         if (!removed) {
             ++live_;
-            live_fingerprint_ += live_term(index);
-            live_names_fingerprint_ += mix64(full_hash(index));
+            if (fingerprints_) {
+                live_fingerprint_ += live_term(index);
+                live_names_fingerprint_ += mix64(full_hash(index));
+            }
         }
     }
 
@@ -212,8 +228,10 @@ private:
     void forget_live(std::uint32_t index) {
         if (entries_[index].removed) return;
         --live_;
-        live_fingerprint_ -= live_term(index);
-        live_names_fingerprint_ -= mix64(full_hash(index));
+        if (fingerprints_) {
+            live_fingerprint_ -= live_term(index);
+            live_names_fingerprint_ -= mix64(full_hash(index));
+        }
     }
 
     // The full name hash, so two names that share the 32-bit `hash` do not cancel, and the
@@ -507,6 +525,7 @@ private:
     std::size_t live_ = 0;                    // see `live`
     std::uint64_t live_fingerprint_ = 0;      // see `live_fingerprint`
     std::uint64_t live_names_fingerprint_ = 0;  // see `live_names_fingerprint`
+    bool fingerprints_ = false;                 // see `keep_fingerprints`
     std::uint16_t last_spec_ = 0;             // the spec interned last, if `specs_` is not empty
     std::uint32_t last_node_ = npos32;        // the node table slot interned last
     std::vector<std::uint64_t> digests_;
