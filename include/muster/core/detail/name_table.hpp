@@ -111,8 +111,8 @@ public:
     /// Returns the number of entries that are not removed.
     std::size_t live() const { return live_; }
     /// Starts keeping `live_fingerprint` and `live_names_fingerprint`, computed once from the
-    /// entries. Until then every change skips them, which saves a few nanoseconds per update
-    /// where no placement reads the names.
+    /// entries. Until then every change skips them, which saves work on every update where no
+    /// placement reads the names.
     void keep_fingerprints() {
         if (fingerprints_) return;
         fingerprints_ = true;
@@ -125,8 +125,8 @@ public:
     }
 
     /// Returns a fingerprint of the names that are not removed and their owners: the sum of
-    /// `mix64(hash_combine(hash64(name), owner identity hash))` over them. It is kept up to date
-    /// on every change, so comparing it with an earlier value costs nothing per name.
+    /// `mix64(hash_combine(hash64(name), owner identity hash))` over them. After `keep_fingerprints`,
+    /// every change keeps it up to date, so comparing it with an earlier value costs nothing per name.
     std::uint64_t live_fingerprint() const { return live_fingerprint_; }
     /// Returns a fingerprint of the names that are not removed, without their owners: the sum of
     /// `mix64(hash64(name))` over them.
