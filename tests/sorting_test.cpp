@@ -44,7 +44,7 @@ TEST_CASE("sort_nearly_sorted reversed input", "[core]") {
 }
 
 TEST_CASE("sort_nearly_sorted orders pairs by key", "[core]") {
-    // Items compare by their first member only: the result is ordered by it.
+    // Items compare by their first member only, so the result is ordered by it.
     std::vector<std::pair<int, int>> items{{3, 0}, {1, 1}, {2, 2}, {1, 3}, {0, 4}};
     sort_nearly_sorted(items, [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<int> keys;

@@ -650,14 +650,6 @@ private:
         else return name_set_placement<Placement>;
     }
 
-    // Whether a placement that reads the names also reads their current owners (see
-    // `name_set_placement`). A placement whose results do not depend on them gets the names again only
-    // when the set of names changed, not after a move.
-    bool placement_uses_owners() const {
-        if constexpr (requires { placement_.uses_owners(); }) return placement_.uses_owners();
-        else return true;
-    }
-
     // Gives a placement that reads the registered names the live ones with their owners, when
     // the names or their owners changed since the last call (only the names, for a placement
     // that ignores owners). The replica keeps fingerprints of both up to date, so detecting no
@@ -675,7 +667,7 @@ private:
             ++names_changes_;
             names_assigned_ = true;
             names_fingerprint_ = fingerprint;
-            if (!placement_uses_owners()) {
+            if (!reads_owners(placement_)) {
                 // The same names give the same owners, wherever they run now.
                 const std::uint64_t names_only = hash_combine(table_.live_names_fingerprint(), live);
                 if (!forced && names_only == assigned_names_fingerprint_) return;

@@ -82,4 +82,12 @@ concept name_set_placement = placement<P> && requires(P& p, std::span<const plac
     { p.assign(names) } -> std::same_as<void>;
 };
 
+/// Returns whether name-set placement `p` reads the names' current owners: `p.uses_owners()`
+/// where `P` declares it, and true otherwise.
+template <class P>
+bool reads_owners(const P& p) {
+    if constexpr (requires { p.uses_owners(); }) return p.uses_owners();
+    else return true;
+}
+
 }  // namespace muster

@@ -117,11 +117,8 @@ public:
         if (fingerprints_) return;
         fingerprints_ = true;
         live_fingerprint_ = live_names_fingerprint_ = 0;
-        for (std::uint32_t i = 0; i < entries_.size(); ++i) {
-            if (entries_[i].removed) continue;
-            live_fingerprint_ += live_term(i);
-            live_names_fingerprint_ += mix64(full_hash(i));
-        }
+        for (std::uint32_t i = 0; i < entries_.size(); ++i)
+            if (!entries_[i].removed) change_fingerprints(i, true);
     }
 
     /// Returns a fingerprint of the names that are not removed and their owners: the sum of
@@ -217,28 +214,31 @@ private:
         digest_toggle(index);
         if (!removed) {
             ++live_;
-            if (fingerprints_) {
-                live_fingerprint_ += live_term(index);
-                live_names_fingerprint_ += mix64(full_hash(index));
-            }
+            if (fingerprints_) change_fingerprints(index, true);
         }
     }
 
-    // Takes entry `index` out of `live_fingerprint`, before its owner or removal changes.
+    // Takes entry `index` out of the live count and fingerprints, before its owner or removal
+    // changes.
     void forget_live(std::uint32_t index) {
         if (entries_[index].removed) return;
         --live_;
-        if (fingerprints_) {
-            live_fingerprint_ -= live_term(index);
-            live_names_fingerprint_ -= mix64(full_hash(index));
-        }
+        if (fingerprints_) change_fingerprints(index, false);
     }
 
-    // The full name hash, so two names that share the 32-bit `hash` do not cancel, and the
-    // owner's identity hash, not its node table slot: a slot freed by one node and taken by
-    // another would leave the fingerprint unchanged.
-    std::uint64_t live_term(std::uint32_t index) const {
-        return mix64(hash_combine(full_hash(index), nodes_[entries_[index].owner].name_hash));
+    // Adds entry `index` to both fingerprints, or takes it out. The terms use the full name
+    // hash, so two names that share the 32-bit `hash` differ. They use the owner's identity
+    // hash, not its node table slot, which another node may take once it is freed.
+    void change_fingerprints(std::uint32_t index, bool add) {
+        const std::uint64_t with_owner = mix64(hash_combine(full_hash(index), owner_hash(index)));
+        const std::uint64_t name_only = mix64(full_hash(index));
+        if (add) {
+            live_fingerprint_ += with_owner;
+            live_names_fingerprint_ += name_only;
+        } else {
+            live_fingerprint_ -= with_owner;
+            live_names_fingerprint_ -= name_only;
+        }
     }
 
     // Grows capacity by a quarter at a time, as `mapped_array` does for the entries: memory per

@@ -1,6 +1,6 @@
 #pragma once
-// Sorting for lists of hashes: buckets by the top bits of evenly spread hashes leave a list
-// nearly sorted, and an insertion sort finishes it in linear time.
+// Sorting for lists keyed by hashes. Buckets by the top bits of evenly spread hashes leave such a
+// list nearly sorted, and an insertion sort finishes it in linear time.
 
 #include <algorithm>
 #include <bit>
@@ -34,7 +34,7 @@ void sort_nearly_sorted(std::vector<T>& items, Less less) {
 
 /// Sorts `items` by `less`, where `key(item)` is a 64-bit hash that orders the items as `less`
 /// does wherever the keys differ. The top bits of the keys pick one of about as many buckets as
-/// there are items, so for evenly spread keys one counting pass and one scatter pass leave the
+/// there are items. For evenly spread keys, a counting pass and a scatter pass then leave the
 /// items nearly sorted, and `sort_nearly_sorted` finishes in linear time.
 template <class T, class Key, class Less>
 void sort_by_hash(std::vector<T>& items, Key key, Less less) {
@@ -44,8 +44,9 @@ void sort_by_hash(std::vector<T>& items, Key key, Less less) {
         std::sort(items.begin(), items.end(), less);
         return;
     }
+    // At least 2 items, so at least 1 bit and 2 buckets.
     const unsigned bits = static_cast<unsigned>(std::bit_width(items.size()) - 1);
-    const unsigned shift = 64 - std::max(bits, 1u);
+    const unsigned shift = 64 - bits;
     std::vector<std::uint32_t> starts((std::size_t{1} << (64 - shift)) + 1, 0);
     for (const auto& item : items) ++starts[(key(item) >> shift) + 1];
     for (std::size_t b = 1; b < starts.size(); ++b) starts[b] += starts[b - 1];

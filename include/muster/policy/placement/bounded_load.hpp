@@ -70,10 +70,10 @@ public:
         assign_hashes();
     }
 
-    /// Assigns owners to `names` (see `name_set_placement`); their current owners are ignored.
     /// Returns false: owners depend on the names and the view, not on where the names run.
     static constexpr bool uses_owners() noexcept { return false; }
 
+    /// Assigns owners to `names` (see `name_set_placement`); their current owners are ignored.
     void assign(std::span<const placed_name> names) {
         hashes_.clear();
         hashes_.reserve(names.size());

@@ -65,8 +65,7 @@ public:
     bool uses_owners() const
         requires name_set_placement<Inner>
     {
-        if constexpr (requires { inner_.uses_owners(); }) return inner_.uses_owners();
-        else return true;
+        return reads_owners(inner_);
     }
 
     /// Forwards to an inner placement with a view-only owner, without a quorum `std::nullopt`.

@@ -117,12 +117,7 @@ public:
 
     /// Returns whether the names' current owners change the assignment (see `name_set_placement`).
     bool uses_owners() const {
-        return std::visit(
-            [](const auto& m) {
-                if constexpr (requires { m.uses_owners(); }) return m.uses_owners();
-                else return true;
-            },
-            model_);
+        return std::visit([](const auto& m) { return reads_owners(m); }, model_);
     }
 
 private:
