@@ -354,13 +354,25 @@ public:
     result<request_id> register_name(std::uint32_t slot, const std::string& name, const worker_spec& spec) {
         if (!nodes_[slot].machine) return errc::not_running;
         auto r = nodes_[slot].machine->register_name(clock_of(slot), name, spec);
-        if (!r) {
-            ++counters_.registrations_failed;
-        } else {
-            pending_[{slot, *r}] = name;
-        }
+        note_registration(slot, r, name);
         drain(slot);
         return r;
+    }
+
+    /// Registers `name` at simulated time `at` through the first node of `candidates`, from
+    /// index `first` on, that runs then. Nothing happens when none runs. Unlike an action that
+    /// calls `register_name`, it is an input of that node, so it runs beside other nodes' inputs
+    /// on several threads. That is safe because the pick reads only which nodes run, and only
+    /// scenario actions change that, never inside a window. The trace is the same as the action's.
+    void schedule_register(time_point at, std::shared_ptr<const std::vector<std::uint32_t>> candidates,
+                           std::size_t first, std::string name, worker_spec spec) {
+        if (at < committing_until_)
+            throw std::logic_error("muster::sim::cluster: a registration scheduled inside the window being committed "
+                                   "would break the equality of runs on one and several threads");
+        if (!candidates) candidates = std::make_shared<const std::vector<std::uint32_t>>();
+        auto request = std::make_shared<const scheduled_registration>(
+            scheduled_registration{std::move(candidates), first, std::move(name), std::move(spec)});
+        queue_.push(at, event{register_event{0, 0, std::move(request)}});
     }
 
     /// Removes `name` through node `slot`. Returns the request id, or the error the node returned
@@ -406,7 +418,7 @@ public:
     void run_until(time_point until) {
         while (!violation_ && !queue_.empty() && queue_.top_time() <= until) {
             if (pool_ && run_window(until)) continue;
-            auto e = queue_.pop();
+            auto e = take();
             if (const auto slot = input_slot(e.payload); slot && !held(*slot, e.payload)) {
                 auto& r = single_record_;
                 r.reuse();
@@ -421,6 +433,7 @@ public:
             now_ = e.at;
             ++counters_.events;
             if (auto* a = std::get_if<action_event>(&e.payload)) process(*a);
+            else if (std::holds_alternative<register_event>(e.payload)) trace("action", 0, 0);  // no node runs
             else hold(e.payload);
             if (progress_ && (counters_.events & 0xFFFF) == 0) progress_(now_);
         }
@@ -615,8 +628,20 @@ private:
         std::uint32_t slot;
         std::uint64_t incarnation;
     };
+    struct scheduled_registration {
+        std::shared_ptr<const std::vector<std::uint32_t>> candidates;
+        std::size_t first;
+        std::string name;
+        worker_spec spec;
+    };
+    // See `schedule_register`. The node is picked when the event leaves the queue (`take`).
+    struct register_event {
+        std::uint32_t slot;
+        std::uint64_t incarnation;
+        std::shared_ptr<const scheduled_registration> request;  // shared, so the event stays small
+    };
     using event = std::variant<deliver_event, timer_event, connect_event, resolved_event, stopped_event, action_event,
-                               exit_event>;
+                               exit_event, register_event>;
 
     // One network output of a node input, kept for the commit: a message, or a connect when
     // `message` is null.
@@ -649,6 +674,7 @@ private:
         std::vector<effect> effects;
         std::vector<self_push> pushes;  // one per timer effect or `node_stopped`, in order
         std::optional<std::string> problem;  // from `deep_checks`
+        std::optional<result<request_id>> registered;  // what a `register_event` returned
 
         // Empties the record for another input, keeping the capacity of its vectors.
         void reuse() {
@@ -659,6 +685,7 @@ private:
             effects.clear();
             pushes.clear();
             problem.reset();
+            registered.reset();
         }
     };
 
@@ -737,14 +764,40 @@ private:
         return at;
     }
 
-    // The node an event is an input of, or nothing for a scenario action.
-    static std::optional<std::uint32_t> input_slot(const event& e) {
+    // The node an event is an input of, or nothing for a scenario action and for a registration
+    // that finds no running node.
+    std::optional<std::uint32_t> input_slot(const event& e) const {
         return std::visit(
-            [](const auto& x) -> std::optional<std::uint32_t> {
-                if constexpr (std::is_same_v<std::decay_t<decltype(x)>, action_event>) return std::nullopt;
+            [this](const auto& x) -> std::optional<std::uint32_t> {
+                using type = std::decay_t<decltype(x)>;
+                if constexpr (std::is_same_v<type, action_event>) return std::nullopt;
+                else if constexpr (std::is_same_v<type, register_event>) return register_target(*x.request);
                 else return x.slot;
             },
             e);
+    }
+
+    // The first node of the registration's candidates, from its `first` on, that runs now.
+    std::optional<std::uint32_t> register_target(const scheduled_registration& request) const {
+        const auto& slots = *request.candidates;
+        for (std::size_t k = 0; k < slots.size(); ++k) {
+            const auto s = slots[(request.first + k) % slots.size()];
+            if (nodes_[s].machine && nodes_[s].status == node_status::running) return s;
+        }
+        return std::nullopt;
+    }
+
+    // Pops the earliest event. A registration gets its node now, from the nodes that run now,
+    // which are those of the window's start (see `schedule_register`).
+    auto take() {
+        auto e = queue_.pop();
+        if (auto* reg = std::get_if<register_event>(&e.payload)) {
+            if (const auto slot = register_target(*reg->request)) {
+                reg->slot = *slot;
+                reg->incarnation = nodes_[*slot].incarnation;
+            }
+        }
+        return e;
     }
 
     // The incarnation a node input was meant for, or 0 for a scenario action.
@@ -757,9 +810,11 @@ private:
             e);
     }
 
-    // Whether a paused node must keep this input until it resumes. Its exit is never held.
+    // Whether a paused node must keep this input until it resumes. Its exit is never held, and
+    // neither is a registration, which a scenario action would also make at once.
     bool held(std::uint32_t slot, const event& e) const {
-        if (!nodes_[slot].paused || std::holds_alternative<exit_event>(e)) return false;
+        if (!nodes_[slot].paused || std::holds_alternative<exit_event>(e) || std::holds_alternative<register_event>(e))
+            return false;
         return alive(slot, input_incarnation(e));
     }
 
@@ -798,6 +853,8 @@ private:
             else if (auto* v = std::get_if<resolved_event>(&r.input)) n.machine->on_resolved(clock, v->result);
             else if (auto* st = std::get_if<stopped_event>(&r.input))
                 n.machine->on_worker_stopped(clock, st->name, std::move(st->state));
+            else if (auto* reg = std::get_if<register_event>(&r.input))
+                r.registered = n.machine->register_name(clock, reg->request->name, reg->request->spec);
         } catch (...) {
             capture_[slot] = nullptr;
             throw;
@@ -868,9 +925,13 @@ private:
                 trace("resolved", slot, v->result.addresses.size());
             } else if (auto* st = std::get_if<stopped_event>(&r.input)) {
                 trace("worker_stopped", slot, hash64(st->name));
-            } else if (std::holds_alternative<exit_event>(r.input)) {
+            } else if (std::holds_alternative<exit_event>(r.input) || std::holds_alternative<register_event>(r.input)) {
                 trace("action", 0, 0);
             }
+        }
+        if (auto* reg = std::get_if<register_event>(&r.input)) {
+            if (!r.reached) trace("action", 0, 0);
+            else if (r.registered) note_registration(slot, *r.registered, reg->request->name);
         }
         for (auto& out : r.network) {
             if (out.message) send_now(slot, out.to, std::move(out.message), out.to_slot);
@@ -924,7 +985,7 @@ private:
                 window_end = queue_.top_time();
                 break;
             }
-            auto e = queue_.pop();
+            auto e = take();
             auto& w = windows_[*slot];
             if (w.inputs.empty()) touched_.push_back(*slot);
             w.inputs.push_back({e.at, e.seq, std::move(e.payload)});
@@ -1039,6 +1100,12 @@ private:
     void process(action_event& e) {
         trace("action", 0, 0);
         e.run();
+    }
+
+    // Counts a registration the node refused at once, or waits for the reply to one it took.
+    void note_registration(std::uint32_t slot, const result<request_id>& r, const std::string& name) {
+        if (!r) ++counters_.registrations_failed;
+        else pending_[{slot, *r}] = name;
     }
 
     void boot(std::uint32_t slot) {

@@ -135,21 +135,15 @@ template <class Cluster>
 void register_names(Cluster& c, std::vector<std::uint32_t> slots, std::uint32_t count, const std::string& prefix,
                     time_point from, duration window) {
     auto& r = c.random("workload");
+    const auto candidates = std::make_shared<const std::vector<std::uint32_t>>(std::move(slots));
+    const worker_spec spec{"counter", restart_policy::permanent};
     for (std::uint32_t i = 0; i < count; ++i) {
         char name[64];
         std::snprintf(name, sizeof name, "%s%06u", prefix.c_str(), i);
         const auto at = from + (count > 1 ? window * i / count : duration::zero());
-        const auto pick = r.template uniform<std::size_t>(0, slots.size() - 1);
-        c.schedule(at, [&c, slots, pick, n = std::string(name)] {
-            // Register through the chosen node if it still runs, otherwise through any that does.
-            for (std::size_t k = 0; k < slots.size(); ++k) {
-                const auto s = slots[(pick + k) % slots.size()];
-                if (c.nodes()[s].machine && c.nodes()[s].status == node_status::running) {
-                    c.register_name(s, n, worker_spec{"counter", restart_policy::permanent});
-                    return;
-                }
-            }
-        });
+        const auto pick = r.template uniform<std::size_t>(0, candidates->size() - 1);
+        // Through the chosen node if it still runs, otherwise through the next one that does.
+        c.schedule_register(at, candidates, pick, name, spec);
     }
 }
 
