@@ -14,6 +14,7 @@
 ///   what was missed by comparing per-bucket digests.
 
 #include <muster/core/config.hpp>
+#include <muster/core/detail/flat_index.hpp>
 #include <muster/core/detail/name_table.hpp>
 #include <muster/core/detail/sorting.hpp>
 #include <muster/core/effect.hpp>
@@ -26,6 +27,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -1204,10 +1206,18 @@ private:
         };
         if (buckets.size() == table_.digests().size()) {
             // Every bucket (a new replica's first pull): the entries in storage order, which reads
-            // memory in sequence and lists the names in no hash order.
+            // memory in sequence and lists the names in no hash order. Each entry is tested, so
+            // the known digests go in a hash index: a probe costs less than a binary search.
+            detail::flat_index<std::uint64_t> known_index;
+            for (const auto d : known) known_index.insert(d, d);
+            const auto lacks = [&](std::uint32_t i) {
+                if (known.empty()) return true;
+                const std::uint64_t d = table_.entry_digest(i);
+                return known_index.find(d, [d](std::uint64_t stored) { return stored == d; }) == nullptr;
+            };
             records.reserve(table_.size());
             for (std::uint32_t i = 0; i < table_.size(); ++i)
-                if (puller_lacks(i)) records.push_back(record_of(i));
+                if (lacks(i)) records.push_back(record_of(i));
             send_response(to, std::move(records));
             return;
         }
@@ -1526,15 +1536,23 @@ private:
             if (!items.empty()) runs.push_back(std::move(items));
             return runs;
         }
+        // The runs are cut first and each is sized once, so no item moves twice while a run grows.
+        std::vector<std::size_t> starts;
         std::size_t used = 0;
-        for (auto& item : items) {
-            const std::size_t size = size_of(item);
-            if (runs.empty() || (used + size > budget && !runs.back().empty())) {
-                runs.emplace_back();
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            const std::size_t size = size_of(items[i]);
+            if (starts.empty() || (used + size > budget && i > starts.back())) {
+                starts.push_back(i);
                 used = 0;
             }
             used += size;
-            runs.back().push_back(std::move(item));
+        }
+        starts.push_back(items.size());
+        runs.resize(starts.size() - 1);
+        for (std::size_t r = 0; r + 1 < starts.size(); ++r) {
+            runs[r].reserve(starts[r + 1] - starts[r]);
+            std::move(items.begin() + static_cast<std::ptrdiff_t>(starts[r]),
+                      items.begin() + static_cast<std::ptrdiff_t>(starts[r + 1]), std::back_inserter(runs[r]));
         }
         return runs;
     }
