@@ -425,13 +425,14 @@ private:
         std::uint32_t order_slot = 0;
     };
     using local_map = std::map<std::string, local_entry, std::less<>>;
+    using local_iterator = typename local_map::iterator;
 
     // The local workers in no particular but deterministic order, in one array, so a full
     // rebalance pass does not walk the tree: its nodes lie all over memory, and each step of a
     // walk waited for a cache miss. Map iterators stay valid until their element is erased, also
     // when the map is moved. A copy of the map would not keep them valid, so this type has no copy.
     struct local_order {
-        std::vector<typename local_map::iterator> items;
+        std::vector<local_iterator> items;
         local_order() = default;
         local_order(const local_order&) = delete;
         local_order& operator=(const local_order&) = delete;
@@ -1053,7 +1054,7 @@ private:
     }
 
     // A newer record arrived for a name this node runs or is moving.
-    void on_competing_record(time_point now, local_map::iterator local, const entry_record& r) {
+    void on_competing_record(time_point now, local_iterator local, const entry_record& r) {
         auto& w = local->second;
         const std::string& name = local->first;
         if (w.suspended && w.phase == stage::offered && !r.removed && r.owner != config_.self &&
@@ -1108,7 +1109,7 @@ private:
     }
 
     // Two live instances of one name: keep the one the Handoff policy picks on both sides.
-    void resolve_conflict(local_map::iterator local, const entry_record& r) {
+    void resolve_conflict(local_iterator local, const entry_record& r) {
         const std::string name = local->first;
         const auto index = table_.find(name);
         const std::uint64_t my_version = table_.at(index).version;
@@ -1297,7 +1298,7 @@ private:
         return it->second;
     }
 
-    void erase_local(local_map::iterator it) {
+    void erase_local(local_iterator it) {
         const auto index = table_.find(it->first);
         if (index != detail::npos32) table_.set_local(index, false);
         const std::uint32_t slot = it->second.order_slot;
@@ -1341,7 +1342,7 @@ private:
         queue_update(index);
     }
 
-    void remove_local(time_point now, local_map::iterator it) {
+    void remove_local(time_point now, local_iterator it) {
         const auto index = table_.find(it->first);
         const auto version = table_.at(index).version + 1;
         const worker_spec spec = table_.spec(index);
@@ -1449,7 +1450,7 @@ private:
 
     // Places a stopped worker again after its target rejected it or died: here if this node is
     // now the owner, otherwise offered to the new owner. The kept state goes along.
-    void replace(time_point now, local_map::iterator it) {
+    void replace(time_point now, local_iterator it) {
         auto& w = it->second;
         const auto target = owner_of(it->first);
         if (!target) {
