@@ -32,13 +32,16 @@
 #endif
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -66,12 +69,13 @@ struct options {
 };
 
 constexpr const char* usage =
-    "usage: muster-node --name BASE@HOST:PORT --listen HOST:PORT --cookie-file PATH\n"
+    "usage: muster-node --name BASE@HOST[:PORT] --listen HOST:PORT --cookie-file PATH\n"
     "                   (--peers NODE,NODE,... | --dns NAME) [--workers N] [--batch-size N]\n"
     "                   [--admin HOST:PORT]\n"
     "                   [--stop-timeout-ms MS] [--heartbeat-ms MS] [--whereis-bench N]\n"
     "                   [--incarnation N] [--log-level debug|info|warn|error]\n"
-    "  --name             this node's name; peers connect to the HOST:PORT after '@'\n"
+    "  --name             this node's name; peers connect to the HOST:PORT after '@'. With\n"
+    "                     --dns it is BASE@HOST without a port, and peers use the port of --listen\n"
     "  --listen           address to accept peers on\n"
     "  --peers            static list of peer node names\n"
     "  --dns              DNS name listing every peer; each address A becomes BASE@A, with the\n"
@@ -102,10 +106,32 @@ std::optional<muster::log_level> parse_level(const std::string& text) {
     return std::nullopt;
 }
 
-bool parse_options(int argc, char** argv, options& o) {
+// Reads an integer option's value. Returns nothing when it is not an integer within [low, high].
+template <class T>
+std::optional<T> parse_integer(const std::string& text, T low, T high) {
+    T value{};
+    const char* end = text.data() + text.size();
+    const auto [stop, error] = std::from_chars(text.data(), end, value);
+    if (error != std::errc{} || stop != end || value < low || value > high) return std::nullopt;
+    return value;
+}
+
+// Fills `o` from the command line. Returns an error message naming the argument at fault, or
+// nothing when the options are complete and valid.
+std::optional<std::string> parse_options(int argc, char** argv, options& o) {
+    const auto range = [](const std::string& flag, const std::string& value, auto low, auto high) {
+        return flag + " expects an integer from " + std::to_string(low) + " to " + std::to_string(high) + ", got '" +
+               value + "'";
+    };
     for (int i = 1; i < argc; ++i) {
         const std::string flag = argv[i];
-        if (i + 1 >= argc) return false;
+        if (flag == "--help" || flag == "-h") return std::string("--help");
+        if (flag.rfind("--", 0) != 0) return "unexpected argument '" + flag + "'; options start with --";
+        static const char* const known[] = {"--name", "--listen", "--peers", "--dns", "--cookie-file", "--admin",
+                                            "--workers", "--batch-size", "--stop-timeout-ms", "--heartbeat-ms",
+                                            "--whereis-bench", "--incarnation", "--log-level"};
+        if (std::find(std::begin(known), std::end(known), flag) == std::end(known)) return "unknown option '" + flag + "'";
+        if (i + 1 >= argc) return "missing value after " + flag;
         const std::string value = argv[++i];
         if (flag == "--name") o.name = value;
         else if (flag == "--listen") o.listen = value;
@@ -113,22 +139,42 @@ bool parse_options(int argc, char** argv, options& o) {
         else if (flag == "--dns") o.dns = value;
         else if (flag == "--cookie-file") o.cookie_file = value;
         else if (flag == "--admin") o.admin = value;
-        else if (flag == "--workers") o.workers = std::stoi(value);
-        else if (flag == "--batch-size") o.batch_size = std::stol(value);
-        else if (flag == "--stop-timeout-ms") o.stop_timeout = std::chrono::milliseconds(std::stol(value));
-        else if (flag == "--heartbeat-ms") o.heartbeat = std::chrono::milliseconds(std::stol(value));
-        else if (flag == "--whereis-bench") o.whereis_bench = std::stol(value);
-        else if (flag == "--incarnation") o.incarnation = std::stoull(value);
         else if (flag == "--log-level") {
             const auto level = parse_level(value);
-            if (!level) return false;
+            if (!level) return "--log-level expects debug, info, warn or error, got '" + value + "'";
             o.log_level = *level;
+        } else if (flag == "--incarnation") {
+            const auto v = parse_integer<std::uint64_t>(value, 1, std::numeric_limits<std::uint64_t>::max());
+            if (!v) return range(flag, value, std::uint64_t{1}, std::numeric_limits<std::uint64_t>::max());
+            o.incarnation = *v;
+        } else {
+            // The remaining options take integers; the millisecond ones at least 1.
+            const long low = flag == "--batch-size" || flag == "--stop-timeout-ms" || flag == "--heartbeat-ms" ? 1 : 0;
+            long high = 1'000'000'000;
+            if (flag == "--workers") high = 10'000'000;
+            if (flag == "--heartbeat-ms") high = 3'600'000;
+            const auto v = parse_integer<long>(value, low, high);
+            if (!v) return range(flag, value, low, high);
+            if (flag == "--workers") o.workers = static_cast<int>(*v);
+            else if (flag == "--batch-size") o.batch_size = *v;
+            else if (flag == "--stop-timeout-ms") o.stop_timeout = std::chrono::milliseconds(*v);
+            else if (flag == "--heartbeat-ms") o.heartbeat = std::chrono::milliseconds(*v);
+            else o.whereis_bench = *v;
         }
-        else return false;
     }
-    return !o.name.empty() && !o.listen.empty() && !o.cookie_file.empty() && o.workers >= 0 && o.batch_size >= 1 &&
-           o.whereis_bench >= 0 &&
-           (o.peers.empty() != o.dns.empty());
+    if (o.name.empty()) return std::string("missing --name");
+    if (o.listen.empty()) return std::string("missing --listen");
+    if (o.cookie_file.empty()) return std::string("missing --cookie-file");
+    if (o.peers.empty() == o.dns.empty()) return std::string("pass exactly one of --peers and --dns");
+    if (!o.dns.empty()) {
+        // Discovery names each peer BASE@ADDRESS, and peers reach each other on the port of
+        // --listen, so this node's own name must take the same form or no peer would match it.
+        const auto address = muster::runtime::parse_peer_address(o.name, 0);
+        if (o.name.find('@') == std::string::npos || !address || address->second != 0)
+            return "with --dns, --name must be BASE@ADDRESS without a port (peers are named BASE@A for each "
+                   "address A and listen on the port of --listen), got '" + o.name + "'";
+    }
+    return std::nullopt;
 }
 
 std::optional<tcp::endpoint> parse_endpoint(const std::string& text) {
@@ -433,7 +479,17 @@ int run(const options& o, Discovery discovery, muster::wire::shared_secret secre
             std::fprintf(stderr, "muster-node: --admin %s is not a loopback HOST:PORT\n", o.admin.c_str());
             return 2;
         }
-        admin.emplace(strand, *endpoint);
+        boost::system::error_code error;
+        admin.emplace(strand);
+        admin->open(endpoint->protocol(), error);
+        if (!error) admin->set_option(tcp::acceptor::reuse_address(true), error);
+        if (!error) admin->bind(*endpoint, error);
+        if (!error) admin->listen(asio::socket_base::max_listen_connections, error);
+        if (error) {
+            std::fprintf(stderr, "muster-node: failed to listen on --admin %s: %s; pick a free port\n", o.admin.c_str(),
+                         error.message().c_str());
+            return 2;
+        }
     }
     if (const auto error = host.start()) {
         std::fprintf(stderr, "muster-node: failed to listen on %s: %s; pick a free port or another address\n", o.listen.c_str(), error.message().c_str());
@@ -443,9 +499,21 @@ int run(const options& o, Discovery discovery, muster::wire::shared_secret secre
     workers.flush_log();
     workers.start_ticking();
 
+    // An accept can fail for a while (no file descriptor left, say), so a failure retries later
+    // instead of leaving the admin port unanswered for good.
+    asio::steady_timer admin_retry(strand);
     std::function<void()> accept_admin = [&] {
         admin->async_accept([&](const boost::system::error_code& error, tcp::socket socket) {
-            if (error) return;
+            if (error == asio::error::operation_aborted) return;
+            if (error) {
+                workers.write("admin_accept_failed", {{"reason", error.message()}});
+                workers.flush_log();
+                admin_retry.expires_after(100ms);
+                admin_retry.async_wait([&](const boost::system::error_code& wait_error) {
+                    if (!wait_error) accept_admin();
+                });
+                return;
+            }
             auto text = std::make_shared<std::string>(dump(host, workers));
             auto peer = std::make_shared<tcp::socket>(std::move(socket));
             asio::async_write(*peer, asio::buffer(*text), [text, peer](const boost::system::error_code&, std::size_t) {
@@ -507,13 +575,12 @@ void keep_freed_memory() {
 int main(int argc, char** argv) {
     keep_freed_memory();
     options o;
-    try {
-        if (!parse_options(argc, argv, o)) {
-            std::fputs(usage, stderr);
-            return 2;
+    if (const auto error = parse_options(argc, argv, o)) {
+        if (*error == "--help") {
+            std::fputs(usage, stdout);
+            return 0;
         }
-    } catch (const std::exception&) {
-        std::fputs(usage, stderr);
+        std::fprintf(stderr, "muster-node: %s\n%s", error->c_str(), usage);
         return 2;
     }
     const auto listen = parse_endpoint(o.listen);
@@ -521,12 +588,17 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "muster-node: --listen %s is not an IP address and port\n", o.listen.c_str());
         return 2;
     }
+    // A cookie has at most 1024 bytes and one newline, so reading stops after 1026: a device such
+    // as /dev/zero then gets the "too long" error instead of filling memory.
     std::ifstream file(o.cookie_file, std::ios::binary);
-    if (!file) {
-        std::fprintf(stderr, "muster-node: failed to read the cookie file %s; check the path and its permissions\n", o.cookie_file.c_str());
+    std::string cookie(1026, '\0');
+    if (file) file.read(cookie.data(), static_cast<std::streamsize>(cookie.size()));
+    if (!file && !file.eof()) {
+        std::fprintf(stderr, "muster-node: failed to read the cookie file %s; check that it is a readable file\n",
+                     o.cookie_file.c_str());
         return 2;
     }
-    std::string cookie((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    cookie.resize(static_cast<std::size_t>(file.gcount()));
     if (!cookie.empty() && cookie.back() == '\n') cookie.pop_back();
     auto secret = muster::wire::shared_secret::make(cookie);
     if (!secret) {
