@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -34,6 +35,16 @@ TEST_CASE("line log writes one line per record", "[runtime]") {
 TEST_CASE("line log quotes values with spaces", "[runtime]") {
     const auto text = written({muster::log_level::error, "app@a", "decode_failed", {{"reason", "frame is \"bad\""}, {"empty", ""}}});
     CHECK(text.substr(25) == "error app@a decode_failed reason=\"frame is \\\"bad\\\"\" empty=\"\"\n");
+}
+
+TEST_CASE("line log escapes control bytes", "[runtime]") {
+    // A claimed peer name that tries to end the line and forge another record.
+    const std::string forged = "x\r2026-12-05T18:00:00.000Z error app@b forged a=b\n\x1b[2J\t\\";
+    const auto text = written({muster::log_level::warn, "app@a", "auth_failed", {{"peer", forged}, {"plain", "app@b"}}});
+    CHECK(text.substr(25) ==
+          "warn app@a auth_failed peer=\"x\\r2026-12-05T18:00:00.000Z error app@b forged a=b\\n\\x1b[2J\\t\\\\\" plain=app@b\n");
+    CHECK(std::count(text.begin(), text.end(), '\n') == 1);
+    CHECK(text.find('\r') == std::string::npos);
 }
 
 TEST_CASE("line log skips levels below minimum", "[runtime]") {

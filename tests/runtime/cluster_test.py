@@ -311,7 +311,22 @@ def run_garbage(binary, folder, nodes):
     check(closed_by_peer(silent, 15), "the node kept a silent connection open past the handshake deadline")
     silent.close()
 
+    # Clients without the cookie claim a new name in each handshake, one of them with a carriage
+    # return and a forged record. Each name is unproven, so they count as one source (127.0.0.1)
+    # for the rate limit, and no control byte reaches the log.
+    claimed = [b"rotating-%d" % i for i in range(20)] + [b"x\r2026-12-05T00:00:00.000Z error app@x forged a=b"]
+    for name in claimed:
+        s = socket.create_connection(("127.0.0.1", ports[0]), timeout=5)
+        s.sendall(frame(bytes([WIRE_VERSION, 0x40]) + name_bytes(name) + os.urandom(32)) +
+                  frame(bytes([WIRE_VERSION, 0x42]) + bytes(32)))
+        check(closed_by_peer(s, 5), "the node kept a connection with a wrong proof open")
+        s.close()
+
     lines = a.log_lines()
+    with open(a.log_path, "rb") as f:
+        check(b"\r" not in f.read(), "a claimed name wrote a carriage return into the log")
+    check(sum(1 for l in lines if " auth_failed " in l) == 1,
+          "expected one auth_failed record in all, got %d" % sum(1 for l in lines if " auth_failed " in l))
     for intruder, data, reason in bad_frames:
         check(any(" decode_failed " in l and "peer=%s " % intruder.decode() in l and reason in l for l in lines),
               "no decode_failed record names %s and the reason %r" % (intruder.decode(), reason))

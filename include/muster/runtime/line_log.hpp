@@ -25,8 +25,9 @@ enum class log_buffering : std::uint8_t {
 ///     2026-12-04T23:10:00.123Z info app@127.0.0.1:7001 member_joined member=app@127.0.0.1:7002
 ///
 /// The time is UTC wall-clock time with milliseconds, then the level, the node, the event and
-/// the fields as `key=value`. A value that contains a space or a quote is written in double
-/// quotes. Copies share the stream, which must outlive them.
+/// the fields as `key=value`. A value that is empty or contains a space, a quote, a backslash or
+/// a control byte is written in double quotes, with `\"`, `\\`, `\n`, `\r`, `\t` and `\xHH`
+/// escapes, so every record stays on one line. Copies share the stream, which must outlive them.
 ///
 /// Unbuffered, each line goes out in one `fwrite` followed by `fflush`, so lines from several
 /// threads do not interleave. With `log_buffering::per_flush`, copies also share one buffer,
@@ -125,15 +126,42 @@ private:
         line += 'Z';
     }
 
+    // A value may come from a peer (a name claimed in a handshake), so it must not be able to
+    // end the line or forge another one: control bytes are escaped inside quotes.
+    static bool plain(const std::string& value) {
+        if (value.empty()) return false;
+        for (const char c : value) {
+            const auto byte = static_cast<unsigned char>(c);
+            if (byte <= ' ' || byte == 0x7f || c == '"' || c == '\\') return false;
+        }
+        return true;
+    }
+
     static void append_value(std::string& line, const std::string& value) {
-        if (!value.empty() && value.find_first_of(" \"\n") == std::string::npos) {
+        if (plain(value)) {
             line += value;
             return;
         }
         line += '"';
         for (const char c : value) {
-            if (c == '"' || c == '\\') line += '\\';
-            line += c == '\n' ? ' ' : c;
+            const auto byte = static_cast<unsigned char>(c);
+            if (c == '"' || c == '\\') {
+                line += '\\';
+                line += c;
+            } else if (c == '\n') {
+                line += "\\n";
+            } else if (c == '\r') {
+                line += "\\r";
+            } else if (c == '\t') {
+                line += "\\t";
+            } else if (byte < ' ' || byte == 0x7f) {
+                constexpr char digits[] = "0123456789abcdef";
+                line += "\\x";
+                line += digits[byte >> 4];
+                line += digits[byte & 15];
+            } else {
+                line += c;
+            }
         }
         line += '"';
     }

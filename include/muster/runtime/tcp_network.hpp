@@ -401,7 +401,11 @@ private:
         const auto endpoint = socket.remote_endpoint(error);
         const std::string remote = error ? "unknown" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
         if (inbound_.size() >= config_.inbound_max) {
-            log(log_level::warn, "connection_rejected", {{"remote", remote}, {"reason", "too many accepted connections"}});
+            // Rate-limited per address like `auth_failed`, because a flood of connections would
+            // otherwise write a line for each.
+            if (const auto suppressed = log_allowed(rejections_, remote_address(remote)))
+                log(log_level::warn, "connection_rejected", {{"remote", remote}, {"reason", "too many accepted connections"},
+                                                             {"suppressed", std::to_string(*suppressed)}});
             socket.close(error);
             return;
         }
@@ -561,24 +565,37 @@ private:
         close(c, c->outbound ? closing::lost : closing::failed, log_level::debug, "connection_closed", "decode_failed");
     }
 
-    // Logs a failed handshake at most once per peer and `auth_log_interval`, then closes. The peer
-    // is the claimed or expected name when known, else the remote address without its port. The
-    // table forgets every peer when it reaches 4,096, so memory stays bounded when many addresses fail.
+    // Logs a failed handshake at most once per key and `auth_log_interval`, then closes. The key
+    // is the dialed peer for a connection this node opened, else the remote address without its
+    // port: a name claimed in a failed handshake is unproven, so it must not pick the key. The
+    // record's `peer` is that claimed name when there is one.
     void auth_failed(const connection_ptr& c, const std::string& reason) {
-        std::string key = c->outbound ? c->peer : c->remote.substr(0, c->remote.rfind(':'));
-        if (!c->outbound && c->handshake && !c->handshake->peer_name().empty()) key = c->handshake->peer_name().substr(0, 64);
-        if (auth_failures_.size() >= 4096 && !auth_failures_.contains(key)) auth_failures_.clear();
-        auto& entry = auth_failures_[key];
-        const time_point t = now();
-        if (entry.logged_at == time_point{} || t - entry.logged_at >= config_.auth_log_interval) {
-            log(log_level::warn, "auth_failed", {{"peer", key}, {"remote", c->remote}, {"reason", reason},
-                                                 {"suppressed", std::to_string(entry.suppressed)}});
-            entry.logged_at = t;
-            entry.suppressed = 0;
-        } else {
-            ++entry.suppressed;
-        }
+        const std::string key = c->outbound ? c->peer : remote_address(c->remote);
+        std::string peer = key;
+        if (!c->outbound && c->handshake && !c->handshake->peer_name().empty()) peer = c->handshake->peer_name().substr(0, 64);
+        if (const auto suppressed = log_allowed(auth_failures_, key))
+            log(log_level::warn, "auth_failed", {{"peer", peer}, {"remote", c->remote}, {"reason", reason},
+                                                 {"suppressed", std::to_string(*suppressed)}});
         close(c, closing::failed, log_level::debug, c->outbound ? "connect_failed" : "connection_closed", "auth_failed");
+    }
+
+    static std::string remote_address(const std::string& remote) { return remote.substr(0, remote.rfind(':')); }
+
+    // Returns the number of records left out for `key` since the last one when a record may be
+    // written now (at most one per key and `auth_log_interval`), or nothing. The table is cleared
+    // when it reaches 4,096 keys, so memory stays bounded when many addresses fail.
+    std::optional<std::uint64_t> log_allowed(std::map<std::string, auth_failures, std::less<>>& table, const std::string& key) {
+        if (table.size() >= 4096 && !table.contains(key)) table.clear();
+        auto& entry = table[key];
+        const time_point t = now();
+        if (entry.logged_at != time_point{} && t - entry.logged_at < config_.auth_log_interval) {
+            ++entry.suppressed;
+            return std::nullopt;
+        }
+        const auto suppressed = entry.suppressed;
+        entry.logged_at = t;
+        entry.suppressed = 0;
+        return suppressed;
     }
 
     void write_next(const connection_ptr& c) {
@@ -685,6 +702,7 @@ private:
     std::set<connection_ptr> inbound_;
     std::map<std::string, detail::backoff_state, std::less<>> backoff_;
     std::map<std::string, auth_failures, std::less<>> auth_failures_;
+    std::map<std::string, auth_failures, std::less<>> rejections_;  // `connection_rejected` records by address
     detail::splitmix random_;
     network_stats stats_;
     bool stopped_ = false;
