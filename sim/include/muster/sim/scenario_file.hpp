@@ -610,7 +610,12 @@ private:
         } else if (key == "reorder") {
             s_.link.reorder = r.probability("reordering");
         } else if (auto* setting = timing_setting(key)) {
-            *setting = r.time(key);
+            // These set how often a node does periodic work or how long it waits. Far below the
+            // network's latency, a value would only make the run spin through timer events.
+            const auto value = r.time(key);
+            if (value < std::chrono::milliseconds(1))
+                reject_line(line, "invalid " + std::string(key) + " " + format_duration(value) + ": expected at least 1ms");
+            *setting = value;
         } else if (key == "sync-buckets") {
             s_.timing.sync_buckets = static_cast<std::uint32_t>(r.count("bucket count", 65536));
         } else {
