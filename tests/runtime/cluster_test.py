@@ -322,7 +322,27 @@ def run_garbage(binary, folder, nodes):
         check(closed_by_peer(s, 5), "the node kept a connection with a wrong proof open")
         s.close()
 
+    # A client without the cookie opens 20 connections and sends nothing: the node keeps at most
+    # 16 in their handshake per address and closes the others at once.
+    silent_clients = [socket.create_connection(("127.0.0.1", ports[0]), timeout=5) for _ in range(20)]
+    time.sleep(0.5)
+    closed = 0
+    for s in silent_clients:
+        s.setblocking(False)
+        try:
+            closed += s.recv(1) == b""
+        except BlockingIOError:
+            pass
+        except ConnectionResetError:
+            closed += 1
+    check(closed == 4, "expected 4 of 20 silent connections closed at once, got %d" % closed)
+    for s in silent_clients:
+        s.close()
+
     lines = a.log_lines()
+    rejected = [l for l in lines if " connection_rejected " in l]
+    check(len(rejected) == 1 and "too many handshakes from this address" in rejected[0],
+          "expected one connection_rejected record for the excess handshakes, got %r" % rejected)
     with open(a.log_path, "rb") as f:
         check(b"\r" not in f.read(), "a claimed name wrote a carriage return into the log")
     check(sum(1 for l in lines if " auth_failed " in l) == 1,

@@ -52,6 +52,10 @@ struct network_config {
     std::size_t queue_messages_max = 65536;    ///< messages waiting for one peer before overflow
     std::size_t queue_bytes_max = 64 * 1024 * 1024;  ///< bytes waiting for one peer before overflow
     std::size_t inbound_max = 1024;            ///< accepted connections open at once; more are closed
+    /// Accepted connections from one IP address that may be in their handshake at once; more
+    /// are closed. A client without the secret can then hold only this many of `inbound_max`,
+    /// and peers at other addresses still get in.
+    std::size_t handshaking_per_address_max = 16;
     duration auth_log_interval = std::chrono::seconds(60);  ///< one `auth_failed` record per peer per interval
 };
 
@@ -400,12 +404,19 @@ private:
         boost::system::error_code error;
         const auto endpoint = socket.remote_endpoint(error);
         const std::string remote = error ? "unknown" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-        if (inbound_.size() >= config_.inbound_max) {
+        const std::string address = remote_address(remote);
+        std::size_t handshaking = 0;
+        for (const auto& c : inbound_)
+            if (c->state == stage::handshaking && remote_address(c->remote) == address) ++handshaking;
+        const char* rejection = nullptr;
+        if (inbound_.size() >= config_.inbound_max) rejection = "too many accepted connections";
+        else if (handshaking >= config_.handshaking_per_address_max) rejection = "too many handshakes from this address";
+        if (rejection) {
             // Rate-limited per address like `auth_failed`, because a flood of connections would
             // otherwise write a line for each.
-            if (const auto suppressed = log_allowed(rejections_, remote_address(remote)))
-                log(log_level::warn, "connection_rejected", {{"remote", remote}, {"reason", "too many accepted connections"},
-                                                             {"suppressed", std::to_string(*suppressed)}});
+            if (const auto suppressed = log_allowed(rejections_, address))
+                log(log_level::warn, "connection_rejected",
+                    {{"remote", remote}, {"reason", rejection}, {"suppressed", std::to_string(*suppressed)}});
             socket.close(error);
             return;
         }
