@@ -307,6 +307,14 @@ public:
         auto& n = nodes_[slot];
         n.clock_anchor_node = clock_of(slot);
         n.clock_anchor_sim = now_;
+        // A clock more than twice as fast or as slow as true time makes failure timeouts
+        // meaningless: a fast one times out peers that are fine. So it counts as a fault for the
+        // healthy-network test, as a pause does, until the rate is back within the band.
+        const auto drifting = [](double r) { return r < 0.5 || r > 2.0; };
+        if (drifting(n.clock_rate) != drifting(rate)) {
+            drifting_clocks_ += drifting(rate) ? 1 : -1;
+            note_network_fault();
+        }
         n.clock_rate = rate;
         trace("clock_rate", slot, static_cast<std::uint64_t>(rate * 1e6));
     }
@@ -1170,7 +1178,7 @@ private:
         }
         n.workers[s.name] = sim_worker{state.value_or(0), now_};
         trace("worker_started", slot, hash64(s.name));
-        const bool healthy = !network_.split() && network_.config().loss == 0 &&
+        const bool healthy = !network_.split() && network_.config().loss == 0 && drifting_clocks_ == 0 &&
                              (last_network_fault_ == time_point{} ||
                               now_ - last_network_fault_ > 2 * config_.node_defaults.failure_timeout);
         // Under loss or partitions two instances may both hand off and the new owner merges
@@ -1357,6 +1365,7 @@ private:
     std::set<std::string, std::less<>> stubborn_;
     time_point now_{};
     time_point last_network_fault_{};
+    int drifting_clocks_ = 0;  // nodes whose clock rate is below 0.5 or above 2 (see `set_clock_rate`)
     time_point last_disruption_{};
     std::optional<violation> violation_;
     std::uint64_t trace_hash_ = 0;
