@@ -67,7 +67,8 @@ Options for rolling-deploy, churn and netsplit:
   --loss P               probability a message is lost, 0 to 1 (default 0)
   --duplicate P          probability a message is delivered twice, 0 to 1 (default 0)
   --reorder P            probability a message is delayed past later ones, 0 to 1 (default 0)
-  --quiet-s X            quiescence in seconds after the last fault, before the final check (default 60)
+  --quiet-s X            quiescence in seconds after the last fault, before the final check, 10 to
+                         86400 (default 60)
   --deep-checks          also run every machine's own invariant check after every event
   --threads N            threads that run the nodes, 1 to 64; every count gives the same trace
                          hash and report (default 1 below 5 million nodes × names, otherwise
@@ -127,8 +128,14 @@ duration seconds(double s) { return std::chrono::duration_cast<duration>(std::ch
 duration millis(double ms) { return std::chrono::duration_cast<duration>(std::chrono::duration<double, std::milli>(ms)); }
 
 rollout_limit parse_limit(const std::string& option, const std::string& text) {
-    if (!text.empty() && text.back() == '%')
-        return {static_cast<std::uint32_t>(parse_integer(option, text.substr(0, text.size() - 1), 0, 100)), true};
+    if (!text.empty() && text.back() == '%') {
+        std::uint32_t percent = 0;
+        const auto digits = std::string_view(text).substr(0, text.size() - 1);
+        const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), percent);
+        if (error != std::errc{} || end != digits.data() + digits.size() || percent > 100)
+            reject("invalid value '" + text + "' for " + option + ": expected a percentage from 0% to 100% or a count");
+        return {percent, true};
+    }
     return {static_cast<std::uint32_t>(parse_integer(option, text, 0, 100000)), false};
 }
 
