@@ -2114,7 +2114,8 @@ private:
         flush_offers();
         membership_.finish_leave(effects_);
         stopped_ = true;
-        log(log_level::info, "node_stopped", {{"workers_left", std::to_string(locals_.size())}});
+        // The host stops the workers still here after this record: it counts the stops it requests.
+        log(log_level::info, "node_stopped", {{"workers_to_stop", std::to_string(locals_.size())}});
         effects_.push_back(node_stopped{});
     }
 
