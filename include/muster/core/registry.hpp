@@ -2107,15 +2107,18 @@ private:
 
     void finish_leave() {
         if (stopped_) return;
-        for (auto& [name, w] : locals_)
-            if (w.phase == stage::running)
-                effects_.push_back(stop_worker_effect{name, stop_cause::shutdown, false, config_.stop_grace});
+        std::size_t stops = 0;
+        for (auto& [name, w] : locals_) {
+            if (w.phase != stage::running) continue;
+            effects_.push_back(stop_worker_effect{name, stop_cause::shutdown, false, config_.stop_grace});
+            ++stops;
+        }
         flush_updates();
         flush_offers();
         membership_.finish_leave(effects_);
         stopped_ = true;
         // The host stops the workers still here after this record: it counts the stops it requests.
-        log(log_level::info, "node_stopped", {{"workers_to_stop", std::to_string(locals_.size())}});
+        log(log_level::info, "node_stopped", {{"workers_to_stop", std::to_string(stops)}});
         effects_.push_back(node_stopped{});
     }
 
