@@ -220,7 +220,7 @@ public:
         if (it == offsets_.end()) return std::nullopt;
         const std::uint64_t value = it->second + ticks_;
         offsets_.erase(it);
-        write("worker_stopped", {{"name", e.name}, {"cause", cause_name(e.cause)}, {"counter", std::to_string(value)}});
+        write("worker_stopped", {{"name", e.name}, {"cause", std::string(muster::to_string(e.cause))}, {"counter", std::to_string(value)}});
         return std::to_string(value);
     }
 
@@ -253,17 +253,6 @@ public:
     bool stopped = false;
 
 private:
-    static std::string cause_name(muster::stop_cause cause) {
-        switch (cause) {
-        case muster::stop_cause::handoff: return "handoff";
-        case muster::stop_cause::unregister: return "unregister";
-        case muster::stop_cause::conflict: return "conflict";
-        case muster::stop_cause::shutdown: return "shutdown";
-        case muster::stop_cause::no_owner: return "no_owner";
-        }
-        return "unknown";
-    }
-
     std::string node_;
     muster::runtime::line_log log_;
     asio::steady_timer timer_;

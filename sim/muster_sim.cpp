@@ -276,8 +276,12 @@ void print_report(const run_report& r, double wall, unsigned threads) {
     std::printf("scenario:            %s\n", r.scenario.c_str());
     std::printf("seed:                %llu\n", static_cast<unsigned long long>(r.seed));
     std::printf("nodes:               %u\n", r.nodes);
-    std::printf("names:               %u registration requests (acknowledged %llu, failed %llu)\n", r.names,
-                static_cast<unsigned long long>(r.acknowledged), static_cast<unsigned long long>(r.failed_registrations));
+    // A registration gets no reply when its node crashed first or no node ran to make it.
+    const std::uint64_t answered = r.acknowledged + r.failed_registrations;
+    const std::uint64_t no_reply = r.names > answered ? r.names - answered : 0;
+    std::printf("names:               %u registration requests (acknowledged %llu, failed %llu, no reply %llu)\n", r.names,
+                static_cast<unsigned long long>(r.acknowledged), static_cast<unsigned long long>(r.failed_registrations),
+                static_cast<unsigned long long>(no_reply));
     std::printf("placement:           %s\n", r.placement.c_str());
     std::printf("handoff:             %s\n", r.handoff.c_str());
     if (r.rollout) std::printf("rollout:             %.1f s in %u scale-up waves\n", as_seconds(*r.rollout), r.waves);

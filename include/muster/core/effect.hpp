@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -55,6 +56,18 @@ enum class stop_cause : std::uint8_t {
     no_owner,    ///< placement places the name nowhere, as a quorum placement does on the
                  ///< minority side of a split; the state is kept until a node may run it again
 };
+
+/// Returns the name of `cause` as logs and reports write it, such as "handoff".
+constexpr std::string_view to_string(stop_cause cause) noexcept {
+    switch (cause) {
+    case stop_cause::handoff: return "handoff";
+    case stop_cause::unregister: return "unregister";
+    case stop_cause::conflict: return "conflict";
+    case stop_cause::shutdown: return "shutdown";
+    case stop_cause::no_owner: return "no_owner";
+    }
+    return "unknown";
+}
 
 /// Stops a worker. With `want_state` the host returns the worker's state in `on_worker_stopped`.
 /// If the worker has not stopped after `grace`, the host kills it and reports it stopped.

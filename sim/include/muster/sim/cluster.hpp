@@ -1193,7 +1193,7 @@ private:
     void perform(std::uint32_t slot, stop_worker_effect& s) {
         auto& n = nodes_[slot];
         if (s.name == config_.watch)
-            watch_line("worker_stop on " + n.name + " cause " + std::to_string(static_cast<int>(s.cause)));
+            watch_line("worker_stop on " + n.name + " cause " + std::string(to_string(s.cause)));
         const auto it = n.workers.find(s.name);
         if (it != n.workers.end() && stubborn_.contains(s.name)) {
             kill_after_grace(slot, s);
