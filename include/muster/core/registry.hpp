@@ -1529,14 +1529,6 @@ private:
     std::vector<std::vector<T>> split_by_size(std::vector<T> items, SizeOf size_of) const {
         std::vector<std::vector<T>> runs;
         const std::size_t budget = config_.message_size_max - message_overhead_max;
-        // Most batches fit one message, which then takes the vector as it is, without moving
-        // each item into a new one.
-        std::size_t total = 0;
-        for (const auto& item : items) total += size_of(item);
-        if (total <= budget) {
-            if (!items.empty()) runs.push_back(std::move(items));
-            return runs;
-        }
         // The runs are cut first and each is sized once, so no item moves twice while a run grows.
         std::vector<std::size_t> starts;
         std::size_t used = 0;
@@ -1549,6 +1541,11 @@ private:
             used += size;
         }
         starts.push_back(items.size());
+        // Most batches fit one message, which then takes the vector as it is.
+        if (starts.size() == 2) {
+            runs.push_back(std::move(items));
+            return runs;
+        }
         runs.resize(starts.size() - 1);
         for (std::size_t r = 0; r + 1 < starts.size(); ++r) {
             runs[r].reserve(starts[r + 1] - starts[r]);

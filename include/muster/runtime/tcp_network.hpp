@@ -578,8 +578,7 @@ private:
 
     // Logs a failed handshake at most once per key and `auth_log_interval`, then closes. The key
     // is the dialed peer for a connection this node opened, else the remote address without its
-    // port: a name claimed in a failed handshake is unproven, so it must not pick the key. The
-    // record's `peer` is that claimed name when there is one.
+    // port. A name claimed in a failed handshake is unproven, so it only fills the record's `peer`.
     void auth_failed(const connection_ptr& c, const std::string& reason) {
         const std::string key = c->outbound ? c->peer : remote_address(c->remote);
         std::string peer = key;

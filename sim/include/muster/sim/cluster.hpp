@@ -1110,7 +1110,7 @@ private:
         e.run();
     }
 
-    // Counts a registration the node refused at once, or waits for the reply to one it took.
+    // Counts a registration the node rejected at once, or files it to match the reply to one it accepted.
     void note_registration(std::uint32_t slot, const result<request_id>& r, const std::string& name) {
         if (!r) ++counters_.registrations_failed;
         else pending_[{slot, *r}] = name;
