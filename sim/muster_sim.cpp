@@ -62,9 +62,11 @@ Options for rolling-deploy, churn and netsplit:
                          more than c times the mean, 1 to 16 (default 1.25 and 1.10)
   --quorum N             members the quorum placement needs, 1 to the node count (default a
                          majority of --nodes)
-  --latency-min-ms X     minimum one-way message latency in milliseconds (default 0.2)
-  --latency-max-ms X     maximum one-way message latency in milliseconds (default 2)
-  --loss P               probability a message is lost, 0 to 1 (default 0)
+  --latency-min-ms X     minimum one-way message latency in milliseconds, 0 to 1000 (default 0.2)
+  --latency-max-ms X     maximum one-way message latency in milliseconds, 0 to 1000 (default 2);
+                         the timeouts (1 s heartbeats, 5 s failure detection) need it lower
+  --loss P               probability a message is lost, 0 to 1 (default 0); loss ends when
+                         the faults stop, so the quiet period has none
   --duplicate P          probability a message is delivered twice, 0 to 1 (default 0)
   --reorder P            probability a message is delayed past later ones, 0 to 1 (default 0)
   --quiet-s X            quiescence in seconds after the last fault, before the final check, 10 to
@@ -205,8 +207,8 @@ command_line parse(int argc, char** argv) {
         } else if (option == "--vnodes") common.placement.vnodes = static_cast<std::uint32_t>(parse_integer(option, value(), 1, 65536));
         else if (option == "--load-factor") common.placement.load_factor = parse_number(option, value(), 1, 16);
         else if (option == "--quorum") quorum = parse_integer(option, value(), 1, 5000);
-        else if (option == "--latency-min-ms") common.link.latency_min = millis(parse_number(option, value(), 0, 60000));
-        else if (option == "--latency-max-ms") common.link.latency_max = millis(parse_number(option, value(), 0, 60000));
+        else if (option == "--latency-min-ms") common.link.latency_min = millis(parse_number(option, value(), 0, 1000));
+        else if (option == "--latency-max-ms") common.link.latency_max = millis(parse_number(option, value(), 0, 1000));
         else if (option == "--loss") common.link.loss = parse_number(option, value(), 0, 1);
         else if (option == "--duplicate") common.link.duplicate = parse_number(option, value(), 0, 1);
         else if (option == "--reorder") common.link.reorder = parse_number(option, value(), 0, 1);
@@ -387,7 +389,7 @@ void print_failure_scenario(const command_line& cl, const run_report& r, std::ui
     } else if (cl.command == "rolling-deploy") {
         auto o = cl.rolling;
         o.seed = seed;
-        e = export_rolling_deploy(o, end);
+        e = export_rolling_deploy(o, end, r.quiet_from);
     } else {
         auto o = cl.churn;
         o.seed = seed;

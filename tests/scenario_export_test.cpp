@@ -41,18 +41,24 @@ TEST_CASE("exported netsplit replays exactly", "[sim]") {
 }
 
 TEST_CASE("exported rolling deploy replays exactly", "[sim]") {
-    rolling_deploy_options o;
-    o.seed = 3;
-    o.nodes = 4;
-    o.names = 100;
-    const auto report = rolling_deploy(o);
-    REQUIRE(report.ok());
-    const auto e = export_rolling_deploy(o, time_point{} + report.simulated);
-    CHECK(e.exact);
-    const auto replay = run_exported(e, o.seed);
-    INFO(e.text);
-    CHECK(replay.trace_hash == report.trace_hash);
-    CHECK(replay.exit_status() == 0);
+    for (const double loss : {0.0, 0.02}) {
+        rolling_deploy_options o;
+        o.seed = 3;
+        o.nodes = 4;
+        o.names = 100;
+        o.link.loss = loss;
+        const auto report = rolling_deploy(o);
+        REQUIRE(report.ok());
+        REQUIRE(report.quiet_from);
+        const auto e = export_rolling_deploy(o, time_point{} + report.simulated, report.quiet_from);
+        CHECK(e.exact);
+        // The run ends loss when its quiet period begins, and the file does the same.
+        CHECK((e.text.find("link loss 0\n") != std::string::npos) == (loss > 0));
+        const auto replay = run_exported(e, o.seed);
+        INFO(e.text);
+        CHECK(replay.trace_hash == report.trace_hash);
+        CHECK(replay.exit_status() == 0);
+    }
 }
 
 TEST_CASE("exported churn repeats faults", "[sim]") {

@@ -5,6 +5,7 @@
 #include <muster/sim/scenario_file.hpp>
 #include <muster/sim/scenarios.hpp>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -82,6 +83,8 @@ inline exported_scenario export_netsplit(const netsplit_options& o) {
     if (o.one_way) t += detail::at(split) + "cut " + join(left) + " -> " + join(right) + "\n";
     else t += detail::at(split) + "partition " + join(left) + " | " + join(right) + "\n";
     t += detail::at(split + o.split_for) + "heal\n";
+    // The ready-made runs end message loss when their quiet period begins.
+    if (o.link.loss > 0) t += detail::at(split + o.split_for) + "link loss 0\n";
     t += "end " + format_duration(o.split_at + o.split_for + o.quiet) + "\n";
     t += "expect no violations\n";
     return {t, true};
@@ -108,8 +111,10 @@ inline exported_scenario export_churn(const churn_options& o, const std::vector<
 }
 
 /// Writes a rolling deploy run as a scenario file that ends at `end`, the simulated time the run
-/// reached. The file replays the run exactly.
-inline exported_scenario export_rolling_deploy(const rolling_deploy_options& o, time_point end) {
+/// reached. `quiet_from` is `run_report::quiet_from`, when the run ended message loss. The file
+/// replays the run exactly.
+inline exported_scenario export_rolling_deploy(const rolling_deploy_options& o, time_point end,
+                                                std::optional<duration> quiet_from = std::nullopt) {
     std::string t = "# The rolling-deploy run of muster-sim with seed " + std::to_string(o.seed) + ".\n";
     t += "deployment " + std::to_string(o.nodes) + "\n";
     t += "max-surge " + detail::limit_text(o.deployment.max_surge) + "\n";
@@ -121,6 +126,8 @@ inline exported_scenario export_rolling_deploy(const rolling_deploy_options& o, 
     t += "\n" + detail::at(time_point{} + o.register_at) + "register-many " + std::to_string(o.names) + " worker- over " +
          format_duration(o.register_window) + "\n";
     t += detail::at(time_point{} + o.rollout_at) + "rollout\n";
+    // The ready-made runs end message loss when their quiet period begins.
+    if (o.link.loss > 0 && quiet_from) t += detail::at(time_point{} + *quiet_from) + "link loss 0\n";
     t += "end " + format_duration(std::max(end, time_point{} + o.rollout_at).time_since_epoch()) + "\n";
     t += "expect no violations\n";
     t += "expect rollout finished\n";
