@@ -278,12 +278,9 @@ void print_report(const run_report& r, double wall, unsigned threads) {
     std::printf("scenario:            %s\n", r.scenario.c_str());
     std::printf("seed:                %llu\n", static_cast<unsigned long long>(r.seed));
     std::printf("nodes:               %u\n", r.nodes);
-    // A registration gets no reply when its node crashed first or no node ran to make it.
-    const std::uint64_t answered = r.acknowledged + r.failed_registrations;
-    const std::uint64_t no_reply = r.names > answered ? r.names - answered : 0;
     std::printf("names:               %u registration requests (acknowledged %llu, failed %llu, no reply %llu)\n", r.names,
                 static_cast<unsigned long long>(r.acknowledged), static_cast<unsigned long long>(r.failed_registrations),
-                static_cast<unsigned long long>(no_reply));
+                static_cast<unsigned long long>(r.no_reply()));
     std::printf("placement:           %s\n", r.placement.c_str());
     std::printf("handoff:             %s\n", r.handoff.c_str());
     if (r.rollout) std::printf("rollout:             %.1f s in %u scale-up waves\n", as_seconds(*r.rollout), r.waves);
@@ -317,12 +314,13 @@ std::string json_report(const run_report& r, double wall) {
     std::ostringstream j;
     j << "{\"scenario\":\"" << r.scenario << "\",\"seed\":" << r.seed << ",\"nodes\":" << r.nodes << ",\"names\":" << r.names
       << ",\"placement\":\"" << r.placement << "\",\"handoff\":\"" << r.handoff << "\",\"acknowledged\":" << r.acknowledged
-      << ",\"failed_registrations\":" << r.failed_registrations << ",\"moves_mean\":" << r.moves_mean
+      << ",\"failed_registrations\":" << r.failed_registrations << ",\"no_reply\":" << r.no_reply() << ",\"moves_mean\":" << r.moves_mean
       << ",\"moves_max\":" << r.moves_max << ",\"moves_into_old\":" << r.moves_into_old << ",\"unavailable_p50_s\":" << as_seconds(r.unavailable_p50)
       << ",\"unavailable_p99_s\":" << as_seconds(r.unavailable_p99) << ",\"unavailable_max_s\":" << as_seconds(r.unavailable_max)
       << ",\"messages\":" << r.messages << ",\"events\":" << r.events << ",\"convergence_s\":" << as_seconds(r.convergence)
       << ",\"simulated_s\":" << as_seconds(r.simulated);
     if (r.rollout) j << ",\"rollout_s\":" << as_seconds(*r.rollout) << ",\"waves\":" << r.waves;
+    if (r.quiet_from) j << ",\"quiet_from_s\":" << as_seconds(*r.quiet_from);
     j << ",\"messages_by_kind\":{";
     for (std::size_t k = 0; k < r.messages_by_kind.size(); ++k)
         j << (k ? "," : "") << "\"" << message_kind_name(k) << "\":" << r.messages_by_kind[k];

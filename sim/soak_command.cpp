@@ -13,9 +13,10 @@
 #include <utility>
 
 const char* const soak_command_usage = R"(
-soak options (muster-sim soak --seeds N [--seed-base B]):
-  --seeds N              number of runs, 1 to 1000000 (required)
-  --seed-base B          seed of the first run; run i uses seed B + i (default 1)
+soak options (muster-sim soak --seeds N [--seed-base B], or muster-sim soak --seeds A..B):
+  --seeds N              number of runs, 1 to 1000000 (required, as a count or a range)
+  --seeds A..B           the runs of seeds A to B, as for the other commands (at most 1000000)
+  --seed-base B          seed of the first run with --seeds N; run i uses seed B + i (default 1)
   Each run draws from its seed a scenario (rolling-deploy, churn or netsplit), a cluster of 3 to
   7 nodes, 20 to 150 names, a handoff and a placement policy, and switches each network fault
   kind (loss, duplication, reordering) on or off. The summary counts runs, events, violations,
@@ -45,7 +46,7 @@ void print_failure(std::uint64_t seed, const soak_plan& p, const run_report& r) 
     std::printf("seed %llu: BROKEN %s at t=%.6f s: %s\n", ull(seed), r.failure->invariant.c_str(),
                 std::chrono::duration<double>(r.failure->at.time_since_epoch()).count(), r.failure->detail.c_str());
     for (const auto& line : r.trace) std::printf("  %s\n", line.c_str());
-    std::printf("  replay: muster-sim soak --seeds 1 --seed-base %llu\n", ull(seed));
+    std::printf("  replay: muster-sim soak --seeds %llu..%llu\n", ull(seed), ull(seed));
     const auto e = export_soak_plan(p, time_point{} + r.simulated);
     const std::string file = std::string(to_string(p.kind)) + "-soak-seed-" + std::to_string(seed) + ".scenario";
     std::printf("scenario file %s (save the lines between the markers):\n--- begin %s\n%s--- end %s\n", file.c_str(),
@@ -93,6 +94,8 @@ void print_totals(const soak_totals& t, std::uint64_t base, double wall) {
 int soak_command(int argc, char** argv) {
     std::uint64_t runs = 0;
     std::uint64_t base = 1;
+    bool range = false;
+    bool base_given = false;
     for (int i = 2; i < argc; ++i) {
         const std::string_view option = argv[i];
         if (option != "--seeds" && option != "--seed-base")
@@ -100,19 +103,35 @@ int soak_command(int argc, char** argv) {
         if (i + 1 >= argc) return invalid("missing value for " + std::string(option));
         const std::string_view text = argv[++i];
         std::uint64_t value = 0;
+        if (option == "--seeds" && text.find("..") != std::string_view::npos) {
+            const auto dots = text.find("..");
+            std::uint64_t first = 0;
+            std::uint64_t last = 0;
+            if (!parse_u64(text.substr(0, dots), first) || !parse_u64(text.substr(dots + 2), last) || first > last)
+                return invalid("invalid value '" + std::string(text) + "' for --seeds: expected A..B with integers A <= B");
+            if (last - first >= 1'000'000)
+                return invalid("invalid value '" + std::string(text) + "' for --seeds: expected at most 1000000 runs");
+            base = first;
+            runs = last - first + 1;
+            range = true;
+            continue;
+        }
         if (!parse_u64(text, value)) return invalid("invalid value '" + std::string(text) + "' for " + std::string(option) + ": expected an integer");
         if (option == "--seeds") {
             if (value < 1 || value > 1'000'000)
                 return invalid("invalid value '" + std::string(text) + "' for --seeds: expected 1 to 1000000 runs");
             runs = value;
+            range = false;
         } else {
             base = value;
+            base_given = true;
         }
     }
     if (runs == 0) return invalid("missing --seeds N: the number of runs");
+    if (range && base_given) return invalid("--seed-base applies to --seeds N only; --seeds A..B names its seeds itself");
     if (base > UINT64_MAX - (runs - 1)) return invalid("--seed-base plus --seeds overflows a 64-bit seed");
 
-    std::printf("muster-sim soak --seeds %llu --seed-base %llu\n", ull(runs), ull(base));
+    std::printf("muster-sim soak --seeds %llu..%llu\n", ull(base), ull(base + runs - 1));
     std::fflush(stdout);
     const auto start = std::chrono::steady_clock::now();
     soak_totals totals;

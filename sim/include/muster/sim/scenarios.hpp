@@ -128,6 +128,12 @@ struct run_report {
     std::size_t replica_bytes_max = 0;    ///< largest replica at the end of the run
 
     bool ok() const { return !failure.has_value(); }
+
+    /// Returns the registrations that got no reply: their node crashed first, or no node ran.
+    std::uint64_t no_reply() const {
+        const std::uint64_t answered = acknowledged + failed_registrations;
+        return names > answered ? names - answered : 0;
+    }
 };
 
 namespace detail {
