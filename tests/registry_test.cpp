@@ -675,7 +675,9 @@ TEST_CASE("registry restart policy moves without state", "[core]") {
 TEST_CASE("registry ignore policy keeps worker on join", "[core]") {
     muster::test::basic_wire<muster::ignore> w({node_a, node_b});
     w.start(node_a);
-    w.run_for(1s);
+    // In its first connect_timeout (3 s) node_a waits for a witness while it tries to reach
+    // node_b. After that, with no member, it replies at once as a cluster of one.
+    w.run_for(4s);
     const auto names = names_placed_on(w, node_a, node_a, 20);
     REQUIRE(names.size() == 20);
     for (const auto& name : names) register_and_wait(w, node_a, name);
@@ -691,7 +693,7 @@ TEST_CASE("registry ignore policy keeps worker on join", "[core]") {
 TEST_CASE("registry resume policy moves worker on join", "[core]") {
     wire w({node_a, node_b});
     w.start(node_a);
-    w.run_for(1s);
+    w.run_for(4s);  // past node_a's first connect_timeout, as above
     std::vector<std::string> names;
     for (int i = 0; i < 20; ++i) names.push_back("worker-" + std::to_string(i));
     for (const auto& name : names) register_and_wait(w, node_a, name);

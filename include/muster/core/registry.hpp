@@ -2001,12 +2001,13 @@ private:
     // names go to the witness in `name_updates` messages whose `ack_id` is the first request id
     // of each. A witness that does not count this node as a member yet drops them, so they go
     // out again each heartbeat. A node alone because members failed (a partition, say) waits for
-    // one to return, and the calls end with timed_out if none does. A node that never saw a
-    // failure and has no member replies at once.
+    // one to return, and the calls end with timed_out if none does. So does a node in its first
+    // connect_timeout, while it still connects to the peers it found. Only a cluster of one
+    // replies at once.
     void await_witness(time_point now, const std::vector<started_name>& names) {
         if (names.empty()) return;
         const auto witness = pick_witness();
-        if (!witness && !membership_.has_failed_members()) {
+        if (!witness && cluster_of_one(now)) {
             for (const auto& n : names) effects_.push_back(reply_effect{n.id, std::nullopt, config_.self});
             return;
         }
@@ -2055,10 +2056,27 @@ private:
                 witnessed_.erase(group);
                 continue;
             }
-            if (const auto witness = pick_witness()) send_to(*witness, name_updates{std::move(records), false, r.ack_id});
+            const auto witness = pick_witness();
+            if (!witness && cluster_of_one(now)) {
+                // The peers this node connected to at its boot never became members.
+                for (const auto& [id, name] : group->second)
+                    if (pending_.erase(id) > 0) effects_.push_back(reply_effect{id, std::nullopt, config_.self});
+                witnessed_.erase(group);
+                continue;
+            }
+            if (witness) send_to(*witness, name_updates{std::move(records), false, r.ack_id});
             r.at = now + config_.heartbeat_interval;
             witness_retries_.push_back(r);
         }
+    }
+
+    // Returns whether this node counts as a cluster of one: no member is up and none failed,
+    // and in its first connect_timeout no connection attempt is open either. Right after a boot
+    // the peers are usually up and a hello away, while later attempts are mostly to peers
+    // that are not there, which would hold up every reply of a first node until they time out.
+    bool cluster_of_one(time_point now) const {
+        if (pick_witness() || membership_.has_failed_members()) return false;
+        return now >= started_at_ + config_.connect_timeout || membership_.peers().empty();
     }
 
     // Upper bounds on the encoded sizes of register items and results, for `split_by_size`.
@@ -2091,6 +2109,9 @@ private:
             return;
         }
         if (has_members()) return;
+        // Alone, a node waiting for a newer release keeps its workers for the rest of that wait:
+        // the new release may still be booting, as when a rollout stops every old pod first.
+        if (generation_wait_) return;
         for (const auto& [name, w] : locals_)
             if (w.phase != stage::running) return;
         finish_leave();
