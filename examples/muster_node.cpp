@@ -166,7 +166,15 @@ std::optional<std::string> parse_options(int argc, char** argv, options& o) {
     if (o.listen.empty()) return std::string("missing --listen");
     if (o.cookie_file.empty()) return std::string("missing --cookie-file");
     if (o.peers.empty() == o.dns.empty()) return std::string("pass exactly one of --peers and --dns");
-    if (!o.dns.empty()) {
+    if (o.dns.empty()) {
+        // Peers connect to the address in a node's name, so a name with another port than the
+        // one this node listens on makes it a member that no peer can reach.
+        const auto named = muster::runtime::parse_peer_address(o.name, 0);
+        const auto listened = muster::runtime::parse_peer_address(o.listen, 0);
+        if (named && listened && named->second != 0 && named->second != listened->second)
+            return "the port in --name (" + std::to_string(named->second) + ") differs from the --listen port (" +
+                   std::to_string(listened->second) + "); peers connect to the address in a node's name, so use the same port";
+    } else {
         // Discovery names each peer BASE@ADDRESS, and peers reach each other on the port of
         // --listen, so this node's own name must take the same form or no peer would match it.
         const auto address = muster::runtime::parse_peer_address(o.name, 0);

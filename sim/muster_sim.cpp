@@ -83,14 +83,16 @@ Options for rolling-deploy, churn and netsplit:
 rolling-deploy options:
   --max-surge V          maxSurge as a count or a percentage such as 25% (default 25%)
   --max-unavailable V    maxUnavailable as a count or a percentage (default 25%)
-  --grace-s X            termination grace period in seconds (default 30)
-  --dns-interval-s X     DNS discovery poll interval in seconds (default 10)
-  --dns-stale-s X        maximum age of a DNS answer in seconds (default 5)
+  --grace-s X            termination grace period in seconds, 1 to 3600 (default 30)
+  --dns-interval-s X     DNS discovery poll interval in seconds, 0.1 to 600 (default 10)
+  --dns-stale-s X        maximum age of a DNS answer in seconds, 0 to 600 (default 5)
 
 churn options:
   --duration-s X         how long churn goes on, in seconds (default 120)
   --crash-share P        share of stops that are crashes rather than graceful, 0 to 1 (default 0.5)
   --names-during N       names registered while churn goes on, 0 to 10000000 (default 100)
+  --unregister-during N  names of the first batch removed while churn goes on, 0 to --names
+                         (default 0)
   --interval-min-s X     minimum time between two churn events in seconds (default 1)
   --interval-max-s X     maximum time between two churn events in seconds (default 8)
 
@@ -154,7 +156,7 @@ struct command_line {
 std::string_view command_of_option(std::string_view option) {
     for (const char* o : {"--max-surge", "--max-unavailable", "--grace-s", "--dns-interval-s", "--dns-stale-s"})
         if (option == o) return "rolling-deploy";
-    for (const char* o : {"--duration-s", "--crash-share", "--names-during", "--interval-min-s", "--interval-max-s"})
+    for (const char* o : {"--duration-s", "--crash-share", "--names-during", "--unregister-during", "--interval-min-s", "--interval-max-s"})
         if (option == o) return "churn";
     for (const char* o : {"--split-s", "--one-way"})
         if (option == o) return "netsplit";
@@ -189,7 +191,8 @@ command_line parse(int argc, char** argv) {
             const auto dots = text.find("..");
             if (dots == std::string::npos) reject("invalid value '" + text + "' for --seeds: expected FIRST..LAST, such as 1..100");
             const auto a = parse_integer(option, text.substr(0, dots), 0, UINT64_MAX);
-            const auto b = parse_integer(option, text.substr(dots + 2), a, UINT64_MAX);
+            const auto b = parse_integer(option, text.substr(dots + 2), 0, UINT64_MAX);
+            if (b < a) reject("invalid value '" + text + "' for --seeds: the last seed is below the first; expected FIRST..LAST");
             cl.seeds = {a, b};
         } else if (option == "--nodes") common.nodes = static_cast<std::uint32_t>(parse_integer(option, value(), 2, 5000));
         else if (option == "--names") common.names = static_cast<std::uint32_t>(parse_integer(option, value(), 0, 10'000'000));
@@ -228,6 +231,7 @@ command_line parse(int argc, char** argv) {
         else if (option == "--duration-s") cl.churn.churn_for = seconds(parse_number(option, value(), 1, 86400));
         else if (option == "--crash-share") cl.churn.crash_share = parse_number(option, value(), 0, 1);
         else if (option == "--names-during") cl.churn.names_during = static_cast<std::uint32_t>(parse_integer(option, value(), 0, 10'000'000));
+        else if (option == "--unregister-during") cl.churn.unregister_during = static_cast<std::uint32_t>(parse_integer(option, value(), 0, 10'000'000));
         else if (option == "--interval-min-s") cl.churn.churn_interval_min = seconds(parse_number(option, value(), 0.001, 3600));
         else if (option == "--interval-max-s") cl.churn.churn_interval_max = seconds(parse_number(option, value(), 0.001, 3600));
         else if (option == "--split-s") cl.split.split_for = seconds(parse_number(option, value(), 0.1, 86400));
@@ -235,6 +239,9 @@ command_line parse(int argc, char** argv) {
         else reject("unknown option '" + option + "' (see --help)");
     }
     if (quorum && common.placement.kind != placement_kind::quorum) reject("--quorum applies to --placement quorum only");
+    if (common.placement.load_factor && common.placement.kind != placement_kind::bounded_load &&
+        common.placement.kind != placement_kind::rollout_aware)
+        reject("--load-factor applies to --placement bounded-load and rollout-aware only");
     if (quorum && *quorum > common.nodes)
         reject("invalid value " + std::to_string(*quorum) + " for --quorum: above --nodes (" + std::to_string(common.nodes) +
                "), so no view would ever hold a quorum");
@@ -245,6 +252,9 @@ command_line parse(int argc, char** argv) {
         std::ofstream probe(*cl.json, std::ios::app);
         if (!probe) reject("cannot write the JSON report to " + *cl.json + ": check that the folder exists and is writable");
     }
+    if (cl.churn.unregister_during > common.names)
+        reject("invalid value " + std::to_string(cl.churn.unregister_during) + " for --unregister-during: above --names (" +
+               std::to_string(common.names) + "), the names it can remove");
     if (cl.churn.churn_interval_min > cl.churn.churn_interval_max)
         reject("invalid churn interval: --interval-min-s is above --interval-max-s");
     if (common.link.latency_min > common.link.latency_max)
@@ -292,7 +302,9 @@ void print_report(const run_report& r, double wall, unsigned threads) {
     std::printf("events:              %llu\n", static_cast<unsigned long long>(r.events));
     std::printf("convergence:         %.3f s after the last disruption\n", as_seconds(r.convergence));
     std::printf("simulated time:      %.1f s\n", as_seconds(r.simulated));
-    std::printf("protocol:            %llu handoffs accepted, %llu orphans restarted, %llu conflicts resolved\n",
+    // Counters live in each node, so the nodes gone by the end (a rollout's old pods) take theirs along.
+    std::printf("protocol:            %llu handoffs accepted, %llu orphans restarted, %llu conflicts resolved "
+                "(nodes running at the end)\n",
                 static_cast<unsigned long long>(r.protocol.handoffs_accepted),
                 static_cast<unsigned long long>(r.protocol.orphans_restarted),
                 static_cast<unsigned long long>(r.protocol.conflicts_lost));
@@ -392,6 +404,7 @@ void print_failure_scenario(const command_line& cl, const run_report& r, std::ui
         auto o = cl.churn;
         o.seed = seed;
         o.progress = {};
+        o.watch.clear();  // the watched timeline was printed by the run already
         std::vector<std::pair<time_point, std::string>> faults;
         o.on_fault = [&faults](time_point at, const std::string& step) { faults.emplace_back(at, step); };
         churn(o);

@@ -67,6 +67,7 @@ TEST_CASE("exported churn repeats faults", "[sim]") {
     o.nodes = 5;
     o.names = 100;
     o.names_during = 20;
+    o.unregister_during = 10;
     o.churn_for = 40s;
     std::vector<std::pair<time_point, std::string>> faults;
     o.on_fault = [&faults](time_point at, const std::string& step) { faults.emplace_back(at, step); };
@@ -75,6 +76,8 @@ TEST_CASE("exported churn repeats faults", "[sim]") {
     REQUIRE_FALSE(faults.empty());
     const auto e = export_churn(o, faults, time_point{} + report.simulated);
     CHECK_FALSE(e.exact);
+    // The removals are steps of the file too, through the node each one went to.
+    CHECK(e.text.find("unregister worker-000000 on node-") != std::string::npos);
     const auto replay = run_exported(e, o.seed);
     INFO(e.text);
     CHECK(replay.exit_status() == 0);

@@ -138,13 +138,15 @@ TEST_CASE("churn keeps invariants on healthy network", "[sim][property]") {
         o.nodes = *rc::gen::inRange<std::uint32_t>(3, 9);
         o.names = *rc::gen::inRange<std::uint32_t>(1, 300);
         o.names_during = *rc::gen::inRange<std::uint32_t>(0, 50);
+        o.unregister_during = *rc::gen::inRange<std::uint32_t>(0, o.names / 3 + 1);
         o.handoff.m = pick_mode(*rc::gen::inRange(0, 3));
         o.crash_share = *rc::gen::inRange(0, 101) / 100.0;
         o.churn_for = std::chrono::seconds(*rc::gen::inRange(5, 90));
         o.churn_interval_min = std::chrono::milliseconds(*rc::gen::inRange(200, 3000));
         o.churn_interval_max = o.churn_interval_min + std::chrono::milliseconds(*rc::gen::inRange(0, 8000));
         const auto r = churn(o);
-        RC_LOG() << "nodes " << o.nodes << ", names " << o.names << " + " << o.names_during << " during churn, crash share "
+        RC_LOG() << "nodes " << o.nodes << ", names " << o.names << " + " << o.names_during << " during churn, "
+                 << o.unregister_during << " removed, crash share "
                  << o.crash_share << ", churn " << std::chrono::duration<double>(o.churn_for).count() << " s, interval "
                  << std::chrono::duration<double>(o.churn_interval_min).count() << "-"
                  << std::chrono::duration<double>(o.churn_interval_max).count() << " s\n"

@@ -458,10 +458,12 @@ public:
         for (const auto& [name, t] : checker_.tracks()) names.push_back(name);
         std::sort(names.begin(), names.end());
         std::vector<std::pair<const std::string*, node_id>> holders;  // every live name, in name order
+        std::vector<const std::string*> removed;                       // every retired name, in name order
         for (const auto& name : names) {
             const auto& t = checker_.tracks().at(name);
             if (t.retired) {
                 if (!t.live.empty()) return fail("retired-name", "name " + name + " still runs after it was removed");
+                removed.push_back(&name);
                 continue;
             }
             if (t.live.empty()) {
@@ -483,13 +485,20 @@ public:
         // One replica at a time, so each stays in the caches while its names are looked up; with
         // several threads, replicas at once. The first disagreement in node order is reported.
         std::vector<std::size_t> first_wrong(running.size(), holders.size());
+        std::vector<std::size_t> first_kept(running.size(), removed.size());  // a removed name still located
         auto check_replica = [&](std::size_t i) {
             const auto& machine = *nodes_[running[i]].machine;
             for (std::size_t k = 0; k < holders.size(); ++k) {
                 const auto where = machine.whereis(*holders[k].first);
                 if (!where || *where != holders[k].second) {
                     first_wrong[i] = k;
-                    return;
+                    break;
+                }
+            }
+            for (std::size_t k = 0; k < removed.size(); ++k) {
+                if (machine.whereis(*removed[k])) {
+                    first_kept[i] = k;
+                    break;
                 }
             }
         };
@@ -505,6 +514,13 @@ public:
             const auto where = nodes_[running[i]].machine->whereis(*name);
             return fail("replicas-agree", "node " + nodes_[running[i]].name + " locates " + *name + " at " +
                                               (where ? where->name : std::string("nowhere")) + " but it runs on " + holder_id.name);
+        }
+        for (std::size_t i = 0; i < running.size(); ++i) {
+            if (first_kept[i] == removed.size()) continue;
+            const auto& name = *removed[first_kept[i]];
+            const auto where = nodes_[running[i]].machine->whereis(name);
+            return fail("replicas-agree", "node " + nodes_[running[i]].name + " locates " + name + " at " +
+                                              (where ? where->name : std::string("nowhere")) + " but it was removed");
         }
         return std::nullopt;
     }
@@ -1120,6 +1136,9 @@ private:
         auto& n = nodes_[slot];
         if (n.machine) return;
         ++n.incarnation;
+        // The earlier incarnation's requests get no reply, and the new one numbers its requests
+        // from 1 again, so a reply to its unregister must not complete an old registration.
+        std::erase_if(pending_, [slot](const auto& p) { return p.first.first == slot; });
         registry_config rc = config_.node_defaults;
         rc.self = node_id{n.name, n.incarnation};
         rc.seed = hash64(n.name, config_.seed + n.incarnation);

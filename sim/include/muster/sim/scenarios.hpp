@@ -84,6 +84,7 @@ struct churn_options : run_options {
     double crash_share = 0.5;             ///< share of stops that are crashes, not graceful
     duration grace = 30s;
     std::uint32_t names_during = 100;     ///< names registered while churn goes on
+    std::uint32_t unregister_during = 0;  ///< names of the first batch removed while churn goes on
     duration settled_after = 10s;         ///< a node counts as settled after running this long
     /// Called with each crash, stop and restart as a scenario file step (such as
     /// `crash node-3 reset`), so a failing run can be written out as a scenario file.
@@ -266,6 +267,32 @@ inline std::vector<std::string> static_names(std::uint32_t nodes) {
     return names;
 }
 
+// Removes `count` of the `registered` names that `register_names` gave `prefix`, spread evenly
+// over those names and over `window` from `from`. Each goes through a random node, or the next
+// one that runs, and is reported to `on_fault` as a scenario step.
+template <class Cluster>
+void unregister_names(Cluster& c, const std::vector<std::uint32_t>& slots, std::uint32_t count, const std::string& prefix,
+                      std::uint32_t registered, time_point from, duration window,
+                      const std::function<void(time_point, const std::string&)>& on_fault) {
+    auto& r = c.random("unregister");
+    for (std::uint32_t i = 0; i < count; ++i) {
+        char name[64];
+        std::snprintf(name, sizeof name, "%s%06u", prefix.c_str(),
+                      static_cast<std::uint32_t>(std::uint64_t{i} * registered / count));
+        const auto at = from + window * (i + 1) / (count + 1);
+        const auto pick = r.template uniform<std::size_t>(0, slots.size() - 1);
+        c.schedule(at, [&c, slots, pick, name = std::string(name), on_fault] {
+            for (std::size_t k = 0; k < slots.size(); ++k) {
+                const auto s = slots[(pick + k) % slots.size()];
+                if (c.nodes()[s].status != node_status::running) continue;
+                c.unregister_name(s, name);
+                if (on_fault) on_fault(c.now(), "unregister " + name + " on " + c.nodes()[s].name);
+                return;
+            }
+        });
+    }
+}
+
 template <class Cluster>
 std::vector<std::uint32_t> boot_static(Cluster& c, std::uint32_t nodes, duration interval) {
     const auto names = static_names(nodes);
@@ -290,6 +317,8 @@ inline run_report churn(const churn_options& o) {
     detail::register_names(c, slots, o.names, "worker-", c.now(), o.register_window);
     c.run_until(c.now() + 10s);
     detail::register_names(c, slots, o.names_during, "late-", c.now(), o.churn_for);
+    detail::unregister_names(c, slots, std::min(o.unregister_during, o.names), "worker-", o.names, c.now(), o.churn_for,
+                             o.on_fault);
     auto& r = c.random("churn");
     const auto names = detail::static_names(o.nodes);
     const auto end = c.now() + o.churn_for;

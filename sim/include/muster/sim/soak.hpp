@@ -50,7 +50,6 @@ struct soak_plan {
 
 /// Draws the scenario, sizes, policies and faults of the soak run with `seed`. Small clusters
 /// and short runs keep most runs well under a second of wall time on one core.
-/// TODO: no ready-made scenario unregisters names, so soak runs never reach the unregister paths.
 inline soak_plan plan_soak_run(std::uint64_t seed) {
     rng r = rng(seed).split("soak");
     soak_plan p;
@@ -80,6 +79,8 @@ inline soak_plan plan_soak_run(std::uint64_t seed) {
     p.churn.names_during = r.uniform<std::uint32_t>(0, 30);
     p.split.split_for = r.duration_between(1s, 30s);
     p.split.one_way = r.chance(0.5);
+    // Drawn last, so the draws above stay those of the seeds before churn runs removed names.
+    p.churn.unregister_during = r.uniform<std::uint32_t>(0, common.names / 4);
     return p;
 }
 
