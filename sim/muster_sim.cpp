@@ -302,7 +302,7 @@ void print_report(const run_report& r, double wall, unsigned threads) {
     std::printf("events:              %llu\n", static_cast<unsigned long long>(r.events));
     std::printf("convergence:         %.3f s after the last disruption\n", as_seconds(r.convergence));
     std::printf("simulated time:      %.1f s\n", as_seconds(r.simulated));
-    // Counters live in each node, so the nodes gone by the end (a rollout's old pods) take theirs along.
+    // Each node keeps its own counters, so nodes gone by the end (a rollout's old pods) are not counted.
     std::printf("protocol:            %llu handoffs accepted, %llu orphans restarted, %llu conflicts resolved "
                 "(nodes running at the end)\n",
                 static_cast<unsigned long long>(r.protocol.handoffs_accepted),
@@ -404,7 +404,7 @@ void print_failure_scenario(const command_line& cl, const run_report& r, std::ui
         auto o = cl.churn;
         o.seed = seed;
         o.progress = {};
-        o.watch.clear();  // the watched timeline was printed by the run already
+        o.watch.clear();  // the run printed the watched timeline already
         std::vector<std::pair<time_point, std::string>> faults;
         o.on_fault = [&faults](time_point at, const std::string& step) { faults.emplace_back(at, step); };
         churn(o);

@@ -52,7 +52,7 @@ TEST_CASE("exported rolling deploy replays exactly", "[sim]") {
         REQUIRE(report.quiet_from);
         const auto e = export_rolling_deploy(o, time_point{} + report.simulated, report.quiet_from);
         CHECK(e.exact);
-        // The run ends loss when its quiet period begins, and the file does the same.
+        // The run ends loss when its quiet period begins, and so does the file.
         CHECK((e.text.find("link loss 0\n") != std::string::npos) == (loss > 0));
         const auto replay = run_exported(e, o.seed);
         INFO(e.text);
@@ -76,7 +76,7 @@ TEST_CASE("exported churn repeats faults", "[sim]") {
     REQUIRE_FALSE(faults.empty());
     const auto e = export_churn(o, faults, time_point{} + report.simulated);
     CHECK_FALSE(e.exact);
-    // The removals are steps of the file too, through the node each one went to.
+    // Each removal is a step of the file too, naming the node it went through.
     CHECK(e.text.find("unregister worker-000000 on node-") != std::string::npos);
     const auto replay = run_exported(e, o.seed);
     INFO(e.text);

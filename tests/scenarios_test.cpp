@@ -164,7 +164,7 @@ TEST_CASE("partitions converge after heal", "[sim][property]") {
         o.handoff.m = pick_mode(*rc::gen::inRange(0, 3));
         o.one_way = *rc::gen::arbitrary<bool>();
         o.split_for = std::chrono::milliseconds(*rc::gen::inRange(100, 60000));
-        // Loss ends when the quiet period begins, so heavy loss during the split is fair game.
+        // Loss ends when the quiet period begins, so the split may have heavy loss.
         o.link.loss = *rc::gen::inRange(0, 31) / 100.0;
         o.link.duplicate = *rc::gen::inRange(0, 6) / 100.0;
         o.link.reorder = *rc::gen::inRange(0, 11) / 100.0;
@@ -176,7 +176,7 @@ TEST_CASE("partitions converge after heal", "[sim][property]") {
 
 TEST_CASE("ready-made runs end loss before quiet", "[sim]") {
     // With 15% loss kept through the quiet period, lost heartbeats made a member declare a live
-    // one failed 2 s before the final check of this seed, which then found a name running twice.
+    // one failed 2 s before the final check of this run, which then found a name running twice.
     netsplit_options o;
     o.seed = 22;
     o.link.loss = 0.15;
@@ -185,7 +185,7 @@ TEST_CASE("ready-made runs end loss before quiet", "[sim]") {
     CHECK(r.ok());
     REQUIRE(r.quiet_from);
     CHECK(*r.quiet_from == o.split_at + o.split_for);
-    CHECK(r.acknowledged < o.names);  // the loss did hit the registrations
+    CHECK(r.acknowledged < o.names);  // loss made some registrations fail
 }
 
 TEST_CASE("same seed same hash property", "[sim][property]") {

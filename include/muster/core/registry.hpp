@@ -795,7 +795,11 @@ private:
 
     void on_message(time_point, const node_id&, const updates_ack& a) {
         const auto group = witnessed_.find(a.ack_id);
-        if (group == witnessed_.end()) return;
+        if (group != witnessed_.end()) complete_witnessed(group);
+    }
+
+    // Replies ok to the requests of a witness group still waiting, then erases the group.
+    void complete_witnessed(typename std::map<request_id, std::vector<witnessed_name>>::iterator group) {
         for (const auto& [id, name] : group->second)
             if (pending_.erase(id) > 0) effects_.push_back(reply_effect{id, std::nullopt, config_.self});
         witnessed_.erase(group);
@@ -2001,8 +2005,8 @@ private:
     // names go to the witness in `name_updates` messages whose `ack_id` is the first request id
     // of each. A witness that does not count this node as a member yet drops them, so they go
     // out again each heartbeat. A node alone because members failed (a partition, say) waits for
-    // one to return, and the calls end with timed_out if none does. So does a node in its first
-    // connect_timeout, while it still connects to the peers it found. Only a cluster of one
+    // one to return, and the calls end with timed_out if none does. A node in its first
+    // connect_timeout waits too, while it connects to the peers it found. Only a cluster of one
     // replies at once.
     void await_witness(time_point now, const std::vector<started_name>& names) {
         if (names.empty()) return;
@@ -2058,10 +2062,8 @@ private:
             }
             const auto witness = pick_witness();
             if (!witness && cluster_of_one(now)) {
-                // The peers this node connected to at its boot never became members.
-                for (const auto& [id, name] : group->second)
-                    if (pending_.erase(id) > 0) effects_.push_back(reply_effect{id, std::nullopt, config_.self});
-                witnessed_.erase(group);
+                // No peer found at boot became a member within connect_timeout.
+                complete_witnessed(group);
                 continue;
             }
             if (witness) send_to(*witness, name_updates{std::move(records), false, r.ack_id});
@@ -2070,12 +2072,12 @@ private:
         }
     }
 
-    // Returns whether this node counts as a cluster of one: no member is up and none failed,
-    // and in its first connect_timeout no connection attempt is open either. Right after a boot
-    // the peers are usually up and a hello away, while later attempts are mostly to peers
-    // that are not there, which would hold up every reply of a first node until they time out.
+    // Returns whether a node with no member up counts as a cluster of one: no member failed,
+    // and in its first connect_timeout no connection attempt is open. Right after a boot the
+    // peers are usually a hello away. Later attempts mostly go to peers that are not up, and
+    // waiting for them would hold up every reply of a cluster's first node.
     bool cluster_of_one(time_point now) const {
-        if (pick_witness() || membership_.has_failed_members()) return false;
+        if (membership_.has_failed_members()) return false;
         return now >= started_at_ + config_.connect_timeout || membership_.peers().empty();
     }
 
@@ -2109,8 +2111,8 @@ private:
             return;
         }
         if (has_members()) return;
-        // Alone, a node waiting for a newer release keeps its workers for the rest of that wait:
-        // the new release may still be booting, as when a rollout stops every old pod first.
+        // Alone, a node waiting for a newer release keeps its workers for the rest of that wait,
+        // because the new release may still be booting (a rollout that stops every old pod first).
         if (generation_wait_) return;
         for (const auto& [name, w] : locals_)
             if (w.phase != stage::running) return;

@@ -458,7 +458,7 @@ public:
         for (const auto& [name, t] : checker_.tracks()) names.push_back(name);
         std::sort(names.begin(), names.end());
         std::vector<std::pair<const std::string*, node_id>> holders;  // every live name, in name order
-        std::vector<const std::string*> removed;                       // every retired name, in name order
+        std::vector<const std::string*> removed;                       // every removed name, in name order
         for (const auto& name : names) {
             const auto& t = checker_.tracks().at(name);
             if (t.retired) {
@@ -485,7 +485,7 @@ public:
         // One replica at a time, so each stays in the caches while its names are looked up; with
         // several threads, replicas at once. The first disagreement in node order is reported.
         std::vector<std::size_t> first_wrong(running.size(), holders.size());
-        std::vector<std::size_t> first_kept(running.size(), removed.size());  // a removed name still located
+        std::vector<std::size_t> first_kept(running.size(), removed.size());  // first removed name still located
         auto check_replica = [&](std::size_t i) {
             const auto& machine = *nodes_[running[i]].machine;
             for (std::size_t k = 0; k < holders.size(); ++k) {

@@ -84,7 +84,7 @@ struct churn_options : run_options {
     double crash_share = 0.5;             ///< share of stops that are crashes, not graceful
     duration grace = 30s;
     std::uint32_t names_during = 100;     ///< names registered while churn goes on
-    std::uint32_t unregister_during = 0;  ///< names of the first batch removed while churn goes on
+    std::uint32_t unregister_during = 0;  ///< names of the first batch removed during churn
     duration settled_after = 10s;         ///< a node counts as settled after running this long
     /// Called with each crash, stop and restart as a scenario file step (such as
     /// `crash node-3 reset`), so a failing run can be written out as a scenario file.
@@ -118,7 +118,7 @@ struct run_report {
     duration convergence{};               ///< last worker start or stop after the last disruption
     duration simulated{};
     std::optional<duration> rollout;      ///< rolling deploy: rollout start to finish
-    std::optional<duration> quiet_from;   ///< when the faults stopped, if the run got that far
+    std::optional<duration> quiet_from;   ///< start of the quiet period, if the run reached it
     std::uint32_t waves = 0;
     std::uint64_t acknowledged = 0;
     std::uint64_t failed_registrations = 0;
@@ -130,7 +130,8 @@ struct run_report {
 
     bool ok() const { return !failure.has_value(); }
 
-    /// Returns the registrations that got no reply: their node crashed first, or no node ran.
+    /// Returns the number of registrations without a reply, because their node crashed first or
+    /// no node ran.
     std::uint64_t no_reply() const {
         const std::uint64_t answered = acknowledged + failed_registrations;
         return names > answered ? names - answered : 0;
@@ -139,16 +140,20 @@ struct run_report {
 
 namespace detail {
 
-// Ends message loss when the faults of a ready-made run stop and its quiet period begins, as
-// the generated runs do. Under loss, lost heartbeats can make the failure detector declare a
-// live member failed at any time, so invariant (2) could not be checked after a quiet period.
+// Ends message loss, as the generated runs do, then runs the quiet period of a ready-made run
+// and returns when it began. Lost heartbeats can make the failure detector declare a live
+// member failed at any time, so invariant (2) is checked only after loss ends.
 template <class Cluster>
-void stop_loss(Cluster& c) {
+duration run_quiet_period(Cluster& c, const run_options& o) {
     auto link = c.net().config();
-    if (link.loss == 0) return;
-    link.loss = 0;
-    c.net().set_config(link);
-    c.note_network_fault();
+    if (link.loss > 0) {
+        link.loss = 0;
+        c.net().set_config(link);
+        c.note_network_fault();
+    }
+    const auto from = c.now().time_since_epoch();
+    c.run_until(c.now() + o.quiet);
+    return from;
 }
 
 template <class Cluster>
@@ -249,9 +254,7 @@ inline run_report rolling_deploy(const rolling_deploy_options& o) {
         r.failure = violation{"rollout", "the rollout did not finish within the timeout", c.now()};
         return r;
     }
-    detail::stop_loss(c);
-    const auto quiet_from = c.now().time_since_epoch();
-    c.run_until(c.now() + o.quiet);
+    const auto quiet_from = detail::run_quiet_period(c, o);
     auto r = detail::finish(c, o, "rolling-deploy", true);
     r.quiet_from = quiet_from;
     if (k8s.rollout_done() && k8s.rollout_started()) r.rollout = *k8s.rollout_done() - *k8s.rollout_started();
@@ -268,22 +271,23 @@ inline std::vector<std::string> static_names(std::uint32_t nodes) {
 }
 
 // Removes `count` of the `registered` names that `register_names` gave `prefix`, spread evenly
-// over those names and over `window` from `from`. Each goes through a random node, or the next
-// one that runs, and is reported to `on_fault` as a scenario step.
+// over those names and over `window` from `from`. Each removal goes through a random node (or
+// the next one that runs) and is reported to `on_fault` as a scenario step.
 template <class Cluster>
-void unregister_names(Cluster& c, const std::vector<std::uint32_t>& slots, std::uint32_t count, const std::string& prefix,
+void unregister_names(Cluster& c, std::vector<std::uint32_t> slots, std::uint32_t count, const std::string& prefix,
                       std::uint32_t registered, time_point from, duration window,
                       const std::function<void(time_point, const std::string&)>& on_fault) {
     auto& r = c.random("unregister");
+    const auto candidates = std::make_shared<const std::vector<std::uint32_t>>(std::move(slots));
     for (std::uint32_t i = 0; i < count; ++i) {
         char name[64];
         std::snprintf(name, sizeof name, "%s%06u", prefix.c_str(),
                       static_cast<std::uint32_t>(std::uint64_t{i} * registered / count));
         const auto at = from + window * (i + 1) / (count + 1);
-        const auto pick = r.template uniform<std::size_t>(0, slots.size() - 1);
-        c.schedule(at, [&c, slots, pick, name = std::string(name), on_fault] {
-            for (std::size_t k = 0; k < slots.size(); ++k) {
-                const auto s = slots[(pick + k) % slots.size()];
+        const auto pick = r.template uniform<std::size_t>(0, candidates->size() - 1);
+        c.schedule(at, [&c, candidates, pick, name = std::string(name), on_fault] {
+            for (std::size_t k = 0; k < candidates->size(); ++k) {
+                const auto s = (*candidates)[(pick + k) % candidates->size()];
                 if (c.nodes()[s].status != node_status::running) continue;
                 c.unregister_name(s, name);
                 if (on_fault) on_fault(c.now(), "unregister " + name + " on " + c.nodes()[s].name);
@@ -366,10 +370,8 @@ inline run_report churn(const churn_options& o) {
             if (o.on_fault) o.on_fault(c.now(), "start " + c.nodes()[s].name);
         }
     }
-    detail::stop_loss(c);
     if (o.on_fault && o.link.loss > 0) o.on_fault(c.now(), "link loss 0");
-    const auto quiet_from = c.now().time_since_epoch();
-    c.run_until(c.now() + o.quiet);
+    const auto quiet_from = detail::run_quiet_period(c, o);
     auto report = detail::finish(c, o, "churn", true);
     report.quiet_from = quiet_from;
     report.names += o.names_during;
@@ -398,9 +400,7 @@ inline run_report netsplit(const netsplit_options& o) {
     c.run_until(c.now() + o.split_for);
     c.net().heal();
     c.note_network_fault();
-    detail::stop_loss(c);
-    const auto quiet_from = c.now().time_since_epoch();
-    c.run_until(c.now() + o.quiet);
+    const auto quiet_from = detail::run_quiet_period(c, o);
     auto report = detail::finish(c, o, "netsplit", true);
     report.quiet_from = quiet_from;
     return report;

@@ -79,7 +79,7 @@ inline soak_plan plan_soak_run(std::uint64_t seed) {
     p.churn.names_during = r.uniform<std::uint32_t>(0, 30);
     p.split.split_for = r.duration_between(1s, 30s);
     p.split.one_way = r.chance(0.5);
-    // Drawn last, so the draws above stay those of the seeds before churn runs removed names.
+    // Drawn last, so every draw above stays what it was before churn runs removed names.
     p.churn.unregister_during = r.uniform<std::uint32_t>(0, common.names / 4);
     return p;
 }
