@@ -893,6 +893,44 @@ TEST_CASE("registry repairs missed updates by sync", "[core]") {
     CHECK(w.effects_of<muster::member_failed>(node_a).empty());
 }
 
+TEST_CASE("registry confirms relayed entry before restart", "[core]") {
+    wire w = joined_cluster({node_a, node_b, node_c});
+    w.run_for(5s);  // past the wait after boot before any orphan restart
+    const auto names = names_placed_on(w, node_a, node_a, 1);
+    REQUIRE(names.size() == 1);
+    const std::string& name = names[0];
+    auto& a = w.node(node_a);
+
+    // b relays an entry naming c as the holder, so a has it second-hand. c runs nothing.
+    muster::name_updates relayed;
+    relayed.entries.push_back(record_of(name, {node_c, 1}, 1));
+    a.step(w.now(), envelope_from(node_b, 1, relayed));
+    REQUIRE(a.whereis(name) == muster::node_id{node_c, 1});
+
+    SECTION("another member knows a newer holder") {
+        // b has a newer entry that a has not seen. When c leaves, a asks b before it restarts
+        // anything, and learns the newer holder instead.
+        muster::name_updates newer;
+        newer.entries.push_back(record_of(name, {"app@elsewhere", 1}, 2));
+        w.node(node_b).step(w.now(), muster::testing::make_envelope(node_c, 1, node_b, newer));
+        w.node(node_c).leave(w.now());
+        w.run_for(3s);
+
+        CHECK(w.running(name).empty());
+        CHECK(a.whereis(name) == muster::node_id{"app@elsewhere", 1});
+        CHECK(a.stats().orphans_restarted == 0);
+    }
+    SECTION("no member knows better") {
+        w.node(node_c).leave(w.now());
+        w.run_for(3s);
+
+        // b's replica agrees once the confirmation pull has run, and a restarts the name.
+        CHECK(w.running(name) == std::vector<std::string>{node_a});
+        CHECK(a.stats().orphans_restarted == 1);
+    }
+    CHECK(w.violations().empty());
+}
+
 TEST_CASE("registry moves workers when two nodes leave", "[core]") {
     const auto delay = GENERATE(0ms, 15ms);
     INFO("message delay " << delay.count() << " ms");

@@ -176,8 +176,11 @@ public:
         const bool member = it != peers_.end() && it->second.state != peer_state::connecting &&
                             it->second.id.incarnation == e.from.incarnation;
         // A member is never a departed identity (`on_hello` refuses those), so the common case
-        // skips that search.
-        if (!member && is_left(e.from)) return false;
+        // skips that search. The last updates a leaving node flushes may arrive after its goodbye
+        // on a transport that does not keep the order of messages. They name the nodes that took
+        // its workers over, and a replica that dropped them would restart those names as the
+        // departed node's orphans. Records carry their versions, so they are applied.
+        if (!member && is_left(e.from)) return std::holds_alternative<name_updates>(e.body);
         if (std::holds_alternative<goodbye>(e.body) &&
             (it == peers_.end() || it->second.state == peer_state::connecting)) {
             return false;  // a goodbye from a node that never became a member here changes nothing

@@ -509,6 +509,7 @@ private:
             rebalance(now);
         }
         process_orphan_queue(now);
+        request_confirmation(now);
         if (!outbox_.empty() && !flush_at_) flush_at_ = now + config_.flush_interval;
         if (flush_at_ && now >= *flush_at_) flush_updates();
         flush_offers();
@@ -527,6 +528,7 @@ private:
         if (!tombstones_.empty()) next = std::min(next, tombstones_.front().first + config_.tombstone_ttl);
         if (!orphan_queue_.empty()) next = std::min(next, orphan_queue_.begin()->first);
         if (!failovers_.empty()) next = std::min(next, failovers_.begin()->first);
+        if (!confirm_pending_.empty() || !confirming_.empty()) next = std::min(next, sync_pull_until_);
         if (leaving_) next = std::min(next, leave_deadline_);
         if (generation_wait_) next = std::min(next, leave_started_ + config_.newer_generation_wait);
         next = std::max(next, now);
@@ -851,6 +853,7 @@ private:
         if (u.sync_response) {
             sync_pull_until_ = time_point{};
             synced_once_ = true;
+            if (!confirming_.empty() && from == sync_pull_from_) complete_confirmation(now);
         }
     }
 
@@ -871,14 +874,15 @@ private:
                 log(log_level::info, "worker_moved", {{"name", it->first}, {"to", from.name}});
                 // The new owner runs it at a version above the offered one. Recording that now keeps
                 // this replica from pointing at this node, and marks a later stale offer as stale.
-                // A leaving node also broadcasts it, because its goodbye may reach members before
-                // the new owner's update and make them restart the name as an orphan.
+                // A leaving node also broadcasts the entry, because its goodbye may reach members
+                // before the new owner's update and make them restart the name as an orphan. It
+                // does so even when the new owner's update arrived here first: members the new
+                // owner did not know yet received nothing from it.
                 const auto index = table_.find(it->first);
                 const auto current = table_.at(index);
-                if (table_.owner(index) == config_.self && !current.removed) {
+                if (table_.owner(index) == config_.self && !current.removed)
                     table_.update(index, from, it->second.version + 1, table_.spec(index), false);
-                    if (leaving_) queue_update(index);
-                }
+                if (leaving_ && !table_.at(index).removed) queue_update(index);
                 for (auto u : it->second.unregisters) {
                     ++u.hops;
                     send_to(from.name, u);
@@ -1034,6 +1038,7 @@ private:
             // expired tombstones travel back and forth between replicas.
             if (r.removed) return;
             const auto inserted = table_.insert(r.name, full_hash, r.owner, r.version, r.spec, false);
+            if (r.owner != from) table_.set_unconfirmed(inserted, true);
             if (check_orphan(now, inserted)) log_restart(log_level::info, inserted, r.owner);
             return;
         }
@@ -1047,6 +1052,7 @@ private:
             }
         }
         table_.update(index, r.owner, r.version, r.spec, r.removed);
+        if (r.owner != from) table_.set_unconfirmed(index, true);
         if (r.removed) tombstones_.emplace_back(now, r.name);
         else if (r.owner == config_.self) {
             // A claim that this incarnation runs a worker it does not run: restart it here so the
@@ -1072,6 +1078,7 @@ private:
         }
         if (w.phase == stage::stopping || w.phase == stage::offered) {
             // The new owner's broadcast can overtake its handoff reply: it completes the handoff.
+            // A leaving node passes the record on, as it does on the reply (`handoff_reply`).
             if (w.phase == stage::offered && r.owner == w.target && !r.removed) {
                 ++stats_.handoffs_accepted;
                 for (auto u : w.unregisters) {
@@ -1079,8 +1086,9 @@ private:
                     send_to(w.target.name, u);
                 }
                 keep_handed_copy(now, name, w.target, r.version, w.state);
-                table_.upsert(r.name, r.owner, r.version, r.spec, false);
+                const auto index = table_.upsert(r.name, r.owner, r.version, r.spec, false);
                 erase_local(local);
+                if (leaving_) queue_update(index);
                 return;
             }
             table_.upsert(r.name, r.owner, r.version, r.spec, r.removed);
@@ -1723,11 +1731,79 @@ private:
         // worker on. Waiting one failure timeout lets several syncs run before any restart.
         if (now < started_at_ + config_.failure_timeout) return false;
         if (!view_places_here(table_.name(index))) return false;
+        if (table_.at(index).unconfirmed && has_sync_peer()) {
+            queue_confirmation(index);
+            return false;
+        }
         ++stats_.orphans_restarted;
         // The entry is known, so it is updated in place rather than looked up again by name.
         table_.update(index, config_.self, table_.at(index).version + 1, table_.spec(index), false);
         start_entry(index, std::string(table_.name(index)), std::nullopt);
         return true;
+    }
+
+    // A replica can name a departed owner because it learned the entry from a node that had not
+    // yet received the new owner's update. A node that boots while a member hands its workers off
+    // can pull its first replica from such a node, after the new owner's broadcast went out
+    // without it. Restarting the name as an orphan then runs it twice. So an entry that did not
+    // come from its owner is confirmed first: its bucket is pulled from another member, and the
+    // names are checked again when the response has been applied.
+    bool has_sync_peer() const {
+        for (const auto& [name, p] : membership_.peers())
+            if (p.state != peer_state::connecting) return true;
+        return false;
+    }
+
+    void queue_confirmation(std::uint32_t index) {
+        const std::uint32_t bucket = table_.bucket_of(table_.at(index).hash);
+        const auto at = std::lower_bound(confirm_pending_.begin(), confirm_pending_.end(), bucket);
+        if (at == confirm_pending_.end() || *at != bucket) confirm_pending_.insert(at, bucket);
+    }
+
+    // Sends the confirmation pull once no other pull is in flight. A pull whose response did
+    // not arrive within its time is sent again, to the next member.
+    void request_confirmation(time_point now) {
+        if ((confirm_pending_.empty() && confirming_.empty()) || now < sync_pull_until_) return;
+        std::vector<std::uint32_t> buckets;
+        std::set_union(confirm_pending_.begin(), confirm_pending_.end(), confirming_.begin(), confirming_.end(),
+                       std::back_inserter(buckets));
+        confirm_pending_.clear();
+        confirming_ = std::move(buckets);
+        std::vector<const peer_record*> members;
+        for (const auto& [name, p] : membership_.peers())
+            if (p.state != peer_state::connecting) members.push_back(&p);
+        if (members.empty()) {
+            // No one left to ask: this replica is the only one.
+            complete_confirmation(now);
+            return;
+        }
+        const node_id to = members[confirm_cursor_++ % members.size()]->id;
+        sync_request pull;
+        pull.buckets = confirming_;
+        for (const auto b : pull.buckets)
+            table_.for_each_in_bucket(b, [&](std::uint32_t i) { pull.known.push_back(table_.entry_digest(i)); });
+        finish_pull(pull);
+        sync_pull_until_ = now + config_.heartbeat_interval;
+        sync_pull_from_ = to;
+        ++stats_.sync_repairs;
+        send_to(to.name, std::move(pull));
+    }
+
+    // The response to the confirmation pull has been applied: every entry of its buckets now
+    // agrees with a second replica, so the orphan rule may act on them.
+    void complete_confirmation(time_point now) {
+        std::vector<std::uint32_t> buckets = std::move(confirming_);
+        confirming_.clear();
+        std::vector<std::uint32_t> indices;
+        for (const auto b : buckets)
+            table_.for_each_in_bucket(b, [&](std::uint32_t i) { indices.push_back(i); });
+        for (const auto i : indices) table_.set_unconfirmed(i, false);
+        std::erase_if(confirm_pending_, [&](std::uint32_t b) { return std::binary_search(buckets.begin(), buckets.end(), b); });
+        for (const auto i : indices) {
+            if (table_.at(i).removed || !owner_gone(i)) continue;
+            const node_id gone = table_.owner(i);
+            if (check_orphan(now, i)) log_restart(log_level::info, i, gone);
+        }
     }
 
     // Logs the restart of the orphaned name of entry `index`, which `failed_owner` ran.
@@ -2281,6 +2357,11 @@ private:
     time_point started_at_{};
     time_point armed_at_ = time_point::max();
     std::uint64_t sync_cursor_ = 0;
+    // Buckets of second-hand entries whose names would restart as orphans here, to be pulled
+    // from another member first (`queue_confirmation`), and the buckets of the pull in flight.
+    std::vector<std::uint32_t> confirm_pending_;
+    std::vector<std::uint32_t> confirming_;
+    std::uint64_t confirm_cursor_ = 0;
     request_id last_request_id_ = 0;
     std::uint64_t last_handoff_id_ = 0;
     registry_stats stats_;

@@ -52,6 +52,10 @@ struct name_entry {
     /// Set by the registry while this node runs or moves the name's worker, so a replicated
     /// update of any other name skips the search of the local workers.
     bool local : 1 = false;
+    /// Set by the registry when the entry came from a node other than its owner (an
+    /// anti-entropy response, say), which may have missed a later update. Before the registry
+    /// restarts such a name as an orphan, it pulls the name's bucket from another member.
+    bool unconfirmed : 1 = false;
     /// The name's bytes when `name_size <= inline_name_max`; otherwise the first four bytes hold
     /// its offset in the arena.
     char name_bytes[inline_name_max] = {};
@@ -202,12 +206,16 @@ public:
 
     /// Marks whether this node runs or moves the worker of entry `index` (see `name_entry::local`).
     void set_local(std::uint32_t index, bool local) { entries_[index].local = local; }
+    /// Marks whether entry `index` came second-hand (see `name_entry::unconfirmed`). Every
+    /// `insert` and `update` clears the mark.
+    void set_unconfirmed(std::uint32_t index, bool unconfirmed) { entries_[index].unconfirmed = unconfirmed; }
 private:
     void set(std::uint32_t index, const node_id& owner, std::uint64_t version, const worker_spec& spec,
              bool removed) {
         auto& e = entries_[index];
         e.version = version;
         e.removed = removed;
+        e.unconfirmed = false;
         e.spec = intern_spec(spec);
         e.owner = intern_node(owner);
         ++nodes_[e.owner].count;
