@@ -87,6 +87,27 @@ TEST_CASE("config rejects nonpositive durations", "[core]") {
     }
 }
 
+TEST_CASE("config problem names the setting", "[core]") {
+    auto config = valid_config();
+    CHECK(muster::describe_problem(config).empty());
+
+    config.sync_interval = -2s;
+    CHECK(muster::describe_problem(config) == "sync_interval is -2000 ms; it must be positive");
+
+    config = valid_config();
+    config.failover_delay = -1ms;
+    CHECK(muster::describe_problem(config) == "failover_delay is -1 ms; it must be zero or positive");
+
+    config = valid_config();
+    config.tombstone_ttl = std::chrono::hours(24 * 101);
+    CHECK(muster::describe_problem(config) == "tombstone_ttl is 8726400000 ms; the largest accepted duration is 100 days");
+
+    // Other problems keep the message of `to_string`.
+    config = valid_config();
+    config.sync_buckets = 3;
+    CHECK(muster::describe_problem(config) == muster::to_string(muster::config_error::invalid_sync_buckets));
+}
+
 TEST_CASE("config allows zero rebalance delay", "[core]") {
     auto config = valid_config();
     config.rebalance_delay = muster::duration::zero();

@@ -3,6 +3,7 @@
 
 #include <muster/core/types.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -88,23 +89,46 @@ constexpr std::string_view to_string(config_error e) noexcept {
 /// `now + setting` and `2 * setting` cannot overflow.
 inline constexpr duration duration_max = std::chrono::hours(24 * 100);
 
+/// One duration setting of `registry_config`, by name, for validation and its messages.
+struct duration_setting {
+    std::string_view name;
+    duration value;
+    bool zero_allowed;
+};
+
+/// Returns every duration setting of `c`, in the order `validate` checks them.
+constexpr std::array<duration_setting, 13> duration_settings(const registry_config& c) noexcept {
+    return {{{"heartbeat_interval", c.heartbeat_interval, false},
+             {"failure_timeout", c.failure_timeout, false},
+             {"connect_timeout", c.connect_timeout, false},
+             {"sync_interval", c.sync_interval, false},
+             {"flush_interval", c.flush_interval, false},
+             {"request_timeout", c.request_timeout, false},
+             {"handoff_retry", c.handoff_retry, false},
+             {"stop_grace", c.stop_grace, false},
+             {"leave_deadline", c.leave_deadline, false},
+             {"tombstone_ttl", c.tombstone_ttl, false},
+             {"rebalance_delay", c.rebalance_delay, true},
+             {"failover_delay", c.failover_delay, true},
+             {"newer_generation_wait", c.newer_generation_wait, true}}};
+}
+
+/// Returns the error of one duration setting, if its value is out of range.
+constexpr std::optional<config_error> check_duration(const duration_setting& d) noexcept {
+    if (d.value < duration::zero() || (d.value == duration::zero() && !d.zero_allowed))
+        return config_error::nonpositive_duration;
+    if (d.value > duration_max) return config_error::duration_too_large;
+    return std::nullopt;
+}
+
 /// Checks a configuration; returns the first problem found.
 constexpr std::optional<config_error> validate(const registry_config& c) noexcept {
     if (c.self.name.empty()) return config_error::empty_node_name;
     if (c.self.name.size() > name_size_max) return config_error::node_name_too_long;
     if (c.self.incarnation == 0) return config_error::zero_incarnation;
-    for (const duration d : {c.heartbeat_interval, c.failure_timeout, c.connect_timeout,
-                             c.sync_interval, c.flush_interval, c.request_timeout,
-                             c.handoff_retry, c.stop_grace, c.leave_deadline, c.tombstone_ttl}) {
-        if (d <= duration::zero()) return config_error::nonpositive_duration;
-        if (d > duration_max) return config_error::duration_too_large;
-    }
-    if (c.rebalance_delay < duration::zero()) return config_error::nonpositive_duration;
-    if (c.rebalance_delay > duration_max) return config_error::duration_too_large;
-    if (c.failover_delay < duration::zero()) return config_error::nonpositive_duration;
-    if (c.failover_delay > duration_max) return config_error::duration_too_large;
+    for (const auto& d : duration_settings(c))
+        if (const auto e = check_duration(d)) return e;
     if (c.failure_timeout < 2 * c.heartbeat_interval) return config_error::failure_timeout_too_short;
-    if (c.newer_generation_wait < duration::zero()) return config_error::nonpositive_duration;
     if (c.newer_generation_wait >= c.leave_deadline) return config_error::generation_wait_too_long;
     if (c.sync_buckets == 0 || c.sync_buckets > 65536 || (c.sync_buckets & (c.sync_buckets - 1)) != 0)
         return config_error::invalid_sync_buckets;
@@ -113,6 +137,23 @@ constexpr std::optional<config_error> validate(const registry_config& c) noexcep
         c.message_size_max < std::uint64_t{c.sync_buckets} * 9 + message_overhead_max)
         return config_error::message_size_too_small;
     return std::nullopt;
+}
+
+/// Returns a message for the first problem `validate` finds in `c`, or an empty string when it
+/// finds none. Unlike `to_string`, it names the duration setting at fault and its value.
+inline std::string describe_problem(const registry_config& c) {
+    const auto e = validate(c);
+    if (!e) return {};
+    if (*e != config_error::nonpositive_duration && *e != config_error::duration_too_large)
+        return std::string(to_string(*e));
+    for (const auto& d : duration_settings(c)) {
+        if (check_duration(d) != e) continue;
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d.value).count();
+        std::string message = std::string(d.name) + " is " + std::to_string(ms) + " ms; ";
+        if (*e == config_error::duration_too_large) return message + "the largest accepted duration is 100 days";
+        return message + (d.zero_allowed ? "it must be zero or positive" : "it must be positive");
+    }
+    return std::string(to_string(*e));
 }
 
 }  // namespace muster

@@ -92,7 +92,7 @@ public:
                                                                wire::shared_secret secret, Discovery discovery,
                                                                Placement placement, Handoff handoff,
                                                                worker_handler& workers, Log log = {}) {
-        if (const auto e = validate(config.registry)) return std::string(to_string(*e));
+        if (validate(config.registry)) return describe_problem(config.registry);
         if (const auto e = wire::validate(config.network.wire)) return std::string(wire::to_string(*e));
         if (config.network.backoff_min <= duration::zero() || config.network.backoff_max < config.network.backoff_min)
             return std::string("backoff_min must be positive and backoff_max at least backoff_min");

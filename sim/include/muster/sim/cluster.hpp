@@ -562,6 +562,14 @@ public:
         return out;
     }
 
+    /// Prints a line to standard error when a name is watched (`cluster_config::watch`) but had
+    /// no start, stop or registration reply in the run, which usually means a misspelt name.
+    void report_unseen_watch() const {
+        if (config_.watch.empty() || watch_seen_) return;
+        std::fprintf(stderr, "--watch %s: no worker of this name started or stopped, and no registration of it was answered\n",
+                     config_.watch.c_str());
+    }
+
     /// Returns the worker counter of `name` on `slot` now, if it runs there.
     std::optional<std::uint64_t> counter_of(std::uint32_t slot, const std::string& name) const {
         const auto& n = nodes_[slot];
@@ -591,6 +599,7 @@ public:
 
 private:
     static constexpr std::uint32_t no_slot = static_cast<std::uint32_t>(-1);
+    mutable bool watch_seen_ = false;  // a line of the watched name's timeline was printed
 
     std::uint32_t slot_number(const std::string& name) const {
         const auto it = slots_.find(name);
@@ -1314,6 +1323,7 @@ private:
 
     // Prints one timeline line for the watched name (`cluster_config::watch`) to standard error.
     void watch_line(const std::string& text) const {
+        watch_seen_ = true;
         std::fprintf(stderr, "%.6f %s %s\n", std::chrono::duration<double>(now_.time_since_epoch()).count(),
                      config_.watch.c_str(), text.c_str());
     }

@@ -77,6 +77,7 @@ public:
             if (!before_boot) cluster_.run_until(cluster_.now());
         }
         finish_run();
+        cluster_.report_unseen_watch();
         result_.trace_hash = cluster_.trace_hash();
         return std::move(result_);
     }

@@ -212,6 +212,7 @@ run_report finish(Cluster& c, const run_options& o, std::string scenario, bool c
         r.replica_bytes_max = std::max(r.replica_bytes_max, n.machine->machine().replica_memory_bytes());
     }
     r.trace_hash = c.trace_hash();
+    c.report_unseen_watch();
     r.failure = c.failure();
     if (r.failure) r.trace = c.recent_trace();
     return r;

@@ -19,12 +19,16 @@ inline std::uint64_t load_factor_millis(double c) noexcept {
     return static_cast<std::uint64_t>(c * 1000.0 + 0.5);
 }
 
+/// A 128-bit unsigned integer, so the product of three 64-bit factors below cannot overflow.
+/// `__extension__` keeps `-Wpedantic` quiet about the GCC and Clang type.
+__extension__ typedef unsigned __int128 uint128;
+
 /// Returns ⌈c · names · weight / total_weight⌉ for c in thousandths, or 0 without any weight.
 inline std::uint64_t capacity(std::uint64_t c_millis, std::uint64_t names, std::uint32_t weight,
                               std::uint64_t total_weight) noexcept {
     if (total_weight == 0) return 0;
-    const unsigned __int128 numerator = static_cast<unsigned __int128>(c_millis) * names * weight;
-    const unsigned __int128 denominator = static_cast<unsigned __int128>(1000) * total_weight;
+    const uint128 numerator = static_cast<uint128>(c_millis) * names * weight;
+    const uint128 denominator = static_cast<uint128>(1000) * total_weight;
     return static_cast<std::uint64_t>((numerator + denominator - 1) / denominator);
 }
 
