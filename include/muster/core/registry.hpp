@@ -1720,7 +1720,8 @@ private:
 
     // Restarts the name of entry `index` here if its owner is gone and placement picks this node.
     // Returns whether it did; the caller logs the restart.
-    bool check_orphan(time_point now, std::uint32_t index) {
+    // `confirmed` is set once a confirmation pull covered the entry (`complete_confirmation`).
+    bool check_orphan(time_point now, std::uint32_t index, bool confirmed = false) {
         if (index == detail::npos32 || table_.at(index).removed) return false;
         if (!owner_gone(index) || is_local(index)) return false;
         if (leaving_) return false;
@@ -1731,7 +1732,11 @@ private:
         // worker on. Waiting one failure timeout lets several syncs run before any restart.
         if (now < started_at_ + config_.failure_timeout) return false;
         if (!view_places_here(table_.name(index))) return false;
-        if (table_.at(index).unconfirmed && has_sync_peer()) {
+        // A node that left gracefully handed every worker on, so an entry still naming it most
+        // likely lacks an update that has not arrived yet. It is confirmed even when it came
+        // from that node itself.
+        if (!confirmed && (table_.at(index).unconfirmed || membership_.is_left(table_.owner(index))) &&
+            has_sync_peer()) {
             queue_confirmation(index);
             return false;
         }
@@ -1802,7 +1807,7 @@ private:
         for (const auto i : indices) {
             if (table_.at(i).removed || !owner_gone(i)) continue;
             const node_id gone = table_.owner(i);
-            if (check_orphan(now, i)) log_restart(log_level::info, i, gone);
+            if (check_orphan(now, i, true)) log_restart(log_level::info, i, gone);
         }
     }
 
