@@ -908,8 +908,8 @@ TEST_CASE("registry confirms relayed entry before restart", "[core]") {
     REQUIRE(a.whereis(name) == muster::node_id{node_c, 1});
 
     SECTION("another member knows a newer holder") {
-        // b has a newer entry that a has not seen. When c leaves, a asks b before it restarts
-        // anything, and learns the newer holder instead.
+        // b has a newer entry that a has not seen. When c leaves, a pulls the name's bucket from
+        // b before it restarts anything, and learns the newer holder instead.
         muster::name_updates newer;
         newer.entries.push_back(record_of(name, {"app@elsewhere", 1}, 2));
         w.node(node_b).step(w.now(), muster::testing::make_envelope(node_c, 1, node_b, newer));

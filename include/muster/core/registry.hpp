@@ -923,8 +923,7 @@ private:
             const std::uint32_t b = (offset + k) % count;
             if (mine[b] == d.buckets[b]) continue;
             if (!whole && !pull.buckets.empty() && pull.known.size() >= sync_pull_entries_max) break;
-            pull.buckets.push_back(b);
-            table_.for_each_in_bucket(b, [&](std::uint32_t i) { pull.known.push_back(table_.entry_digest(i)); });
+            add_pull_bucket(pull, b);
         }
         if (pull.buckets.empty()) return;
         finish_pull(pull);
@@ -1263,9 +1262,7 @@ private:
     // interval, so a new node does not wait for digests while the members it knows fail.
     void pull_until_synced(time_point now) {
         if (synced_once_ || now < sync_pull_until_) return;
-        std::vector<const peer_record*> members;
-        for (const auto& [name, p] : membership_.peers())
-            if (p.state != peer_state::connecting) members.push_back(&p);
+        const auto members = sync_members();
         if (members.empty()) return;
         const auto& to = members[sync_cursor_++ % members.size()]->id;
         sync_request pull;
@@ -1277,6 +1274,20 @@ private:
         sync_pull_until_ = now + config_.heartbeat_interval;
         sync_pull_from_ = to;
         send_to(to, std::move(pull));
+    }
+
+    // Returns the members a pull can go to: every peer past its hello, in name order.
+    std::vector<const peer_record*> sync_members() const {
+        std::vector<const peer_record*> members;
+        for (const auto& [name, p] : membership_.peers())
+            if (p.state != peer_state::connecting) members.push_back(&p);
+        return members;
+    }
+
+    // Adds bucket `b` to `pull` with the digest of every entry this replica has in it.
+    void add_pull_bucket(sync_request& pull, std::uint32_t b) const {
+        pull.buckets.push_back(b);
+        table_.for_each_in_bucket(b, [&](std::uint32_t i) { pull.known.push_back(table_.entry_digest(i)); });
     }
 
     void send_digest_to_next_member() {
@@ -1719,8 +1730,8 @@ private:
     }
 
     // Restarts the name of entry `index` here if its owner is gone and placement picks this node.
-    // Returns whether it did; the caller logs the restart.
-    // `confirmed` is set once a confirmation pull covered the entry (`complete_confirmation`).
+    // Returns whether it did; the caller logs the restart. `confirmed` is set once a
+    // confirmation pull covered the entry (`complete_confirmation`).
     bool check_orphan(time_point now, std::uint32_t index, bool confirmed = false) {
         if (index == detail::npos32 || table_.at(index).removed) return false;
         if (!owner_gone(index) || is_local(index)) return false;
@@ -1753,12 +1764,15 @@ private:
     // without it. Restarting the name as an orphan then runs it twice. So an entry that did not
     // come from its owner is confirmed first: its bucket is pulled from another member, and the
     // names are checked again when the response has been applied.
+
+    // Returns whether a member exists that a confirmation pull can go to.
     bool has_sync_peer() const {
         for (const auto& [name, p] : membership_.peers())
             if (p.state != peer_state::connecting) return true;
         return false;
     }
 
+    // Adds the bucket of entry `index` to the buckets awaiting a confirmation pull.
     void queue_confirmation(std::uint32_t index) {
         const std::uint32_t bucket = table_.bucket_of(table_.at(index).hash);
         const auto at = std::lower_bound(confirm_pending_.begin(), confirm_pending_.end(), bucket);
@@ -1774,19 +1788,15 @@ private:
                        std::back_inserter(buckets));
         confirm_pending_.clear();
         confirming_ = std::move(buckets);
-        std::vector<const peer_record*> members;
-        for (const auto& [name, p] : membership_.peers())
-            if (p.state != peer_state::connecting) members.push_back(&p);
+        const auto members = sync_members();
         if (members.empty()) {
-            // No one left to ask: this replica is the only one.
+            // No other replica exists to compare with.
             complete_confirmation(now);
             return;
         }
         const node_id to = members[confirm_cursor_++ % members.size()]->id;
         sync_request pull;
-        pull.buckets = confirming_;
-        for (const auto b : pull.buckets)
-            table_.for_each_in_bucket(b, [&](std::uint32_t i) { pull.known.push_back(table_.entry_digest(i)); });
+        for (const auto b : confirming_) add_pull_bucket(pull, b);
         finish_pull(pull);
         sync_pull_until_ = now + config_.heartbeat_interval;
         sync_pull_from_ = to;
@@ -1794,8 +1804,8 @@ private:
         send_to(to.name, std::move(pull));
     }
 
-    // The response to the confirmation pull has been applied: every entry of its buckets now
-    // agrees with a second replica, so the orphan rule may act on them.
+    // Checks the names of the confirmed buckets again. The response has been applied, so every
+    // entry in them agrees with a second replica, and the orphan rule may act on it.
     void complete_confirmation(time_point now) {
         std::vector<std::uint32_t> buckets = std::move(confirming_);
         confirming_.clear();
@@ -1805,9 +1815,10 @@ private:
         for (const auto i : indices) table_.set_unconfirmed(i, false);
         std::erase_if(confirm_pending_, [&](std::uint32_t b) { return std::binary_search(buckets.begin(), buckets.end(), b); });
         for (const auto i : indices) {
+            // Skipped before `check_orphan` only so that live owners are not copied for the log.
             if (table_.at(i).removed || !owner_gone(i)) continue;
-            const node_id gone = table_.owner(i);
-            if (check_orphan(now, i, true)) log_restart(log_level::info, i, gone);
+            const node_id departed = table_.owner(i);
+            if (check_orphan(now, i, true)) log_restart(log_level::info, i, departed);
         }
     }
 

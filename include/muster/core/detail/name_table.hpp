@@ -52,9 +52,9 @@ struct name_entry {
     /// Set by the registry while this node runs or moves the name's worker, so a replicated
     /// update of any other name skips the search of the local workers.
     bool local : 1 = false;
-    /// Set by the registry when the entry came from a node other than its owner (an
-    /// anti-entropy response, say), which may have missed a later update. Before the registry
-    /// restarts such a name as an orphan, it pulls the name's bucket from another member.
+    /// Mark that the entry came from a node other than its owner (an anti-entropy response,
+    /// say), which may have missed a later update. Before the registry restarts such a name as
+    /// an orphan, it pulls the name's bucket from another member.
     bool unconfirmed : 1 = false;
     /// The name's bytes when `name_size <= inline_name_max`; otherwise the first four bytes hold
     /// its offset in the arena.

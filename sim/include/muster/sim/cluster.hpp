@@ -566,7 +566,8 @@ public:
     /// no start, stop or registration reply in the run, which usually means a misspelt name.
     void report_unseen_watch() const {
         if (config_.watch.empty() || watch_seen_) return;
-        std::fprintf(stderr, "--watch %s: no worker of this name started or stopped, and no registration of it was answered\n",
+        std::fprintf(stderr, "--watch %s: no worker of this name started or stopped, and no registration of it was "
+                     "answered. Check the spelling of the name.\n",
                      config_.watch.c_str());
     }
 
