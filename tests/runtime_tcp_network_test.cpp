@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -52,6 +53,17 @@ runtime::network_config config_for(std::string name) {
     c.handshake_timeout = 2s;
     return c;
 }
+
+// Keeps the event and fields of every record a network writes, in a list the test owns.
+struct recording_log {
+    std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>* records;
+    bool enabled(muster::log_level) const { return true; }
+    void write(const muster::log_record& r) {
+        std::vector<std::pair<std::string, std::string>> fields;
+        for (const auto& [key, value] : r.fields) fields.emplace_back(std::string(key), value);
+        records->emplace_back(std::string(r.event), std::move(fields));
+    }
+};
 
 muster::envelope heartbeat_from(std::string name) { return muster::envelope{{std::move(name), 1}, {}, 0, muster::heartbeat{}}; }
 
@@ -158,4 +170,31 @@ TEST_CASE("network reports queue overflow as lost link", "[runtime]") {
     REQUIRE(run_until(io, [&] { return !events.lost.empty(); }));
     CHECK(events.lost == std::vector<std::string>{peer});
     CHECK(a.flushed());
+}
+
+TEST_CASE("network limits sender mismatch records per peer", "[runtime]") {
+    asio::io_context io;
+    const auto strand = asio::make_strand(io);
+    const std::string b_name = "b@127.0.0.1:" + std::to_string(free_port(io));
+    recorder a_events, b_events;
+    std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> b_records;
+    auto b_config = config_for(b_name);
+    runtime::tcp_network<muster::null_log> a(strand, config_for("a@127.0.0.1:1"), secret("0123456789abcdef"), a_events, {});
+    runtime::tcp_network<recording_log> b(strand, b_config, secret("0123456789abcdef"), b_events, recording_log{&b_records});
+    REQUIRE_FALSE(b.listen(tcp::endpoint(asio::ip::make_address("127.0.0.1"), runtime::parse_peer_address(b_name, 0)->second)));
+
+    // Each message that claims another sender closes the connection. The sender connects again
+    // for the next one. So three connections from the proven peer a@... break the rule, and b
+    // logs the first only.
+    for (std::size_t round = 1; round <= 3; ++round) {
+        a.send(b_name, heartbeat_from("c@127.0.0.1:3"));
+        REQUIRE(run_until(io, [&] { return a_events.lost.size() == round; }));
+    }
+    std::vector<std::vector<std::pair<std::string, std::string>>> mismatches;
+    for (const auto& [event, fields] : b_records)
+        if (event == "sender_mismatch") mismatches.push_back(fields);
+    REQUIRE(mismatches.size() == 1);
+    CHECK(std::count(mismatches[0].begin(), mismatches[0].end(), std::pair<std::string, std::string>{"peer", "a@127.0.0.1:1"}) == 1);
+    CHECK(std::count(mismatches[0].begin(), mismatches[0].end(), std::pair<std::string, std::string>{"suppressed", "0"}) == 1);
+    CHECK(b_events.messages.empty());
 }

@@ -56,7 +56,9 @@ struct network_config {
     /// are closed. A client without the secret can then hold only this many of `inbound_max`,
     /// and peers at other addresses still get in.
     std::size_t handshaking_per_address_max = 16;
-    duration auth_log_interval = std::chrono::seconds(60);  ///< one `auth_failed` record per peer per interval
+    /// At most one `auth_failed` record per source, and one `decode_failed` or `sender_mismatch`
+    /// record per authenticated peer, in each interval.
+    duration auth_log_interval = std::chrono::seconds(60);
 };
 
 /// Traffic counters of a network since it was built, handshakes included.
@@ -558,8 +560,10 @@ private:
         // Any holder of the secret may claim any name in the handshake, but the name it proved
         // there must be the sender of everything it sends, or one member could speak for another.
         if (message->from.name != c->peer) {
-            log(log_level::error, "sender_mismatch", {{"peer", c->peer}, {"remote", c->remote},
-                                                      {"from", message->from.name.substr(0, 64)}});
+            if (const auto suppressed = log_allowed(peer_errors_, c->peer))
+                log(log_level::error, "sender_mismatch", {{"peer", c->peer}, {"remote", c->remote},
+                                                          {"from", message->from.name.substr(0, 64)},
+                                                          {"suppressed", std::to_string(*suppressed)}});
             close(c, c->outbound ? closing::lost : closing::failed, log_level::debug, "connection_closed", "sender_mismatch");
             return;
         }
@@ -571,8 +575,12 @@ private:
             auth_failed(c, std::string(wire::to_string(error)));
             return;
         }
-        log(log_level::error, "decode_failed", {{"peer", c->peer}, {"remote", c->remote},
-                                                {"reason", std::string(wire::to_string(error))}});
+        // A peer past the handshake has proven its name with the secret. One that sends bad
+        // frames after each reconnection gets one record per `auth_log_interval`.
+        if (const auto suppressed = log_allowed(peer_errors_, c->peer))
+            log(log_level::error, "decode_failed", {{"peer", c->peer}, {"remote", c->remote},
+                                                    {"reason", std::string(wire::to_string(error))},
+                                                    {"suppressed", std::to_string(*suppressed)}});
         close(c, c->outbound ? closing::lost : closing::failed, log_level::debug, "connection_closed", "decode_failed");
     }
 
@@ -713,6 +721,7 @@ private:
     std::map<std::string, detail::backoff_state, std::less<>> backoff_;
     std::map<std::string, auth_failures, std::less<>> auth_failures_;
     std::map<std::string, auth_failures, std::less<>> rejections_;  // `connection_rejected` records by address
+    std::map<std::string, auth_failures, std::less<>> peer_errors_;  // `decode_failed` and `sender_mismatch` by peer
     detail::splitmix random_;
     network_stats stats_;
     bool stopped_ = false;
