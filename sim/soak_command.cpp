@@ -96,13 +96,18 @@ int soak_command(int argc, char** argv) {
     std::uint64_t base = 1;
     bool range = false;
     bool base_given = false;
+    bool seeds_given = false;
     for (int i = 2; i < argc; ++i) {
         const std::string_view option = argv[i];
         if (option != "--seeds" && option != "--seed-base")
             return invalid("unknown option '" + std::string(option) + "': expected --seeds or --seed-base (see --help)");
+        // A repeated option would silently keep one of its values.
+        if ((option == "--seeds" && seeds_given) || (option == "--seed-base" && base_given))
+            return invalid("option " + std::string(option) + " is given twice: give each option once");
         if (i + 1 >= argc) return invalid("missing value for " + std::string(option));
         const std::string_view text = argv[++i];
         std::uint64_t value = 0;
+        if (option == "--seeds") seeds_given = true;
         if (option == "--seeds" && text.find("..") != std::string_view::npos) {
             const auto dots = text.find("..");
             std::uint64_t first = 0;
