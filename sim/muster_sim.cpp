@@ -175,13 +175,13 @@ command_line parse(int argc, char** argv) {
     bool seed_given = false;
     bool threads_given = false;
     std::optional<std::uint64_t> quorum;
-    std::vector<std::string> given;
+    std::vector<std::string> options_seen;
     for (int i = 2; i < argc; ++i) {
         const std::string option = argv[i];
         // A repeated option would silently keep one of its values.
-        if (option.starts_with("--") && std::find(given.begin(), given.end(), option) != given.end())
+        if (option.starts_with("--") && std::find(options_seen.begin(), options_seen.end(), option) != options_seen.end())
             reject("option " + option + " is given twice: give each option once");
-        given.push_back(option);
+        options_seen.push_back(option);
         auto value = [&]() -> std::string {
             if (i + 1 >= argc) reject("missing value for " + option);
             return argv[++i];

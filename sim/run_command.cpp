@@ -65,13 +65,13 @@ int run_command(int argc, char** argv) {
     std::optional<std::uint64_t> seed;
     std::optional<std::pair<std::uint64_t, std::uint64_t>> seeds;
     scenario_run_options options;
-    std::vector<std::string_view> given;
+    std::vector<std::string_view> options_seen;
     for (int i = 2; i < argc; ++i) {
         const std::string_view arg = argv[i];
         // A repeated option would silently keep one of its values.
-        if (arg.starts_with("--") && std::find(given.begin(), given.end(), arg) != given.end())
+        if (arg.starts_with("--") && std::find(options_seen.begin(), options_seen.end(), arg) != options_seen.end())
             return invalid("option " + std::string(arg) + " is given twice: give each option once");
-        given.push_back(arg);
+        options_seen.push_back(arg);
         if (arg == "--seed") {
             if (i + 1 >= argc) return invalid("missing value for --seed");
             const std::string_view text = argv[++i];
