@@ -106,6 +106,34 @@ TEST_CASE("membership says hello on connect", "[core]") {
     CHECK(out.empty());
 }
 
+TEST_CASE("membership measures hello round trip", "[core]") {
+    const auto config = make_config();
+    muster::membership members(config);
+    std::vector<muster::effect> out;
+    members.on_candidates(start, {node_b, node_c}, out);
+    members.on_connected(start, node_b, out);
+    members.on_connected(start, node_c, out);
+    CHECK(members.round_trip_max() == 0ms);
+
+    // node_c's own hello requests a reply, so it is no reply to ours and measures nothing.
+    members.on_envelope(start + 40ms, from(node_c, 1, hello_from_peer(true)), out);
+    CHECK(members.round_trip_max() == 0ms);
+
+    // node_b's reply comes 120 ms after our hello; node_c's 30 ms after ours.
+    members.on_envelope(start + 120ms, from(node_b, 1, hello_from_peer(false)), out);
+    CHECK(members.round_trip_max() == 120ms);
+    members.on_envelope(start + 30ms, from(node_c, 1, hello_from_peer(false)), out);
+    CHECK(members.round_trip_max() == 120ms);
+
+    // A second reply without a new request measures nothing.
+    members.on_envelope(start + 900ms, from(node_c, 1, hello_from_peer(false)), out);
+    CHECK(members.round_trip_max() == 120ms);
+
+    // The measure of a member that is gone no longer counts.
+    members.on_connection_lost(start + 1s, node_b, out);
+    CHECK(members.round_trip_max() == 30ms);
+}
+
 TEST_CASE("membership joins member on hello", "[core]") {
     const auto config = make_config();
     muster::membership members(config);

@@ -429,6 +429,39 @@ TEST_CASE("registry restarts workers after crash", "[core]") {
     CHECK(w.violations().empty());
 }
 
+TEST_CASE("registry failover waits measured round trip", "[core]") {
+    // Every message takes 150 ms, so the hellos measure round trips of 300 ms. A failed
+    // member's names wait that long instead of `failover_delay`, so that the hello of a node
+    // booted moments ago can arrive first.
+    wire w({node_a, node_b, node_c}, 150ms);
+    w.start_all();
+    w.run_for(2s);
+    REQUIRE(w.node(node_a).members().round_trip_max() == 300ms);
+    const auto names = names_placed_on(w, node_a, node_b, 3);
+    REQUIRE(names.size() == 3);
+    std::vector<muster::request_id> ids;
+    for (const auto& name : names) ids.push_back(w.node(node_a).register_name(w.now(), name, counter_spec).value());
+    w.run_for(1s);
+    for (const auto id : ids) {
+        const auto reply = w.reply(node_a, id);
+        REQUIRE(reply.has_value());
+        REQUIRE_FALSE(reply->error.has_value());
+    }
+
+    w.crash(node_b);
+    while (w.effects_of<muster::member_failed>(node_a).empty()) w.run_for(1ms);
+    const auto detected_at = w.now();
+    // The failed member's own measure is gone with it; node_c's remains.
+    CHECK(w.node(node_a).members().round_trip_max() == 300ms);
+    REQUIRE(w.node(node_a).config().failover_delay < 250ms);
+
+    w.run_until(detected_at + 250ms);
+    for (const auto& name : names) CHECK(w.running(name).empty());
+    w.run_until(detected_at + 350ms);
+    for (const auto& name : names) CHECK(w.running(name).size() == 1);
+    CHECK(w.violations().empty());
+}
+
 TEST_CASE("registry registers name during join", "[core]") {
     wire w({node_a, node_b}, 20ms);
     w.start(node_a);

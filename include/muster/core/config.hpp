@@ -29,7 +29,9 @@ struct registry_config {
     duration rebalance_delay = 50ms;        ///< membership changes within this window move names once
     /// Delay from the detection of a failure to the restart of the failed member's names. A
     /// member announced at that moment (a new incarnation of the failed node, say) reaches every
-    /// view first, so every node applies the placement rule to the same members. May be 0.
+    /// view first, so every node applies the placement rule to the same members. May be 0. A
+    /// node waits longer when the longest round trip it measured to a member is longer, up to
+    /// `heartbeat_interval` (see docs/design.md, "Failures").
     duration failover_delay = 10ms;
     duration stop_grace = 5s;               ///< a worker asked to stop is killed after this
     duration leave_deadline = 25s;          ///< a leaving node stops waiting for handoffs after this

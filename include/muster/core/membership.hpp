@@ -113,6 +113,10 @@ public:
         time_point last_heard{};
         time_point connect_deadline{};
         time_point last_hello_sent{};
+        time_point request_sent{};  ///< when a hello asking for a reply went out, until one arrives
+        /// The time from the last hello sent with `reply_requested` to the reply, or zero before
+        /// the first reply.
+        duration round_trip{};
         /// The sender's incarnation when only a message of it (no connection attempt) added
         /// the peer, else 0.
         std::uint64_t reintroduced = 0;
@@ -308,6 +312,16 @@ public:
     }
     bool leaving() const { return leaving_; }
 
+    /// Returns the longest round trip measured to a current member: the time from a hello that
+    /// asked for a reply until the reply. Zero before any reply. A hello goes out once a
+    /// connection is up, so the time to connect is not part of it.
+    duration round_trip_max() const {
+        duration longest{};
+        for (const auto& [name, p] : peers_)
+            if (p.state != peer_state::connecting) longest = std::max(longest, p.round_trip);
+        return longest;
+    }
+
     /// Takes the events produced since the last call.
     std::vector<membership_event> take_events() {
         version_ += events_.size();
@@ -348,6 +362,12 @@ private:
         if (it == peers_.end()) it = peers_.emplace(from.name, peer{}).first;
         auto& p = it->second;
         p.last_heard = now;
+        // Only a reply leaves `reply_requested` unset, so this hello is the reply to the last
+        // request.
+        if (!h.reply_requested && p.request_sent != time_point{}) {
+            p.round_trip = now - p.request_sent;
+            p.request_sent = time_point{};
+        }
         if (p.generation != h.generation) {
             // A node keeps its generation for its whole incarnation, so this is a new incarnation
             // or the first hello. Placement views must be rebuilt with the new value.
@@ -398,6 +418,7 @@ private:
 
     void send_hello(time_point now, peer& p, bool reply_requested, std::vector<effect>& out) {
         p.last_hello_sent = now;
+        if (reply_requested) p.request_sent = now;
         out.push_back(send_effect{p.id.name, hello_envelope(reply_requested)});
     }
 

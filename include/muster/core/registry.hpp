@@ -576,7 +576,7 @@ private:
             // this node. Names of a member that failed in the last heartbeat interval may have
             // been placed on this one and restarted nowhere, so they are checked again, with
             // this member gone from the view.
-            const time_point at = now + config_.failover_delay;
+            const time_point at = now + failover_wait();
             failovers_.emplace(at, ev.member);
             spread_second_copies(ev.member);
             while (!recent_failures_.empty() && recent_failures_.front().first + config_.heartbeat_interval < now)
@@ -587,6 +587,17 @@ private:
             break;
         }
         }
+    }
+
+    // Returns how long after a detection the failed member's names are looked at:
+    // `failover_delay`, or the longest round trip measured to a member when that is longer, up to
+    // one `heartbeat_interval`. A node that booted moments ago may have taken a worker from the
+    // failed node, and its hello must reach this node before the names are placed. Otherwise
+    // this node places them without it and may restart a name the new node runs. A round trip is
+    // two one-way latencies, so it covers that hello with room for spread in latency.
+    duration failover_wait() const {
+        const duration measured = std::min(membership_.round_trip_max(), config_.heartbeat_interval);
+        return std::max(config_.failover_delay, measured);
     }
 
     // Whether `view_owner_of(name)` is this node, without building a `node_id`, whose name may
