@@ -313,8 +313,13 @@ public:
     bool leaving() const { return leaving_; }
 
     /// Returns the longest round trip measured to a current member: the time from a hello that
-    /// asked for a reply until the reply. Zero before any reply. A hello goes out once a
-    /// connection is up, so the time to connect is not part of it.
+    /// requested a reply until the reply. Zero before any reply. The hello goes out once this
+    /// node's connection is up. On a transport where the reply travels over the peer's own
+    /// connection (the TCP runtime), the time that connection takes to open, reconnect backoff
+    /// included, is part of the measure.
+    /// NOTE: a measure is taken once per session. One that a slow reconnection inflated stays
+    /// until the member leaves, fails or restarts, and the registry caps its use at one
+    /// heartbeat interval.
     duration round_trip_max() const {
         duration longest{};
         for (const auto& [name, p] : peers_)
@@ -357,6 +362,9 @@ private:
                 events_.push_back({membership_event::kind::failed, old});
                 out.push_back(member_failed{old});
                 it->second.state = peer_state::connecting;
+                // The round trip measured to the earlier incarnation stays: it measured the path to
+                // that address, and the new incarnation sends no reply to measure until this
+                // node requests one.
             }
         }
         if (it == peers_.end()) it = peers_.emplace(from.name, peer{}).first;

@@ -572,18 +572,20 @@ private:
             break;
         case kind::failed: {
             log(log_level::warn, "member_failed", {{"member", ev.member.name}});
-            // Its names restart `failover_delay` from now, as do the handoffs it accepted from
+            // Its names restart `failover_wait()` from now, as do the handoffs it accepted from
             // this node. Names of a member that failed in the last heartbeat interval may have
             // been placed on this one and restarted nowhere, so they are checked again, with
-            // this member gone from the view.
-            const time_point at = now + failover_wait();
+            // this member gone from the view. A wait longer than `failover_delay` extends that
+            // interval by the difference, because the earlier member's check came that much later.
+            const duration wait = failover_wait();
+            const time_point at = now + wait;
             failovers_.emplace(at, ev.member);
             spread_second_copies(ev.member);
             while (!recent_failures_.empty() && recent_failures_.front().first + config_.heartbeat_interval < now)
                 recent_failures_.pop_front();
             for (const auto& [failed_at, earlier] : recent_failures_) queue_failed(at, earlier);
             queue_failed(at, ev.member);
-            recent_failures_.emplace_back(now, ev.member);
+            recent_failures_.emplace_back(now + (wait - config_.failover_delay), ev.member);
             break;
         }
         }
