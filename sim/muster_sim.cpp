@@ -449,11 +449,10 @@ void keep_freed_memory() {
 int main(int argc, char** argv) {
     keep_freed_memory();
     for (int i = 1; i < argc; ++i) {
-        // The word after an option that takes a value is that value (`--watch -h` watches a
-        // name), so only the flags without one may come right before a request for help.
-        const std::string_view before = i > 1 ? std::string_view(argv[i - 1]) : std::string_view{};
-        const bool is_value = before.starts_with("--") && before != "--deep-checks" && before != "--one-way";
-        if (!is_value && (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h")) {
+        // A word after an option that takes a value is that value: `--watch -h` watches a name.
+        const std::string_view previous = i > 1 ? std::string_view(argv[i - 1]) : std::string_view{};
+        const bool option_value = previous.starts_with("--") && previous != "--deep-checks" && previous != "--one-way";
+        if (!option_value && (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h")) {
             std::fputs(usage, stdout);
             std::fputs(run_command_usage, stdout);
             std::fputs(soak_command_usage, stdout);

@@ -58,10 +58,10 @@ runtime::network_config config_for(std::string name) {
 struct recording_log {
     std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>* records;
     bool enabled(muster::log_level) const { return true; }
-    void write(const muster::log_record& r) {
+    void write(const muster::log_record& record) {
         std::vector<std::pair<std::string, std::string>> fields;
-        for (const auto& [key, value] : r.fields) fields.emplace_back(std::string(key), value);
-        records->emplace_back(std::string(r.event), std::move(fields));
+        for (const auto& [key, value] : record.fields) fields.emplace_back(std::string(key), value);
+        records->emplace_back(std::string(record.event), std::move(fields));
     }
 };
 
@@ -178,9 +178,8 @@ TEST_CASE("network limits sender mismatch records per peer", "[runtime]") {
     const std::string b_name = "b@127.0.0.1:" + std::to_string(free_port(io));
     recorder a_events, b_events;
     std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> b_records;
-    auto b_config = config_for(b_name);
     runtime::tcp_network<muster::null_log> a(strand, config_for("a@127.0.0.1:1"), secret("0123456789abcdef"), a_events, {});
-    runtime::tcp_network<recording_log> b(strand, b_config, secret("0123456789abcdef"), b_events, recording_log{&b_records});
+    runtime::tcp_network<recording_log> b(strand, config_for(b_name), secret("0123456789abcdef"), b_events, recording_log{&b_records});
     REQUIRE_FALSE(b.listen(tcp::endpoint(asio::ip::make_address("127.0.0.1"), runtime::parse_peer_address(b_name, 0)->second)));
 
     // Each message that claims another sender closes the connection. The sender connects again

@@ -317,9 +317,9 @@ public:
     /// node's connection is up. On a transport where the reply travels over the peer's own
     /// connection (the TCP runtime), the time that connection takes to open, reconnect backoff
     /// included, is part of the measure.
-    /// NOTE: a measure is taken once per session. One that a slow reconnection inflated stays
-    /// until the member leaves, fails or restarts, and the registry caps its use at one
-    /// heartbeat interval.
+    /// NOTE: a measure is taken once per session and kept when the peer restarts. One that a
+    /// slow reconnection inflated stays until the member leaves or is declared failed, and the
+    /// registry caps its use at one heartbeat interval.
     duration round_trip_max() const {
         duration longest{};
         for (const auto& [name, p] : peers_)

@@ -591,12 +591,10 @@ private:
         }
     }
 
-    // Returns how long after a detection the failed member's names are looked at:
-    // `failover_delay`, or the longest round trip measured to a member when that is longer, up to
-    // one `heartbeat_interval`. A node that booted moments ago may have taken a worker from the
-    // failed node, and its hello must reach this node before the names are placed. Otherwise
-    // this node places them without it and may restart a name the new node runs. A round trip is
-    // two one-way latencies, so it covers that hello with room for spread in latency.
+    // Returns how long after a detection the failed member's names are looked at: the longest
+    // round trip measured to a member, at most one `heartbeat_interval`, or `failover_delay` if
+    // that is longer. A node booted moments ago may run a name the failed node handed it, and its
+    // hello must arrive before the names are placed (see docs/design.md, "Failures").
     duration failover_wait() const {
         const duration measured = std::min(membership_.round_trip_max(), config_.heartbeat_interval);
         return std::max(config_.failover_delay, measured);
